@@ -1,0 +1,79 @@
+"""The ``encore`` command line: one entry point, one sub-command group per role.
+
+Heavy libraries (TensorFlow, Spark, Feast) are imported inside the commands that need
+them, so ``encore --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from encore.platform import config as config_mod
+from encore.platform.bench.cli import app as bench_app
+from encore.platform.data.cli import app as data_app
+from encore.platform.demo import run_demo
+from encore.platform.stack.cli import app as stack_app
+from encore.platform.world.cli import app as world_app
+
+app = typer.Typer(
+    name="encore",
+    help="Encore: multi-stage recall-and-rank music recommendation platform.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+protos_app = typer.Typer(help="The gRPC wire contract in protos/encore/v1.", no_args_is_help=True)
+
+
+@app.callback()
+def _root(
+    config: Optional[Path] = typer.Option(
+        None, "--config", help="YAML file overriding encore/platform/encore.yaml "
+        "(also $ENCORE_CONFIG).", exists=True, dir_okay=False,
+    ),
+) -> None:
+    if config is not None:
+        import os
+
+        os.environ[config_mod.CONFIG_ENV] = str(config)
+        config_mod.default_config.cache_clear()
+    try:
+        config_mod.default_config()
+    except config_mod.ConfigError as err:
+        raise typer.BadParameter(str(err), param_hint="--config") from err
+
+
+@protos_app.command("build")
+def protos_build() -> None:
+    """Regenerate the committed Python modules from protos/encore/v1/*.proto."""
+    from encore.protos.build import build
+
+    for path in build():
+        typer.echo(f"wrote {path}")
+
+
+@app.command("demo")
+def demo(
+    out: Path = typer.Option(Path(".runtime/demo"), help="Folder for the demo's world and artifacts."),
+    users: Optional[int] = typer.Option(None, help="Override world.users for the demo."),
+    days: Optional[int] = typer.Option(None, help="Override world.days for the demo."),
+) -> None:
+    """Run the main job: generate a small world, load it back and summarise it."""
+    run_demo(out=out, users=users, days=days)
+
+
+app.add_typer(world_app, name="world")
+app.add_typer(data_app, name="data")
+app.add_typer(stack_app, name="stack")
+app.add_typer(bench_app, name="bench")
+app.add_typer(protos_app, name="protos")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
