@@ -1,0 +1,71 @@
+"""Fixtures for integration tests: real services on 127.0.0.1, on free ports, with their
+state in a temporary runtime dir, so tests never touch a developer's running stack."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from encore.platform.config import StackConfig
+from encore.platform.stack import LocalStack
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def make_stack(tmp_path: Path) -> Iterator[Callable[[], LocalStack]]:
+    """Factory for a stopped LocalStack on fresh ports; every one is brought down after."""
+    stacks: list[LocalStack] = []
+
+    def make() -> LocalStack:
+        config = StackConfig(kafka_port=free_port(), redis_port=free_port(), start_timeout_s=20)
+        stack = LocalStack(config, runtime_dir=tmp_path / f"runtime{len(stacks)}")
+        stacks.append(stack)
+        return stack
+
+    yield make
+    for stack in stacks:
+        stack.down()
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """One running broker + Redis shared by the whole test session."""
+    config = StackConfig(kafka_port=free_port(), redis_port=free_port(), start_timeout_s=20)
+    stack = LocalStack(config, runtime_dir=tmp_path_factory.mktemp("stack-runtime"))
+    stack.up()
+    yield stack
+    stack.down()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(local_stack: LocalStack) -> str:
+    return local_stack.kafka_bootstrap
+
+
+@pytest.fixture(scope="session")
+def redis_url(local_stack: LocalStack) -> str:
+    return local_stack.redis_url
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory):
+    """A local SparkSession (see encore.platform.spark), stopped after the session."""
+    from encore.platform.config import SparkConfig
+    from encore.platform.spark import spark_session, stop_spark
+
+    session = spark_session(
+        SparkConfig(shuffle_partitions=2, driver_memory="1g"),
+        app_name="encore-tests",
+        runtime_dir=tmp_path_factory.mktemp("spark-runtime"),
+    )
+    yield session
+    stop_spark()
