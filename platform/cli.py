@@ -11,6 +11,7 @@ from typing import Optional
 
 import typer
 
+from encore.feature_store.cli import app as features_app
 from encore.platform import config as config_mod
 from encore.platform.bench.cli import app as bench_app
 from encore.platform.data.cli import app as data_app
@@ -61,7 +62,10 @@ def demo(
     days: Optional[int] = typer.Option(None, help="Override world.days for the demo."),
 ) -> None:
     """Run the main job: generate a small world, load it back and summarise it."""
-    run_demo(out=out, users=users, days=days)
+    try:
+        run_demo(out=out, users=users, days=days)
+    except config_mod.ConfigError as err:
+        raise typer.BadParameter(str(err)) from err
 
 
 app.add_typer(world_app, name="world")
@@ -69,6 +73,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(stack_app, name="stack")
 app.add_typer(bench_app, name="bench")
 app.add_typer(protos_app, name="protos")
+app.add_typer(features_app, name="features")
 
 
 def main() -> None:

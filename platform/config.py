@@ -43,11 +43,11 @@ class UtilityWeights(_Section):
 
     taste: float = Field(1.0, ge=0)  # long-term genre / language / artist taste
     interest: float = Field(1.2, ge=0)  # the interest active in this session
-    emotion: float = Field(1.0, ge=0)  # wanted (valence, arousal) at this hour vs the track's
-    kg: float = Field(1.0, ge=0)  # knowledge-graph ties: show soundtracks, variety seasons
+    emotion: float = Field(1.5, ge=0)  # wanted (valence, arousal) at this hour vs the track's
+    kg: float = Field(2.0, ge=0)  # knowledge-graph ties: show soundtracks, variety seasons
     popularity: float = Field(0.3, ge=0)
-    familiarity: float = Field(0.6, ge=0)  # repeat listening of what was played before
-    rhythm: float = Field(0.8, ge=0)  # weekly rhythm: the weekend lift of rock
+    familiarity: float = Field(0.5, ge=0)  # repeat listening of what was played before
+    rhythm: float = Field(1.0, ge=0)  # weekly rhythm: the weekend lift of rock
     noise: float = Field(0.5, ge=0)
 
 

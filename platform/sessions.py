@@ -1,0 +1,152 @@
+"""The one sessionization rule of Encore, shared by the simulator, the stream processor
+and the Spark jobs.
+
+The rule, for the time-ordered events of one key (a user id; for an anonymous listener,
+the client's own session id):
+
+1. The first event of a key opens a session.
+2. Every later event opens a new session when any of these holds, checked against the
+   event just before it (of the same key):
+   - its scenario differs from the previous event's scenario (scenario switch);
+   - ``ts - previous_ts > inactivity_gap`` (strictly more than the gap; a gap of exactly
+     ``inactivity_gap`` stays in the session);
+   - ``ts - session_start > max_session_duration``, where ``session_start`` is the ts of
+     the first event of the current session (so a session never spans more than
+     ``max_session_duration``; an always-on player's continuous play is cut into
+     consecutive sessions of at most that span).
+3. Events with equal ts keep their given order.
+
+Anonymous events (no user id) carry the session id their client gave them; that id is
+already the session and is used as it is (the simulator keeps anonymous sessions to one
+scenario and within ``max_session_duration``).
+
+A session is named ``f"{key}-{session_start_ms}"`` (``key`` as given, ``session_start_ms``
+the epoch milliseconds of its first event), so any processor that sees the same events
+names the same sessions without shared counters. In the rare case that several sessions
+of a key start in the same millisecond (scenario switches within one ms), the second
+and later ones get a suffix ``~1``, ``~2``, ... in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_INACTIVITY_GAP_MS = 30 * 60 * 1000
+
+
+def sessionize(
+    ts_ms: Sequence[int],
+    scenarios: Sequence[str],
+    *,
+    max_session_ms: int,
+    inactivity_gap_ms: int = DEFAULT_INACTIVITY_GAP_MS,
+) -> list[int]:
+    """Session index (0, 1, 2, ...) of each event of ONE key, in the given order.
+
+    ``ts_ms`` must be non-decreasing (epoch ms); ``scenarios`` has one entry per event.
+    This is the reference form of the rule for a streaming processor that keeps
+    (previous_ts, previous_scenario, session_start) per key.
+    """
+    if len(ts_ms) != len(scenarios):
+        raise ValueError("ts_ms and scenarios must have the same length")
+    indices: list[int] = []
+    session = -1
+    previous_ts = session_start = 0
+    previous_scenario: str | None = None
+    for ts, scenario in zip(ts_ms, scenarios):
+        if session >= 0 and ts < previous_ts:
+            raise ValueError("events must be ordered by ts")
+        if (
+            session < 0
+            or scenario != previous_scenario
+            or ts - previous_ts > inactivity_gap_ms
+            or ts - session_start > max_session_ms
+        ):
+            session += 1
+            session_start = ts
+        indices.append(session)
+        previous_ts, previous_scenario = ts, scenario
+    return indices
+
+
+def session_name(key: object, session_start_ms: int, same_ms_rank: int = 0) -> str:
+    """The id of a session: its key and the epoch ms of its first event (plus ``~rank``
+    for the later of several sessions of the key starting in the same ms)."""
+    suffix = f"~{same_ms_rank}" if same_ms_rank else ""
+    return f"{key}-{session_start_ms}{suffix}"
+
+
+def sessionize_frame(
+    events: pd.DataFrame,
+    *,
+    key_col: str,
+    ts_col: str = "ts",
+    scenario_col: str = "scenario",
+    max_session_ms: int,
+    inactivity_gap_ms: int = DEFAULT_INACTIVITY_GAP_MS,
+) -> pd.Series:
+    """Session id of every row of a whole table (the vectorised form of the rule).
+
+    Rows may come in any order; they are ordered by (key, ts, original row order) first.
+    ``ts_col`` holds epoch-ms integers or datetimes. Returns a string Series aligned
+    with ``events.index``.
+
+    The gap and scenario breaks are found in one vectorised pass. The duration break
+    depends on where the previous break fell, so it is resolved by repeating one
+    vectorised step: within each session, the first event more than
+    ``max_session_ms`` after the session start opens a new session. It repeats as many
+    times as the longest session must be cut (a bot's day: a handful of times).
+    """
+    if events.empty:
+        return pd.Series([], index=events.index, dtype=object)
+    ts = _epoch_ms(events[ts_col])
+    order = np.lexsort((np.arange(len(events)), ts, pd.factorize(events[key_col])[0]))
+    key = events[key_col].to_numpy()[order]
+    ts_sorted = ts[order]
+    scenario = events[scenario_col].to_numpy()[order]
+
+    starts = np.ones(len(order), dtype=bool)
+    starts[1:] = (
+        (key[1:] != key[:-1])
+        | (scenario[1:] != scenario[:-1])
+        | (ts_sorted[1:] - ts_sorted[:-1] > inactivity_gap_ms)
+    )
+    while True:
+        session_start_ts = ts_sorted[np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))]
+        too_long = (ts_sorted - session_start_ts > max_session_ms) & ~starts
+        if not too_long.any():
+            break
+        session_no = np.cumsum(starts)
+        first_too_long = too_long & ~_previous_in_session_flagged(too_long, session_no)
+        starts |= first_too_long
+
+    start_rows = np.flatnonzero(starts)
+    first = pd.DataFrame({"key": key[start_rows], "ts": ts_sorted[start_rows]})
+    same_ms_rank = first.groupby(["key", "ts"], sort=False).cumcount().to_numpy()
+    session_names = first["key"].astype(str).str.cat(first["ts"].astype(str), sep="-")
+    session_names = session_names.where(same_ms_rank == 0, session_names + "~" + same_ms_rank.astype(str))
+    names = session_names.to_numpy()[np.cumsum(starts) - 1]
+    result = np.empty(len(order), dtype=object)
+    result[order] = names
+    return pd.Series(result, index=events.index, name="session_id")
+
+
+def _previous_in_session_flagged(flags: np.ndarray, session_no: np.ndarray) -> np.ndarray:
+    """True where an earlier row of the same session already has a flag set."""
+    flagged_count = np.cumsum(flags)
+    first_row = np.r_[True, session_no[1:] != session_no[:-1]]
+    count_before_session = np.maximum.accumulate(
+        np.where(first_row, flagged_count - flags, 0)
+    )
+    return (flagged_count - flags - count_before_session) > 0
+
+
+def _epoch_ms(column: pd.Series) -> np.ndarray:
+    if isinstance(column.dtype, pd.DatetimeTZDtype):
+        column = column.dt.tz_convert("UTC").dt.tz_localize(None)
+    if pd.api.types.is_datetime64_any_dtype(column):
+        return column.to_numpy(dtype="datetime64[ms]").astype(np.int64)
+    return column.to_numpy(dtype=np.int64)

@@ -1,0 +1,146 @@
+"""Reading a generated world back: ``load_world`` and ``summarize``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+from pydantic import ValidationError
+
+from encore.platform.world import schema
+from encore.platform.world.generate import WorldManifest
+from encore.platform.world.schema import WorldSchemaError, check_schema
+from encore.platform.world.writer import sha256_of
+
+
+@dataclass(frozen=True)
+class World:
+    """A loaded world: the catalog, users and knowledge graph as DataFrames; truth
+    tables and events are read on demand."""
+
+    path: Path
+    manifest: WorldManifest
+    artists: pd.DataFrame
+    albums: pd.DataFrame
+    tracks: pd.DataFrame
+    shows: pd.DataFrame
+    triples: pd.DataFrame
+    users: pd.DataFrame
+
+    @property
+    def dates(self) -> list[str]:
+        return list(self.manifest.dates)
+
+    def truth(self, name: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """One truth table: user_taste, interests, sessions or exposures."""
+        rel = f"truth/{name}.parquet"
+        if rel not in schema.TABLES:
+            raise KeyError(f"no truth table {name!r}; known: user_taste, interests, sessions, exposures")
+        return pq.read_table(self.path / rel, columns=list(columns) if columns else None).to_pandas()
+
+    def events(self, dates: Sequence[str] | None = None,
+               columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The event log of ``dates`` (all days if None), in (date, ts) order."""
+        frames = [frame for _, frame in self.iter_event_days(dates, columns)]
+        if not frames:
+            return schema.EVENTS.empty_table().to_pandas()
+        return pd.concat(frames, ignore_index=True)
+
+    def iter_event_days(self, dates: Sequence[str] | None = None,
+                        columns: Sequence[str] | None = None) -> Iterator[tuple[str, pd.DataFrame]]:
+        """(date, events of that date) for each day, one day in memory at a time."""
+        wanted = self.dates if dates is None else list(dates)
+        unknown = sorted(set(wanted) - set(self.dates))
+        if unknown:
+            raise KeyError(f"dates not in this world ({self.dates[0]}..{self.dates[-1]}): {unknown}")
+        for day in wanted:
+            table = pq.read_table(self.path / schema.event_partition(day),
+                                  columns=list(columns) if columns else None)
+            yield day, table.to_pandas()
+
+
+def load_world(path: Path | str, verify_checksums: bool = False) -> World:
+    """Open a world folder, checking its manifest and every file's schema.
+
+    Raises WorldSchemaError naming the file at fault when the manifest is missing or
+    invalid, a listed file is missing, a file's columns differ from the contract, or
+    (with ``verify_checksums``) a file's sha256 differs from the manifest's.
+    """
+    path = Path(path)
+    manifest = _read_manifest(path)
+    if manifest.schema_version != schema.SCHEMA_VERSION:
+        raise WorldSchemaError(
+            f"{path / schema.MANIFEST}: schema version {manifest.schema_version}, this code "
+            f"reads {schema.SCHEMA_VERSION}; regenerate the world")
+    expected = dict(schema.TABLES) | {schema.event_partition(d): schema.EVENTS for d in manifest.dates}
+    for rel, table_schema in expected.items():
+        file = path / rel
+        if not file.is_file():
+            raise WorldSchemaError(f"{file} is missing from the world")
+        check_schema(str(file), table_schema, pq.read_schema(file))
+        if verify_checksums and sha256_of(file) != manifest.files.get(rel):
+            raise WorldSchemaError(f"{file} does not match its sha256 in the manifest")
+
+    def read(rel: str) -> pd.DataFrame:
+        return pq.read_table(path / rel).to_pandas()
+
+    return World(
+        path=path, manifest=manifest,
+        artists=read("catalog/artists.parquet"), albums=read("catalog/albums.parquet"),
+        tracks=read("catalog/tracks.parquet"), shows=read("catalog/shows.parquet"),
+        triples=read("kg/triples.parquet"), users=read("users/users.parquet"),
+    )
+
+
+def _read_manifest(path: Path) -> WorldManifest:
+    file = path / schema.MANIFEST
+    try:
+        return WorldManifest.model_validate(json.loads(file.read_text()))
+    except FileNotFoundError as err:
+        raise WorldSchemaError(f"{file} not found: {path} is not a generated world") from err
+    except (json.JSONDecodeError, ValidationError) as err:
+        raise WorldSchemaError(f"{file} is not a valid world manifest: {err}") from err
+
+
+def repeat_share(plays: pd.DataFrame) -> float:
+    """Share of plays (play_start rows with user_id, ts) whose track the same user had
+    started before, earlier in the log."""
+    if plays.empty:
+        return 0.0
+    ordered = plays.sort_values("ts", kind="stable")
+    return float(ordered.duplicated(["user_id", "track_id"]).mean())
+
+
+def summarize(world: World) -> dict[str, Any]:
+    """Counts, events by action, skip rate, repeat share, users by kind, date range."""
+    by_action: dict[str, int] = dict.fromkeys(schema.ACTIONS, 0)
+    plays = []
+    for _, day in world.iter_event_days(columns=["ts", "user_id", "track_id", "action"]):
+        for action, n in day["action"].value_counts().items():
+            by_action[str(action)] += int(n)
+        plays.append(day.loc[day["action"] == "play_start", ["ts", "user_id", "track_id"]])
+    all_plays = pd.concat(plays, ignore_index=True) if plays else pd.DataFrame(columns=["ts", "user_id", "track_id"])
+    regular = world.users.loc[world.users["kind"] == "regular", "user_id"]
+    counts = world.manifest.counts
+    return {
+        "path": str(world.path),
+        "date_range": [world.dates[0], world.dates[-1]] if world.dates else [],
+        "days": len(world.dates),
+        "users": len(world.users),
+        "users_by_kind": {k: int(n) for k, n in world.users["kind"].value_counts().sort_index().items()},
+        "tracks": len(world.tracks),
+        "artists": len(world.artists),
+        "triples": len(world.triples),
+        "events": counts.get("events", 0),
+        "sessions": counts.get("sessions", 0),
+        "anonymous_sessions": counts.get("anonymous_sessions", 0),
+        "events_by_action": by_action,
+        "skip_rate": by_action["skip"] / by_action["play_start"] if by_action["play_start"] else 0.0,
+        "repeat_share_regular": repeat_share(all_plays[all_plays["user_id"].isin(regular)]),
+        "repeat_share_band": list(world.manifest.config.repeat_share_band),
+    }
