@@ -16,6 +16,7 @@ from encore.platform import config as config_mod
 from encore.platform.bench.cli import app as bench_app
 from encore.platform.data.cli import app as data_app
 from encore.platform.demo import run_demo
+from encore.platform.events.cli import app as events_app
 from encore.platform.stack.cli import app as stack_app
 from encore.platform.world.cli import app as world_app
 
@@ -74,6 +75,7 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(bench_app, name="bench")
 app.add_typer(protos_app, name="protos")
 app.add_typer(features_app, name="features")
+app.add_typer(events_app, name="events")
 
 
 def main() -> None:

@@ -1,0 +1,108 @@
+"""``encore events``: create the topics, replay a world's log, look at the stream.
+
+Every command reads the Kafka settings from the ``kafka`` section of the configuration
+(encore.platform.config), so it talks to the local stack or a real cluster alike.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from encore.platform.config import KafkaConfig, default_config
+
+app = typer.Typer(help="The event stream: topics, replay of a world's log, tail.",
+                  no_args_is_help=True)
+console = Console()
+
+
+def _kafka() -> KafkaConfig:
+    return default_config().kafka
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=1)
+
+
+@app.command("topics")
+def topics() -> None:
+    """Create the events and dead-letter topics if they are missing."""
+    from kafka.admin import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    from encore.platform.events.producer import TopicSetupError, ensure_topics
+
+    config = _kafka()
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=config.bootstrap_servers,
+                                 client_id="encore-events-cli")
+    except KafkaError as err:
+        raise _fail(f"cannot connect to Kafka at {config.bootstrap_servers}: {err}") from err
+    try:
+        created = ensure_topics(admin, config)
+    except TopicSetupError as err:
+        raise _fail(str(err)) from err
+    finally:
+        admin.close()
+    for name in (config.events_topic, config.dead_letter_topic):
+        console.print(f"{name}: {'created' if name in created else 'already there'}")
+
+
+@app.command("replay")
+def replay(
+    world: Path = typer.Option(..., "--world", help="Folder written by `encore world generate`.",
+                               exists=True, file_okay=False),
+    rate: Optional[float] = typer.Option(None, "--rate", min=0.001,
+                                         help="Events per second (default: as fast as possible)."),
+    dates: Optional[list[str]] = typer.Option(None, "--dates",
+                                              help="Days to replay, YYYY-MM-DD (repeatable)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress"),
+) -> None:
+    """Send a simulated world's event log to the events topic."""
+    from encore.platform.events.producer import EventProducer, ProduceError
+    from encore.platform.events.replay import ReplayError, replay_world
+
+    try:
+        with EventProducer(_kafka(), source="replay") as producer:
+            count = replay_world(world, producer, rate, dates or None, progress)
+    except (ReplayError, ProduceError) as err:
+        raise _fail(str(err)) from err
+    console.print(f"replayed {count:,} events to {_kafka().events_topic}")
+
+
+@app.command("tail")
+def tail(
+    n: int = typer.Option(10, "--n", min=1, help="How many of the latest events to show."),
+    dead_letters: bool = typer.Option(False, "--dlq", help="Show the dead-letter topic."),
+) -> None:
+    """Print the latest records (last produced) of the events or dead-letter topic."""
+    from encore.platform.events.codec import CodecError, decode_event, event_to_row
+    from encore.platform.events.reader import TopicReadError, read_records
+
+    config = _kafka()
+    topic = config.dead_letter_topic if dead_letters else config.events_topic
+    try:
+        records = read_records(config.bootstrap_servers, topic, last_n=n)
+    except TopicReadError as err:
+        raise _fail(str(err)) from err
+    latest = sorted(records, key=lambda r: (r.timestamp_ms, r.partition, r.offset))[-n:]
+    table = Table(title=f"last {len(latest)} of {topic}")
+    for column in ("partition", "offset", "key", "record"):
+        table.add_column(column)
+    for record in latest:
+        if dead_letters:
+            text = record.value.decode("utf-8", "replace")
+        else:
+            try:
+                row = event_to_row(decode_event(record.value))
+                text = " ".join(f"{k}={v}" for k, v in row.items() if v is not None)
+            except CodecError as err:
+                text = f"[red]{err}[/red]"
+        key = record.key.decode("utf-8", "replace") if record.key is not None else ""
+        table.add_row(str(record.partition), str(record.offset), key, text)
+    console.print(table)

@@ -1,0 +1,100 @@
+"""Checks an ``encore.v1.Event`` must pass before it enters the event stream.
+
+``validate`` returns every reason an event is malformed (an empty list means valid), so a
+client fixing a rejected event sees all its problems at once, and the dead-letter record
+says exactly why it was set aside. The checks follow the field comments of
+protos/encore/v1/event.proto; anything that would poison the stream processor or the
+Spark jobs downstream (no subject, an unknown action, a timestamp from 1970) is refused
+at the door instead of being patched later.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from encore.protos.encore.v1.event_pb2 import Action, Event, Scenario
+
+MAX_ID_LENGTH = 128
+"""Longest event_id / anonymous_id / session_id / request_id accepted (UUIDs are 36)."""
+MAX_PLAYED_MS = 24 * 3600 * 1000
+"""A single playback longer than a day is a client bug, not a listen."""
+MIN_ID = 0
+"""Smallest user_id / track_id accepted. Catalog and user ids are 0-based (the simulated
+world numbers tracks and users from 0), so 0 is a real id: a user_id of 0 is still told
+apart from "no subject" by the oneof, but an unset track_id cannot be told apart from
+track 0 on the wire (proto3 has no presence for plain scalars)."""
+MIN_TIMESTAMP_S = 946_684_800  # 2000-01-01T00:00:00Z
+MAX_CLOCK_SKEW_S = 24 * 3600
+"""How far into the future a client clock may run before its events are refused."""
+
+def _check_id(name: str, value: str, reasons: list[str], *, required: bool) -> None:
+    if not value:
+        if required:
+            reasons.append(f"missing {name}")
+    elif len(value) > MAX_ID_LENGTH:
+        reasons.append(f"{name} is {len(value)} characters long (at most {MAX_ID_LENGTH})")
+
+
+def _check_enum(name: str, value: int, enum: object, reasons: list[str]) -> None:
+    names = {number: label for label, number in enum.items()}  # type: ignore[attr-defined]
+    if value == 0:
+        reasons.append(f"{name} is {names[0]}")
+    elif value not in names:
+        reasons.append(f"unknown {name} {value}")
+
+
+def _check_timestamp(event: Event, reasons: list[str], now_s: float) -> None:
+    if not event.HasField("timestamp"):
+        reasons.append("missing timestamp")
+        return
+    ts = event.timestamp
+    if not 0 <= ts.nanos < 1_000_000_000:
+        reasons.append(f"timestamp nanos {ts.nanos} out of range [0, 1e9)")
+    elif ts.seconds < MIN_TIMESTAMP_S:
+        reasons.append(f"timestamp {ts.seconds}s is before 2000-01-01")
+    elif ts.seconds > now_s + MAX_CLOCK_SKEW_S:
+        reasons.append(f"timestamp {ts.seconds}s is more than a day in the future")
+
+
+def validate(event: Event, *, now_s: float | None = None) -> list[str]:
+    """Every reason ``event`` is malformed; empty when it may enter the stream.
+
+    ``now_s`` (epoch seconds, default: the wall clock) bounds future timestamps.
+    """
+    reasons: list[str] = []
+    _check_id("event_id", event.event_id, reasons, required=True)
+
+    subject = event.WhichOneof("subject")
+    if subject is None:
+        reasons.append("missing subject (user_id or anonymous_id)")
+    elif subject == "user_id" and event.user_id < MIN_ID:
+        reasons.append(f"user_id must be >= {MIN_ID}, got {event.user_id}")
+    elif subject == "anonymous_id":
+        _check_id("anonymous_id", event.anonymous_id, reasons, required=True)
+    _check_id("session_id", event.session_id, reasons, required=False)
+    _check_id("request_id", event.request_id, reasons, required=False)
+
+    if event.track_id < MIN_ID:
+        reasons.append(f"track_id must be >= {MIN_ID}, got {event.track_id}")
+    _check_enum("scenario", event.scenario, Scenario, reasons)
+    _check_enum("action", event.action, Action, reasons)
+
+    if event.played_ms < 0:
+        reasons.append(f"played_ms must be non-negative, got {event.played_ms}")
+    elif event.played_ms > MAX_PLAYED_MS:
+        reasons.append(f"played_ms {event.played_ms} is more than a day")
+    elif event.action == Action.PLAY_END and event.played_ms == 0:
+        # A SKIP at 0 ms is a real (instant) skip, and proto3 cannot tell an unset
+        # played_ms from 0, so only PLAY_END can be caught missing it.
+        reasons.append("played_ms is required for PLAY_END")
+
+    if event.position < 0:
+        reasons.append(f"position must be non-negative, got {event.position}")
+    if event.action == Action.EXPOSURE:
+        p = event.propensity
+        if math.isnan(p) or not 0.0 < p <= 1.0:
+            reasons.append(f"propensity must be in (0, 1] for EXPOSURE, got {p}")
+
+    _check_timestamp(event, reasons, time.time() if now_s is None else now_s)
+    return reasons

@@ -1,0 +1,59 @@
+"""Fixtures for the event-stream integration tests: fresh topics on the shared broker
+(tests/integration/conftest.py), a producer, and the Events service on loopback."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import grpc
+import pytest
+from kafka.admin import KafkaAdminClient
+
+from encore.platform.config import KafkaConfig
+from encore.platform.events.producer import EventProducer, ensure_topics
+from encore.serving.events_service import events_service
+from encore.serving.grpc_server import start_server
+
+MAX_EVENTS = 50
+
+
+@pytest.fixture
+def max_events() -> int:
+    """The batch cap of the Events server of ``events_channel``."""
+    return MAX_EVENTS
+
+
+@pytest.fixture
+def kafka_config(kafka_bootstrap: str) -> KafkaConfig:
+    """A config naming topics of this test only, created on the broker."""
+    suffix = uuid.uuid4().hex[:8]
+    config = KafkaConfig(
+        bootstrap_servers=kafka_bootstrap, events_topic=f"events-{suffix}",
+        dead_letter_topic=f"events-dlq-{suffix}", partitions=4,
+    )
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, client_id="events-tests")
+    try:
+        ensure_topics(admin, config)
+    finally:
+        admin.close()
+    return config
+
+
+@pytest.fixture
+def producer(kafka_config: KafkaConfig) -> Iterator[EventProducer]:
+    with EventProducer(kafka_config, source="test") as producer:
+        yield producer
+
+
+@pytest.fixture
+def events_channel(kafka_config: KafkaConfig) -> Iterator[grpc.Channel]:
+    """A channel to an Events server with its own producer (source "grpc")."""
+    producer = EventProducer(kafka_config, source="grpc")
+    server, port = start_server(events_service(producer, max_events=MAX_EVENTS), max_workers=2)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            yield channel
+    finally:
+        server.stop(None)
+        producer.close()

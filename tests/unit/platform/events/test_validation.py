@@ -1,0 +1,106 @@
+"""Hand cases for encore.platform.events.validation.validate."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from encore.platform.events.validation import MAX_ID_LENGTH, validate
+from encore.protos.encore.v1.event_pb2 import Action, Event, Scenario
+
+NOW_S = datetime(2026, 1, 6, tzinfo=timezone.utc).timestamp()
+
+
+def test_valid_event_has_no_reasons(make_event) -> None:
+    assert validate(make_event(), now_s=NOW_S) == []
+
+
+def test_valid_anonymous_exposure(make_event) -> None:
+    event = make_event(anonymous_id="device-1", action=Action.EXPOSURE, played_ms=0,
+                       position=0, propensity=0.2, request_id="r-1")
+    assert validate(event, now_s=NOW_S) == []
+
+
+def test_zero_ids_are_real_ids(make_event) -> None:
+    assert validate(make_event(user_id=0, track_id=0), now_s=NOW_S) == []
+
+
+def test_skip_at_zero_ms_is_valid(make_event) -> None:
+    assert validate(make_event(action=Action.SKIP, played_ms=0), now_s=NOW_S) == []
+
+
+def test_empty_event_lists_every_problem() -> None:
+    assert validate(Event(), now_s=NOW_S) == [
+        "missing event_id",
+        "missing subject (user_id or anonymous_id)",
+        "scenario is SCENARIO_UNSPECIFIED",
+        "action is ACTION_UNSPECIFIED",
+        "missing timestamp",
+    ]
+
+
+@pytest.mark.parametrize(("overrides", "reason"), [
+    ({"event_id": ""}, "missing event_id"),
+    ({"event_id": "x" * (MAX_ID_LENGTH + 1)}, "event_id is 129 characters long"),
+    ({"user_id": -3}, "user_id must be >= 0"),
+    ({"anonymous_id": ""}, "missing anonymous_id"),
+    ({"anonymous_id": "a" * 500}, "anonymous_id is 500 characters long"),
+    ({"session_id": "s" * 200}, "session_id is 200 characters long"),
+    ({"request_id": "r" * 129}, "request_id is 129 characters long"),
+    ({"track_id": -1}, "track_id must be >= 0"),
+    ({"scenario": Scenario.SCENARIO_UNSPECIFIED}, "scenario is SCENARIO_UNSPECIFIED"),
+    ({"scenario": 99}, "unknown scenario 99"),
+    ({"action": Action.ACTION_UNSPECIFIED}, "action is ACTION_UNSPECIFIED"),
+    ({"action": 42}, "unknown action 42"),
+    ({"played_ms": 0}, "played_ms is required for PLAY_END"),
+    ({"played_ms": -5}, "played_ms must be non-negative"),
+    ({"action": Action.SKIP, "played_ms": -1}, "played_ms must be non-negative"),
+    ({"played_ms": 10**12}, "is more than a day"),
+    ({"position": -1}, "position must be non-negative"),
+    ({"action": Action.EXPOSURE, "propensity": 0.0}, "propensity must be in (0, 1]"),
+    ({"action": Action.EXPOSURE, "propensity": 1.5}, "propensity must be in (0, 1]"),
+    ({"action": Action.EXPOSURE, "propensity": float("nan")}, "propensity must be in (0, 1]"),
+    ({"action": Action.EXPOSURE, "propensity": -0.1}, "propensity must be in (0, 1]"),
+])
+def test_single_problem(make_event, overrides: dict, reason: str) -> None:
+    reasons = validate(make_event(**overrides), now_s=NOW_S)
+    assert len(reasons) == 1, reasons
+    assert reason in reasons[0]
+
+
+@pytest.mark.parametrize(("when", "reason"), [
+    (datetime(1999, 12, 31, 23, 59, tzinfo=timezone.utc), "before 2000-01-01"),
+    (datetime(1970, 1, 1, tzinfo=timezone.utc), "before 2000-01-01"),
+    (datetime(2026, 1, 7, 0, 1, tzinfo=timezone.utc), "more than a day in the future"),
+])
+def test_absurd_timestamps(make_event, when: datetime, reason: str) -> None:
+    event = make_event()
+    event.timestamp.FromDatetime(when)
+    assert reason in " ".join(validate(event, now_s=NOW_S))
+
+
+def test_timestamp_within_a_day_of_clock_skew_is_fine(make_event) -> None:
+    event = make_event()
+    event.timestamp.FromDatetime(datetime(2026, 1, 6, 23, 0, tzinfo=timezone.utc))
+    assert validate(event, now_s=NOW_S) == []
+
+
+def test_missing_timestamp(make_event) -> None:
+    event = make_event()
+    event.ClearField("timestamp")
+    assert validate(event, now_s=NOW_S) == ["missing timestamp"]
+
+
+def test_out_of_range_nanos(make_event) -> None:
+    event = make_event()
+    event.timestamp.nanos = -1
+    assert "nanos" in validate(event, now_s=NOW_S)[0]
+
+
+def test_default_clock_is_the_wall_clock(make_event) -> None:
+    event = make_event()
+    event.timestamp.GetCurrentTime()
+    assert validate(event) == []
+    event.timestamp.seconds += 2 * 24 * 3600
+    assert "future" in validate(event)[0]
