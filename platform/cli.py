@@ -13,11 +13,13 @@ import typer
 
 from encore.feature_store.cli import app as features_app
 from encore.platform import config as config_mod
+from encore.platform.batch.cli import app as batch_app
 from encore.platform.bench.cli import app as bench_app
 from encore.platform.data.cli import app as data_app
 from encore.platform.demo import run_demo
 from encore.platform.events.cli import app as events_app
 from encore.platform.stack.cli import app as stack_app
+from encore.platform.stream.cli import app as stream_app
 from encore.platform.world.cli import app as world_app
 
 app = typer.Typer(
@@ -76,6 +78,8 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(protos_app, name="protos")
 app.add_typer(features_app, name="features")
 app.add_typer(events_app, name="events")
+app.add_typer(stream_app, name="stream")
+app.add_typer(batch_app, name="batch")
 
 
 def main() -> None:

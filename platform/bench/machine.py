@@ -8,7 +8,24 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
-import numpy as np
+from importlib import metadata
+
+# The libraries whose versions a benchmark number depends on (read from package
+# metadata, so recording them imports nothing heavy).
+BENCHMARKED_PACKAGES = (
+    "numpy", "pandas", "pyarrow", "pyspark", "feast", "kafka-python", "noida-db",
+    "grpcio", "protobuf", "tensorflow", "tensorflow-recommenders", "scann",
+)
+
+
+def package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for name in BENCHMARKED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
 
 
 def _memory_bytes() -> int | None:
@@ -19,7 +36,7 @@ def _memory_bytes() -> int | None:
 
 
 def machine_info() -> dict[str, Any]:
-    """Host, CPU, memory, Python/numpy versions and the UTC time of measurement."""
+    """Host, CPU, memory, Python and library versions and the UTC time of measurement."""
     memory = _memory_bytes()
     return {
         "node": platform.node(),
@@ -29,6 +46,7 @@ def machine_info() -> dict[str, Any]:
         "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "memory_gib": round(memory / 2**30, 1) if memory else None,
         "python": sys.version.split()[0],
-        "numpy": np.__version__,
+        "numpy": metadata.version("numpy"),
+        "versions": package_versions(),
         "timestamp_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }

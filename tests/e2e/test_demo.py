@@ -26,5 +26,5 @@ def test_cli_rejects_a_bad_option_naming_it(tmp_path: Path) -> None:
 def test_help_lists_every_command_group() -> None:
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0
-    for group in ("demo", "world", "data", "stack", "bench", "protos", "features", "events"):
+    for group in ("demo", "world", "data", "stack", "bench", "protos", "features", "events", "stream", "batch"):
         assert group in result.output

@@ -1,0 +1,92 @@
+"""Per-key (track or artist) activity statistics, daily and cumulative; the body of the
+``item_stats`` and ``artist_stats`` jobs.
+
+Per key and date d:
+
+* daily ``exposures, plays, completes, skips, hearts, listeners`` over the events of d:
+  plays = play_start events, completes = play_end events that are complete plays
+  (:mod:`~encore.platform.batch.labels`), skips = skip events, hearts = heart events,
+  listeners = distinct listener keys (user id, or the anonymous session) that played it;
+* ``completion_rate = completes / plays``, ``skip_rate = skips / plays``,
+  ``heart_rate = hearts / plays`` (0 when plays = 0);
+* the same with a ``cum_`` prefix over every day up to and including d (all-time as of
+  the end of d; cumulative listeners are distinct over that whole span).
+
+A row exists for every key with at least one event on or before d. Cumulative values
+need every earlier day, so the job reads all event partitions up to the last date.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from encore.platform.batch import batch_io as bio
+from encore.platform.batch.job import JobContext
+from encore.platform.batch.plays import listener_key, with_flags
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+COUNTS = ("exposures", "plays", "completes", "skips", "hearts")
+RATES = (("completion_rate", "completes"), ("skip_rate", "skips"), ("heart_rate", "hearts"))
+
+
+def _rates(df: "DataFrame", prefix: str = "") -> "DataFrame":
+    from pyspark.sql import functions as F
+
+    plays = F.col(f"{prefix}plays")
+    for rate, num in RATES:
+        df = df.withColumn(
+            f"{prefix}{rate}", F.when(plays > 0, F.col(f"{prefix}{num}") / plays).otherwise(F.lit(0.0))
+        )
+    return df
+
+
+def compute_stats(ctx: JobContext, key: str) -> tuple["DataFrame", int]:
+    """Stats per (date, key) for ``ctx.dates``; returns (frame, events read)."""
+    from pyspark.sql import functions as F
+
+    spark = ctx.spark
+    history = [d for d in bio.available_dates(ctx.events_dir) if d <= ctx.dates[-1]]
+    events = with_flags(bio.read_events(spark, ctx.events_dir, history), bio.read_tracks(spark, ctx.world_dir))
+    events = events.withColumn("listener", F.when(F.col("is_play") == 1, listener_key()))
+    events = events.where(F.col(key).isNotNull()).cache()
+    n_events = events.count()
+
+    first_listen = (
+        events.where(F.col("listener").isNotNull())
+        .groupBy(key, "listener").agg(F.min(bio.DATE_COL).alias(bio.DATE_COL))
+        .groupBy(bio.DATE_COL, key).agg(F.count(F.lit(1)).alias("new_listeners"))
+    )
+    daily = events.groupBy(bio.DATE_COL, key).agg(
+        F.sum((F.col("action") == "exposure").cast("long")).alias("exposures"),
+        F.sum(F.col("is_play").cast("long")).alias("plays"),
+        F.sum(F.col("is_complete").cast("long")).alias("completes"),
+        F.sum(F.col("is_skip").cast("long")).alias("skips"),
+        F.sum(F.col("is_heart").cast("long")).alias("hearts"),
+        F.countDistinct("listener").alias("listeners"),
+    )
+    daily = daily.join(first_listen, [bio.DATE_COL, key], "left").fillna(0, ["new_listeners"])
+
+    targets = bio.dates_frame(spark, ctx.dates, "as_of")
+    cum = (
+        daily.join(F.broadcast(targets), F.col(bio.DATE_COL) <= F.col("as_of"))
+        .groupBy("as_of", key)
+        .agg(*[F.sum(c).alias(f"cum_{c}") for c in COUNTS],
+             F.sum("new_listeners").alias("cum_listeners"))
+        .withColumnRenamed("as_of", bio.DATE_COL)
+    )
+    today = daily.join(F.broadcast(bio.dates_frame(spark, ctx.dates)), bio.DATE_COL).drop("new_listeners")
+    out = cum.join(today, [bio.DATE_COL, key], "left").fillna(0, list(COUNTS) + ["listeners"])
+    out = _rates(_rates(out), "cum_")
+    cols = [bio.DATE_COL, key, *COUNTS, "listeners", *(r for r, _ in RATES),
+            *(f"cum_{c}" for c in COUNTS), "cum_listeners", *(f"cum_{r}" for r, _ in RATES)]
+    return out.select(*cols), n_events
+
+
+def run_stats(ctx: JobContext, job: str, table: str, key: str) -> bio.JobReport:
+    progress = bio.Progress(job, ctx.dates)
+    frame, n_events = compute_stats(ctx, key)
+    progress.read(n_events, "events (history up to the last date)")
+    progress.wrote(table, bio.write_partitioned(frame, ctx.out_dir, table))
+    return progress.done()

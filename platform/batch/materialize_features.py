@@ -1,0 +1,196 @@
+"""Job ``materialize_features``: daily snapshots of the Feast offline sources
+``user_profile``, ``track_profile`` and ``artist_profile``.
+
+Columns and types are those of :mod:`encore.feature_store.schema` (``SourceSpec``):
+each snapshot is cast to ``spec.arrow_schema``. A snapshot of date d carries
+``event_timestamp = d 23:59:59.999999 UTC`` (the end of d), so Feast's point-in-time
+join gives a query at time t the snapshot of the last day that ended before t.
+A folder source gets one file per day (``snapshot-YYYY-MM-DD.parquet``, replaced when
+the day is re-run); a single-file source (``*.parquet``) is rewritten with that day's
+rows replaced.
+
+* user_profile (every user signed up by d): profile from ``users/users.parquet``;
+  over the ``window_days`` (default 30) days ending d: ``plays_30d`` (play_start
+  events), ``skip_rate_30d`` (skips / plays, 0 without plays), ``active_days_30d``
+  (days with any event), ``top_genres`` (3 most played genres) and ``top_artist_ids``
+  (5 most played artists), ties broken by name / id.
+* track_profile (every catalog track): catalog attributes + cumulative ``item_stats``
+  as of d (``play_count`` = cum_plays, rates = cum_*_rate; 0 without activity).
+* artist_profile (every catalog artist): genre, language, ``track_count`` (catalog) +
+  cumulative ``artist_stats`` as of d.
+
+Needs ``item_stats`` and ``artist_stats`` for the dates (run them first).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from encore.feature_store import schema as fs
+from encore.platform.batch import batch_io as bio
+from encore.platform.batch.job import JobContext, run_main
+from encore.platform.batch.plays import with_flags
+
+JOB = "materialize_features"
+TOP_GENRES = 3
+TOP_ARTISTS = 5
+
+
+def snapshot_time(day: date) -> datetime:
+    """The event_timestamp of the snapshot of ``day``: the last microsecond of it."""
+    return bio.day_start(day) + timedelta(days=1) - timedelta(microseconds=1)
+
+
+def _to_arrow(pdf: pd.DataFrame, spec: fs.SourceSpec, day: date) -> pa.Table:
+    pdf = pdf.copy()
+    pdf[fs.EVENT_TIMESTAMP] = pd.Timestamp(snapshot_time(day))
+    schema = spec.arrow_schema
+    for field in schema:
+        if pa.types.is_list(field.type):
+            pdf[field.name] = pdf[field.name].map(lambda v: [] if v is None else list(v))
+    return pa.Table.from_pandas(pdf[schema.names], schema=schema, preserve_index=False)
+
+
+def write_snapshot(table: pa.Table, spec: fs.SourceSpec, offline_dir: Path, day: date) -> None:
+    target = spec.location(offline_dir)
+    if spec.is_single_file:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            old = pq.read_table(target).cast(spec.arrow_schema)
+            ts = pd.Series(old.column(fs.EVENT_TIMESTAMP).to_pandas())
+            keep = (ts != pd.Timestamp(snapshot_time(day))).to_numpy()
+            table = pa.concat_tables([old.filter(pa.array(keep)), table])
+        tmp = target.with_suffix(".tmp")
+        pq.write_table(table, tmp)
+        tmp.replace(target)
+    else:
+        target.mkdir(parents=True, exist_ok=True)
+        tmp = target / f".snapshot-{day.isoformat()}.tmp"
+        pq.write_table(table, tmp)
+        tmp.replace(target / f"snapshot-{day.isoformat()}.parquet")
+
+
+def user_snapshot(ctx: JobContext, day: date, events, users):
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    window_days = int(ctx.opt("window_days", 30))
+    recent = events.where(
+        (F.col(bio.DATE_COL) <= F.lit(day)) & (F.col(bio.DATE_COL) > F.date_sub(F.lit(day), window_days))
+        & F.col("user_id").isNotNull()
+    )
+    activity = recent.groupBy("user_id").agg(
+        F.sum("is_play").cast("long").alias("plays_30d"),
+        F.sum("is_skip").cast("long").alias("_skips"),
+        F.countDistinct(bio.DATE_COL).cast("long").alias("active_days_30d"),
+    )
+    plays = recent.where(F.col("is_play") == 1)
+
+    def top(col: str, n: int, alias: str):
+        counted = plays.where(F.col(col).isNotNull()).groupBy("user_id", col).agg(F.count(F.lit(1)).alias("_n"))
+        w = Window.partitionBy("user_id").orderBy(F.col("_n").desc(), F.col(col))
+        return (
+            counted.withColumn("_r", F.row_number().over(w)).where(F.col("_r") <= n)
+            .groupBy("user_id")
+            .agg(F.transform(F.sort_array(F.collect_list(F.struct("_r", col))), lambda x: x[col]).alias(alias))
+        )
+
+    out = (
+        users.where(F.col("signup_date") <= F.lit(day))
+        .join(activity, "user_id", "left")
+        .join(top("genre", TOP_GENRES, "top_genres"), "user_id", "left")
+        .join(top("artist_id", TOP_ARTISTS, "top_artist_ids"), "user_id", "left")
+        .fillna(0, ["plays_30d", "_skips", "active_days_30d"])
+        .withColumn("skip_rate_30d", F.when(F.col("plays_30d") > 0, F.col("_skips") / F.col("plays_30d")).otherwise(0.0))
+    )
+    return out.orderBy("user_id").toPandas()
+
+
+def track_snapshot(ctx: JobContext, day: date, tracks, stats):
+    from pyspark.sql import functions as F
+
+    s = stats.where(F.col(bio.DATE_COL) == F.lit(day)).select(
+        "track_id", F.col("cum_plays").alias("play_count"),
+        F.col("cum_completion_rate").alias("completion_rate"),
+        F.col("cum_skip_rate").alias("skip_rate"), F.col("cum_heart_rate").alias("heart_rate"),
+    )
+    out = tracks.join(s, "track_id", "left").fillna(0, ["play_count"]).fillna(
+        0.0, ["completion_rate", "skip_rate", "heart_rate"]
+    )
+    return out.orderBy("track_id").toPandas()
+
+
+def artist_snapshot(ctx: JobContext, day: date, artists, tracks, stats):
+    from pyspark.sql import functions as F
+
+    counts = tracks.groupBy("artist_id").agg(F.count(F.lit(1)).alias("track_count"))
+    s = stats.where(F.col(bio.DATE_COL) == F.lit(day)).select(
+        "artist_id", F.col("cum_plays").alias("play_count"), F.col("cum_listeners").alias("listener_count"),
+        F.col("cum_completion_rate").alias("completion_rate"), F.col("cum_skip_rate").alias("skip_rate"),
+    )
+    out = (
+        artists.select("artist_id", "genre", "language").join(counts, "artist_id", "left")
+        .join(s, "artist_id", "left")
+        .fillna(0, ["track_count", "play_count", "listener_count"])
+        .fillna(0.0, ["completion_rate", "skip_rate"])
+    )
+    return out.orderBy("artist_id").toPandas()
+
+
+def run(ctx: JobContext) -> bio.JobReport:
+    spark = ctx.spark
+    offline_dir = Path(ctx.opt("offline_dir", ctx.config.feature_store.offline_dir))
+    window_days = int(ctx.opt("window_days", 30))
+    progress = bio.Progress(JOB, ctx.dates)
+    bio.require_partitions(ctx.out_dir, "item_stats", ctx.dates, "item_stats")
+    bio.require_partitions(ctx.out_dir, "artist_stats", ctx.dates, "artist_stats")
+
+    tracks = bio.read_tracks(spark, ctx.world_dir).cache()
+    artists = bio.read_world_table(spark, ctx.world_dir, "catalog/artists.parquet")
+    users = bio.read_world_table(spark, ctx.world_dir, "users/users.parquet")
+    days = bio.date_range(ctx.dates[0] - timedelta(days=window_days - 1), ctx.dates[-1])
+    events = _events_with_genre(spark, ctx, days, tracks)
+    progress.read(events.count(), f"events ({window_days}-day windows)")
+    item_stats = bio.read_table(spark, ctx.out_dir, "item_stats", ctx.dates)
+    artist_stats = bio.read_table(spark, ctx.out_dir, "artist_stats", ctx.dates)
+    track_cols = tracks.select(
+        "track_id", "artist_id", "album_id", "genre", "language",
+        tracks["release_year"].cast("long").alias("release_year"), "duration_ms", "valence",
+        "arousal", "popularity",
+    )
+    for day in ctx.dates:
+        for spec, pdf in (
+            (fs.USER_PROFILE, user_snapshot(ctx, day, events, users)),
+            (fs.TRACK_PROFILE, track_snapshot(ctx, day, track_cols, item_stats)),
+            (fs.ARTIST_PROFILE, artist_snapshot(ctx, day, artists, tracks, artist_stats)),
+        ):
+            write_snapshot(_to_arrow(pdf, spec, day), spec, offline_dir, day)
+            progress.wrote(spec.view, len(pdf))
+    events.unpersist()
+    return progress.done()
+
+
+def _events_with_genre(spark, ctx: JobContext, days, tracks):
+    from pyspark.sql import functions as F
+
+    events = with_flags(bio.read_events(spark, ctx.events_dir, days), tracks)
+    genres = tracks.select("track_id", "genre")
+    return events.join(F.broadcast(genres), "track_id", "left").cache()
+
+
+def main(argv=None) -> None:
+    def extra(parser):
+        parser.add_argument("--offline-dir", dest="offline_dir", type=Path, default=None,
+                            help="Feast offline folder (default feature_store.offline_dir)")
+        parser.add_argument("--window-days", dest="window_days", type=int, default=None, help="default 30")
+
+    run_main(JOB, "Write the Feast offline sources (daily snapshots).", run, extra, argv)
+
+
+if __name__ == "__main__":
+    main()

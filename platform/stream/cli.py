@@ -1,0 +1,64 @@
+"""`encore stream ...` commands (the lead mounts ``app`` as ``encore stream``)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(help="The stream processor: Kafka events -> sessions -> Feast.",
+                  no_args_is_help=True)
+
+
+@app.command("run")
+def run(
+    tracks: Optional[Path] = typer.Option(
+        None, "--tracks", help="World folder or catalog tracks.parquet with track_id, "
+        "duration_ms (needed to count complete plays; loaded once at start).",
+        exists=True,
+    ),
+    bootstrap: Optional[str] = typer.Option(None, help="Override kafka.bootstrap_servers."),
+    max_events: Optional[int] = typer.Option(None, help="Stop after this many records."),
+    max_idle_s: Optional[float] = typer.Option(None, help="Stop after this long without records."),
+    log_interval_s: float = typer.Option(10.0, help="Seconds between progress log lines."),
+) -> None:
+    """Consume the events topic and keep the user_realtime features up to date.
+
+    Stops cleanly on SIGTERM / Ctrl-C (the batch in hand is pushed and committed)."""
+    from encore.platform.config import default_config
+    from encore.platform.stream.processor import StreamProcessor, load_track_durations
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = default_config()
+    durations = load_track_durations(tracks) if tracks else None
+    if durations is None:
+        typer.echo("warning: no --tracks catalog given; completes_today stays 0", err=True)
+    processor = StreamProcessor.from_config(
+        config, durations=durations, bootstrap_servers=bootstrap, log_interval_s=log_interval_s,
+    )
+    stats = processor.run(max_idle_s=max_idle_s, max_events=max_events)
+    typer.echo(
+        f"stopped ({stats.stopped_by}): {stats.records} records, {stats.applied} applied, "
+        f"{stats.duplicate_offset + stats.duplicate_id} duplicates, {stats.dead_lettered} "
+        f"dead-lettered, {stats.anonymous} anonymous, {stats.users_pushed} user pushes"
+    )
+
+
+@app.command("evict-members")
+def evict_members(
+    bootstrap: Optional[str] = typer.Option(None, help="Override kafka.bootstrap_servers."),
+) -> None:
+    """Remove every member of the stream's consumer group (committed offsets stay).
+
+    Use only when no processor runs: after a processor was killed, the local noida-db
+    broker keeps its member forever and a restarted processor never gets partitions.
+    Real Kafka expires such a member by itself after the session timeout."""
+    from encore.platform.config import default_config
+    from encore.platform.stream.processor import evict_group_members
+
+    config = default_config()
+    ids = evict_group_members(bootstrap or config.kafka.bootstrap_servers,
+                              config.stream.consumer_group)
+    typer.echo(f"removed {len(ids)} member(s) from {config.stream.consumer_group}")

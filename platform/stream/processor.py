@@ -1,0 +1,475 @@
+"""The stream processor: Kafka events topic -> per-user state -> Feast online store.
+
+One ``StreamProcessor`` is one member of the consumer group ``StreamConfig.consumer_group``
+on ``KafkaConfig.events_topic`` (kafka-python, ``enable_auto_commit=False``). Each batch
+of polled records goes through :meth:`StreamProcessor.process_batch`:
+
+1. decode every record (``encore.platform.events.codec``) and validate it
+   (``encore.platform.events.validation``); a record that does not decode or validate
+   goes to the dead-letter topic with its reasons (the ingestion producer's DLQ path,
+   ``EventProducer.dead_letter``) and processing continues;
+2. append the valid events to the parquet offline log (:mod:`.offline_log`:
+   at-least-once, consumers de-duplicate by ``event_id``);
+3. read the current state of every user touched by the batch from the online store in
+   ONE call (``online_read`` of the ``user_realtime`` view, which ignores the view's TTL
+   so a user back after a month keeps ``plays_total``);
+4. apply the user's records in offset order (:mod:`.state`: sessions, last-N
+   sequences, day counters; records at or below the user's high-water offset and event
+   ids in the user's dedupe window change nothing);
+5. push the changed users' rows to the push source ``user_realtime_push`` (online);
+6. flush the dead-letter records; then (in :meth:`poll_once`) commit the offsets.
+
+Offsets are committed ONLY after the push. A crash anywhere before the commit makes the
+group re-deliver the batch; the re-delivered records are at or below the high-water
+offsets stored with the pushed state, so they change nothing, and records the crash
+kept from being pushed are applied exactly once. Anonymous events (no user id) have no
+user state: they go to the offline log only.
+
+Known limit: a consumer that lost its partitions in a rebalance but is still finishing
+a batch (a "zombie") can push an older state over a newer one from the partition's new
+owner; Feast has no conditional write to fence it. Keep ``max_poll_interval_ms`` well
+above a batch's processing time (a batch takes well under a second here).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from encore.platform.config import EncoreConfig, default_config
+from encore.platform.events.codec import CodecError, decode_event, event_to_row
+from encore.platform.events.validation import validate
+from encore.platform.stream.offline_log import OfflineLog
+from encore.platform.stream.state import (
+    APPLIED,
+    DUPLICATE_ID,
+    DUPLICATE_OFFSET,
+    FEATURE_NAMES,
+    StateParams,
+    StreamEvent,
+    UserState,
+    apply_record,
+)
+
+log = logging.getLogger("encore.stream")
+
+USER_REALTIME_VIEW = "user_realtime"
+USER_REALTIME_PUSH_SOURCE = "user_realtime_push"
+
+
+# -- the online store of user state ------------------------------------------------------
+
+
+class FeastUserStateStore:
+    """Reads and pushes ``user_realtime`` rows of a Feast FeatureStore."""
+
+    def __init__(self, store: Any) -> None:
+        from feast.type_map import feast_value_type_to_python_type
+
+        self.store = store
+        self.view = store.get_feature_view(USER_REALTIME_VIEW)
+        self._to_python = feast_value_type_to_python_type
+
+    def read(self, user_ids: Sequence[int]) -> dict[int, dict[str, Any] | None]:
+        """The stored feature row of each user (None: none stored), one batched read.
+
+        Goes to the provider's ``online_read`` rather than ``get_online_features`` so
+        the view's TTL does not hide the state of a user who was away a long time."""
+        from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+        from feast.protos.feast.types.Value_pb2 import Value
+
+        if not user_ids:
+            return {}
+        keys = [EntityKey(join_keys=["user_id"], entity_values=[Value(int64_val=int(u))])
+                for u in user_ids]
+        provider = self.store._get_provider()  # no public TTL-free batched read in Feast
+        results = provider.online_read(self.store.config, self.view, keys, list(FEATURE_NAMES))
+        out: dict[int, dict[str, Any] | None] = {}
+        for user_id, (_, values) in zip(user_ids, results):
+            out[int(user_id)] = (
+                None if not values else {k: self._to_python(v) for k, v in values.items()}
+            )
+        return out
+
+    def push(self, rows: list[dict[str, Any]]) -> None:
+        import pandas as pd
+        from feast.data_source import PushMode
+
+        if rows:
+            frame = pd.DataFrame(rows)
+            frame["event_timestamp"] = pd.to_datetime(frame["event_timestamp"], utc=True)
+            self.store.push(USER_REALTIME_PUSH_SOURCE, frame, to=PushMode.ONLINE)
+
+
+def load_track_durations(path: Path) -> dict[int, int]:
+    """track_id -> duration_ms from a world catalog (``WORLD/catalog/tracks.parquet``,
+    a world folder, or any parquet with those two columns); loaded once at start."""
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "catalog" / "tracks.parquet"
+    table = pq.read_table(path, columns=["track_id", "duration_ms"])
+    return dict(zip(table.column("track_id").to_pylist(), table.column("duration_ms").to_pylist()))
+
+
+def evict_group_members(bootstrap_servers: str, group_id: str) -> list[str]:
+    """Remove every member of ``group_id`` from the group; returns their member ids.
+
+    Only for when NO processor of the group is running: real Kafka expires a dead
+    member after ``session_timeout_ms``, but the local noida-db broker keeps a member
+    whose process was killed (SIGKILL, OOM) forever, and the group then never
+    rebalances. Committed offsets are kept."""
+    from kafka.admin import KafkaAdminClient, MemberToRemove
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="encore-stream-admin")
+    try:
+        members = admin.describe_groups([group_id])[group_id].get("members") or []
+        ids = [m["member_id"] for m in members]
+        if ids:
+            admin.remove_group_members(group_id, [MemberToRemove(member_id=i) for i in ids])
+        return ids
+    finally:
+        admin.close()
+
+
+# -- statistics --------------------------------------------------------------------------
+
+
+@dataclass
+class BatchStats:
+    records: int = 0
+    dead_lettered: int = 0
+    anonymous: int = 0
+    applied: int = 0
+    duplicate_offset: int = 0
+    duplicate_id: int = 0
+    users_pushed: int = 0
+    offline_files: int = 0
+    seconds: float = 0.0
+
+    def add(self, other: "BatchStats") -> None:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
+@dataclass
+class RunStats(BatchStats):
+    batches: int = 0
+    commits_failed: int = 0
+    batches_failed: int = 0
+    stopped_by: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, other: BatchStats) -> None:  # type: ignore[override]
+        for f in fields(BatchStats):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+
+# -- the processor -----------------------------------------------------------------------
+
+
+class StreamProcessor:
+    """One consumer-group member. Build with :meth:`from_config` (real Kafka + Feast) or
+    pass the parts (``consumer`` may be None when only :meth:`process_batch` is used).
+
+    ``after_push`` (tests): called after the push and before the commit, e.g. to
+    simulate a crash there."""
+
+    def __init__(
+        self,
+        *,
+        state_store: Any,
+        dead_letter: Any,
+        offline_log: OfflineLog | None,
+        params: StateParams,
+        consumer: Any | None = None,
+        log_interval_s: float = 10.0,
+        after_push: Callable[[BatchStats], None] | None = None,
+        max_batch_events: int = 2000,
+        poll_timeout_ms: int = 200,
+        close_timeout_ms: int = 10_000,
+    ) -> None:
+        self.state_store = state_store
+        self.dead_letter = dead_letter
+        self.offline_log = offline_log
+        self.params = params
+        self.consumer = consumer
+        self.log_interval_s = log_interval_s
+        self.after_push = after_push
+        self.max_batch_events = max_batch_events
+        self.poll_timeout_ms = poll_timeout_ms
+        self.close_timeout_ms = close_timeout_ms
+        self.stats = RunStats()
+        self._closed = False
+
+    @classmethod
+    def from_config(
+        cls,
+        config: EncoreConfig | None = None,
+        *,
+        store: Any | None = None,
+        durations: Mapping[int, int] | None = None,
+        bootstrap_servers: str | None = None,
+        consumer_options: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> "StreamProcessor":
+        """A processor wired to Kafka (``config.kafka``, or ``bootstrap_servers``) and to
+        Feast (``store``, default ``open_store(config.feature_store)``; the repo is
+        applied when the ``user_realtime`` view is missing). Creates the topics if absent."""
+        from kafka import KafkaConsumer
+        from kafka.admin import KafkaAdminClient
+
+        from encore.platform.events.producer import EventProducer, ensure_topics
+
+        config = config or default_config()
+        kafka_config = config.kafka
+        if bootstrap_servers:
+            kafka_config = kafka_config.model_copy(update={"bootstrap_servers": bootstrap_servers})
+        stream = config.stream
+
+        if store is None:
+            from encore.feature_store.store import open_store
+
+            store = open_store(config.feature_store)
+        try:
+            store.get_feature_view(USER_REALTIME_VIEW)
+        except Exception:  # noqa: BLE001 - FeatureViewNotFoundException and registry errors
+            from encore.feature_store.store import apply_repo
+
+            apply_repo(store)
+
+        admin = KafkaAdminClient(bootstrap_servers=kafka_config.bootstrap_servers,
+                                 client_id="encore-stream-admin")
+        try:
+            ensure_topics(admin, kafka_config)
+        finally:
+            admin.close()
+
+        options = dict(
+            bootstrap_servers=kafka_config.bootstrap_servers,
+            group_id=stream.consumer_group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=stream.max_batch_events,
+            client_id="encore-stream",
+        )
+        options.update(consumer_options or {})
+        consumer = KafkaConsumer(kafka_config.events_topic, **options)
+        dead_letter = EventProducer(kafka_config, source="stream")
+        return cls(
+            state_store=FeastUserStateStore(store),
+            dead_letter=dead_letter,
+            offline_log=OfflineLog(stream.offline_log_dir),
+            params=StateParams.from_config(stream, config.world.max_session_minutes, durations),
+            consumer=consumer,
+            max_batch_events=stream.max_batch_events,
+            poll_timeout_ms=stream.poll_timeout_ms,
+            **kwargs,
+        )
+
+    # -- one batch ---------------------------------------------------------------------
+
+    def process_batch(self, records: Iterable[Any]) -> BatchStats:
+        """Apply a batch of Kafka records (objects with topic, partition, offset, key,
+        value) and push the result; does not commit. Raises only when the online
+        store, the offline log or the dead-letter topic fails (then nothing may be
+        committed and the batch must be re-delivered)."""
+        started = time.perf_counter()
+        stats = BatchStats()
+        records = sorted(records, key=lambda r: (r.topic, r.partition, r.offset))
+        stats.records = len(records)
+        offline_rows: list[tuple[int, int, dict[str, Any]]] = []
+        per_user: dict[int, list[tuple[str, int, StreamEvent]]] = defaultdict(list)
+
+        for record in records:
+            try:
+                event = decode_event(record.value)
+            except CodecError as err:
+                self._dead_letter(record, [str(err)], "")
+                stats.dead_lettered += 1
+                continue
+            reasons = validate(event)
+            if not reasons:
+                try:
+                    row = event_to_row(event)
+                except CodecError as err:
+                    reasons = [str(err)]
+            if reasons:
+                self._dead_letter(record, reasons, event.event_id)
+                stats.dead_lettered += 1
+                continue
+            offline_rows.append((record.partition, record.offset, row))
+            view = StreamEvent.from_proto(event)
+            if view.user_id is None:
+                stats.anonymous += 1
+                continue
+            per_user[view.user_id].append((f"{record.topic}:{record.partition}", record.offset, view))
+
+        if self.offline_log is not None and offline_rows:
+            stats.offline_files = len(self.offline_log.write(offline_rows))
+
+        stored = self.state_store.read(list(per_user))
+        push_rows = []
+        for user_id, items in per_user.items():
+            state = UserState.from_feature_row(user_id, stored.get(user_id))
+            changed = False
+            for partition_key, offset, view in items:
+                outcome = apply_record(state, view, self.params,
+                                       partition_key=partition_key, offset=offset)
+                if outcome == APPLIED:
+                    stats.applied += 1
+                    changed = True
+                elif outcome == DUPLICATE_OFFSET:
+                    stats.duplicate_offset += 1
+                elif outcome == DUPLICATE_ID:
+                    stats.duplicate_id += 1
+            if changed:
+                row = state.feature_row()
+                row["event_timestamp"] = state.next_push_timestamp()
+                row["stream_state"] = state.stream_state_json()  # now with pushed_us
+                push_rows.append(row)
+        self.state_store.push(push_rows)
+        stats.users_pushed = len(push_rows)
+        if self.after_push is not None:
+            self.after_push(stats)
+        if stats.dead_lettered:
+            self.dead_letter.flush()
+        stats.seconds = time.perf_counter() - started
+        return stats
+
+    def _dead_letter(self, record: Any, reasons: list[str], event_id: str) -> None:
+        value = record.value if isinstance(record.value, (bytes, bytearray)) else b""
+        log.warning("dead-lettering %s:%s@%s: %s", record.topic, record.partition,
+                    record.offset, "; ".join(reasons))
+        self.dead_letter.dead_letter(bytes(value), reasons, key=record.key, event_id=event_id)
+
+    # -- the consumer loop -------------------------------------------------------------
+
+    def poll_once(self) -> BatchStats | None:
+        """Poll one batch, process it and commit its offsets; None when nothing came."""
+        from kafka.errors import CommitFailedError, KafkaError
+        from kafka.structs import OffsetAndMetadata, TopicPartition
+
+        polled = self.consumer.poll(timeout_ms=self.poll_timeout_ms,
+                                    max_records=self.max_batch_events)
+        records = [r for batch in polled.values() for r in batch]
+        if not records:
+            return None
+        first: dict[TopicPartition, int] = {}
+        last: dict[TopicPartition, int] = {}
+        for r in records:
+            tp = TopicPartition(r.topic, r.partition)
+            first[tp] = min(first.get(tp, r.offset), r.offset)
+            last[tp] = max(last.get(tp, r.offset), r.offset)
+        try:
+            stats = self.process_batch(records)
+        except Exception:  # noqa: BLE001 - never lose a batch: rewind and retry it
+            self.stats.batches_failed += 1
+            log.exception("batch of %d records failed; rewinding to retry it", len(records))
+            for tp, offset in first.items():
+                try:
+                    self.consumer.seek(tp, offset)
+                except Exception:  # noqa: BLE001 - partition revoked meanwhile
+                    pass
+            time.sleep(1.0)
+            return BatchStats()
+        try:
+            self.consumer.commit({tp: OffsetAndMetadata(o + 1, "", -1) for tp, o in last.items()})
+        except CommitFailedError as err:
+            # A rebalance took the partitions: the new owner re-delivers the batch,
+            # and the stored high-water offsets make that a no-op.
+            self.stats.commits_failed += 1
+            log.warning("commit failed (rebalance?): %s; records will be re-delivered", err)
+        except KafkaError as err:
+            self.stats.commits_failed += 1
+            log.warning("commit failed: %s; the next commit covers these offsets", err)
+        self.stats.batches += 1
+        self.stats.add(stats)
+        return stats
+
+    def lag(self) -> int | None:
+        """Records behind the end of the assigned partitions (None if unknown)."""
+        try:
+            assigned = list(self.consumer.assignment())
+            if not assigned:
+                return None
+            ends = self.consumer.end_offsets(assigned)
+            return int(sum(max(ends[tp] - self.consumer.position(tp), 0) for tp in assigned))
+        except Exception:  # noqa: BLE001 - a log line must never stop the loop
+            return None
+
+    def run(
+        self,
+        stop_event: threading.Event | None = None,
+        *,
+        max_idle_s: float | None = None,
+        max_events: int | None = None,
+        install_signal_handlers: bool = True,
+        close: bool = True,
+    ) -> RunStats:
+        """Consume until ``stop_event`` is set, SIGTERM/SIGINT arrives (the batch in
+        hand is finished and committed first), nothing arrived for ``max_idle_s``
+        seconds, or ``max_events`` records were processed. Logs events/s and lag every
+        ``log_interval_s``."""
+        stop_event = stop_event or threading.Event()
+        previous: dict[int, Any] = {}
+        if install_signal_handlers and threading.current_thread() is threading.main_thread():
+            def _stop(signum: int, _frame: Any) -> None:
+                log.info("signal %s: finishing the current batch, then stopping", signum)
+                self.stats.stopped_by = signal.Signals(signum).name
+                stop_event.set()
+
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                previous[sig] = signal.signal(sig, _stop)
+        started = last_data = last_log = time.monotonic()
+        max_unassigned_s = (max_idle_s or 0.0) + 60.0
+        logged_records = self.stats.records
+        try:
+            while not stop_event.is_set():
+                batch = self.poll_once()
+                now = time.monotonic()
+                if batch is not None and batch.records:
+                    last_data = now
+                elif not self.consumer.assignment() and now - started < max_unassigned_s:
+                    # still joining the group (a dead member must time out first):
+                    # idle time counts from the first assignment
+                    last_data = now
+                elif max_idle_s is not None and now - last_data >= max_idle_s:
+                    self.stats.stopped_by = self.stats.stopped_by or "idle"
+                    break
+                if max_events is not None and self.stats.records >= max_events:
+                    self.stats.stopped_by = self.stats.stopped_by or "max_events"
+                    break
+                if now - last_log >= self.log_interval_s:
+                    rate = (self.stats.records - logged_records) / (now - last_log)
+                    log.info("stream: %.0f events/s, lag %s, %d events, %d users pushed, "
+                             "%d dead-lettered", rate, self.lag(), self.stats.records,
+                             self.stats.users_pushed, self.stats.dead_lettered)
+                    last_log, logged_records = now, self.stats.records
+            if stop_event.is_set():
+                self.stats.stopped_by = self.stats.stopped_by or "stop_event"
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            if close:
+                self.close()
+        return self.stats
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.consumer is not None:
+                self.consumer.close(autocommit=False, timeout_ms=self.close_timeout_ms)
+        finally:
+            if self.dead_letter is not None and hasattr(self.dead_letter, "close"):
+                self.dead_letter.close()

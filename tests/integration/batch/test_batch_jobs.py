@@ -1,0 +1,241 @@
+"""The Spark batch jobs against pandas references on one small simulated world."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from encore.platform.batch import batch_io as bio
+from encore.platform.batch.job import make_context
+from encore.platform.config import default_config
+from encore.platform.sampling import cap_samples_per_user
+
+def _load_reference():
+    import importlib.util
+    import sys
+
+    name = "encore_batch_test_reference"
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("reference.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+ref = _load_reference()
+
+pytestmark = pytest.mark.integration
+
+CAP = 40  # small, so the bot and hyperactive users hit it
+JOBS = ("sessionize", "item_stats", "artist_stats", "item_graph", "recall_samples",
+        "ranking_samples", "materialize_features")
+
+
+def _run(spark, job, world, out, dates=None, **options):
+    import importlib
+
+    ctx = make_context(spark, world / "events", out, dates=dates, world_dir=world, **options)
+    return importlib.import_module(f"encore.platform.batch.{job}").run(ctx)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Path:
+    from encore.platform.world.generate import generate_world
+
+    cfg = default_config().world.model_copy(update={"users": 120, "days": 4, "tracks": 400, "artists": 40})
+    out = tmp_path_factory.mktemp("batch-world")
+    generate_world(cfg, out, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def built(spark, world, tmp_path_factory):
+    """Every job over every date, once: (out dir, offline dir)."""
+    out = tmp_path_factory.mktemp("batch-out")
+    offline = out / "offline"
+    for job in JOBS:
+        opts = {"cap": CAP} if job == "recall_samples" else {}
+        if job == "materialize_features":
+            opts = {"offline_dir": offline}
+        _run(spark, job, world, out, **opts)
+    return out, offline
+
+
+@pytest.fixture(scope="module")
+def events(world):
+    tracks = pd.read_parquet(world / "catalog/tracks.parquet")
+    return ref.flags(ref.load_events(world), tracks)
+
+
+def _table(out: Path, name: str) -> pd.DataFrame:
+    df = pd.read_parquet(out / name)
+    df["date"] = pd.to_datetime(df["date"].astype(str)).dt.date
+    return df
+
+
+def _ms(series: pd.Series) -> pd.Series:
+    if series.dt.tz is not None:
+        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+    return series.astype("datetime64[ms]").astype("int64")
+
+
+def _dates(world):
+    return bio.available_dates(world / "events")
+
+
+def test_sessions_identical_to_python_rule(built, events):
+    out, _ = built
+    cfg = default_config()
+    expected = ref.sessions(events, cfg.world.max_session_minutes * 60_000,
+                            cfg.stream.inactivity_gap_minutes * 60_000)
+    got = _table(out, "sessions")
+    got["start_ms"] = _ms(got.start_ts)
+    got["end_ms"] = got.start_ms + got.duration_ms
+    got["track_ids"] = got.track_ids.map(tuple)
+    cols = ["session_id", "scenario", "start_ms", "end_ms", "n_events", "n_plays", "n_completes",
+            "n_skips", "n_hearts", "track_ids"]
+    a = got[cols].sort_values("session_id").reset_index(drop=True)
+    b = expected[cols].sort_values("session_id").reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b, check_dtype=False)
+    # max-duration splits really happened (the bot plays around the clock)
+    assert (got.duration_ms <= cfg.world.max_session_minutes * 60_000).all()
+    assert (got.groupby(["session_key", "date"]).session_index.max() + 1
+            == got.groupby(["session_key", "date"]).size()).all()
+
+
+@pytest.mark.parametrize("table,key", [("item_stats", "track_id"), ("artist_stats", "artist_id")])
+def test_stats_equal_hand_count(built, events, world, table, key):
+    out, _ = built
+    got = _table(out, table)
+    cols = ["exposures", "plays", "completes", "skips", "hearts", "listeners"]
+    for day in _dates(world):
+        exp = ref.item_stats(events, day, key)
+        g = got[got.date == day].set_index(key).sort_index()
+        pd.testing.assert_frame_equal(
+            g[cols + [f"cum_{c}" for c in cols]].astype("int64"),
+            exp[cols + [f"cum_{c}" for c in cols]], check_names=False)
+        rate = np.where(g.cum_plays > 0, g.cum_completes / g.cum_plays.where(g.cum_plays > 0, 1), 0)
+        np.testing.assert_allclose(g.cum_completion_rate, rate)
+
+
+def test_item_graph_weights_equal_hand_count(built, events, world):
+    out, _ = built
+    days = _dates(world)
+    listeners, co = ref.co_listening(events, days, default_config().world.max_sample_per_user_per_day)
+    got = _table(out, "item_graph")
+    last = got[got.date == days[-1]]
+    assert len(last) > 0
+    for row in last.itertuples():
+        assert row.co_count == co[(row.src_track_id, row.dst_track_id)]
+        assert row.src_listeners == listeners[row.src_track_id]
+        assert row.weight == pytest.approx(row.co_count / listeners[row.src_track_id])
+        assert row.co_count >= 2
+    # every qualifying pair of a source with few neighbours is present
+    expected = {k for k, v in co.items() if v >= 2}
+    per_src = pd.Series([a for a, _ in expected]).value_counts()
+    small = set(per_src[per_src <= 50].index)
+    assert {(a, b) for a, b in expected if a in small} == {
+        (r.src_track_id, r.dst_track_id) for r in last.itertuples() if r.src_track_id in small}
+
+
+def test_recall_samples_point_in_time_and_capped(built, events):
+    out, _ = built
+    h = default_config().batch.recall_history_length
+    got = _table(out, "recall_samples").set_index("sample_id")
+    plays = events[events.action == "play_start"].copy()
+    plays["hist"] = [tuple() for _ in range(len(plays))]
+    hist = {}
+    for _, g in plays.groupby("key", sort=False):
+        tracks = g.track_id.tolist()
+        for i, eid in enumerate(g.event_id):
+            hist[eid] = tuple(tracks[max(0, i - h):i])
+    for sid, row in got.iterrows():
+        assert tuple(row.history_track_ids) == hist[sid]
+        assert len(row.negative_track_ids) == (default_config().batch.negatives_per_positive if row.label else 0)
+        assert row.target_track_id not in set(row.negative_track_ids)
+    # cap: exactly the rows cap_samples_per_user keeps
+    known = plays[plays.user_id.notna()]
+    kept = cap_samples_per_user(known, CAP, default_config().world.seed, user_col="user_id", ts_col="ts", id_col="event_id")
+    assert set(got[got.user_id.notna()].index) == set(kept.event_id)
+    per_day = got[got.user_id.notna()].groupby(["user_id", "date"]).size()
+    assert per_day.max() == CAP  # some heavy user is capped
+    # anonymous samples are session-only and uncapped
+    anon = plays[plays.user_id.isna()]
+    assert set(got[got.anonymous].index) == set(anon.event_id)
+
+
+def test_ranking_samples_use_only_past_events(built, events, world):
+    out, _ = built
+    got = _table(out, "ranking_samples")
+    exposures = events[events.action == "exposure"]
+    assert len(got) == len(exposures)
+    plays = events[events.is_play == 1]
+    by_key = {k: g.ts_ms.to_numpy() for k, g in plays.groupby("key")}
+    got["key"] = np.where(got.user_id.isna(), "anon:" + got.session_id, got.user_id.astype("Int64").astype(str))
+    ts = _ms(got.ts)
+    expected = [np.searchsorted(by_key.get(k, np.array([], dtype=np.int64)), t, side="left") for k, t in zip(got.key, ts)]
+    np.testing.assert_array_equal(got.user_plays_30d.to_numpy(), np.asarray(expected))
+    # track stats are the previous day's cumulative ones
+    stats = _table(out, "item_stats")
+    day = _dates(world)[1]
+    prev = stats[stats.date == day - timedelta(days=1)].set_index("track_id").cum_plays
+    g = got[got.date == day]
+    np.testing.assert_array_equal(g.track_plays.to_numpy(), g.track_id.map(prev).fillna(0).to_numpy())
+    assert (got[got.date == _dates(world)[0]].track_plays == 0).all()
+    # labels: complete plays among exposures match play_ends that are complete
+    assert got.complete_play.sum() > 0 and got.skip.sum() > 0
+    assert got.skip_at_ms.notna().sum() == got.skip.sum()
+    assert set(got.propensity.dropna().index) == set(got.index)
+
+
+def test_rerunning_one_day_changes_only_that_day(spark, world, built, tmp_path):
+    out, _ = built
+    days = _dates(world)
+    work = tmp_path / "out"
+    for table in ("sessions", "ranking_samples"):
+        shutil.copytree(out / table, work / table)
+    shutil.copytree(out / "item_stats", work / "item_stats")
+    def snapshot(table):
+        return {p.relative_to(work / table): p.read_bytes() for p in (work / table).rglob("*.parquet")}
+    before = {t: snapshot(t) for t in ("sessions", "ranking_samples")}
+    day = days[1].isoformat()
+    _run(spark, "sessionize", world, work, dates=day)
+    _run(spark, "ranking_samples", world, work, dates=day)
+    for table in ("sessions", "ranking_samples"):
+        after = snapshot(table)
+        untouched = {k: v for k, v in before[table].items() if f"date={day}" not in str(k)}
+        assert {k: after[k] for k in untouched} == untouched
+        old = pd.read_parquet(out / table / f"date={day}")
+        new = pd.read_parquet(work / table / f"date={day}")
+        key = "session_id" if table == "sessions" else "exposure_id"
+        pd.testing.assert_frame_equal(old.sort_values(key).reset_index(drop=True),
+                                      new.sort_values(key).reset_index(drop=True))
+
+
+def test_feast_sources_follow_schema(built, world):
+    from encore.feature_store import schema as fs
+    from encore.platform.batch.materialize_features import snapshot_time
+
+    _, offline = built
+    for spec in (fs.USER_PROFILE, fs.TRACK_PROFILE, fs.ARTIST_PROFILE):
+        table = pq.read_table(spec.location(offline))
+        assert table.schema.equals(spec.arrow_schema), spec.view
+        stamps = set(table.column(fs.EVENT_TIMESTAMP).to_pylist())
+        assert stamps == {snapshot_time(d) for d in _dates(world)}
+    users = pq.read_table(fs.USER_PROFILE.location(offline)).to_pandas()
+    assert (users.plays_30d >= 0).all() and users.top_genres.map(len).max() <= 3
+
+
+def test_spark_submit_entry_point(spark, world, tmp_path):
+    """``main()`` is what ``spark-submit platform/batch/item_stats.py`` runs."""
+    from encore.platform.batch import item_stats
+
+    day = _dates(world)[0].isoformat()
+    item_stats.main(["--events", str(world / "events"), "--out", str(tmp_path), "--dates", day])
+    assert bio.available_dates(tmp_path / "item_stats") == [date.fromisoformat(day)]
