@@ -25,7 +25,7 @@ from datetime import timedelta
 
 from encore.platform.batch import batch_io as bio
 from encore.platform.batch.job import JobContext, run_main
-from encore.platform.batch.labels import PLAY
+from encore.platform.labels import PLAY
 from encore.platform.batch.plays import listener_key
 
 JOB = TABLE = "item_graph"

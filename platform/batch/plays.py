@@ -3,7 +3,7 @@ play with its outcome, and the listener key.
 
 * A **play** is a ``play_start`` event. Its outcome is the next ``play_end`` or ``skip``
   event of the same (session_id, track_id) after it (events ordered by ts, event_id).
-* A play is **complete** by :func:`encore.platform.batch.labels.complete_play_col` on its
+* A play is **complete** by :func:`encore.platform.labels.complete_play_col` on its
   ``play_end``; a **skip** is a ``skip`` event (``played_ms`` = ms at which it was skipped).
 * The **listener key** is the user id, or ``"anon:" + session_id`` for anonymous events.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from encore.platform.batch import labels
+from encore.platform import labels
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame

@@ -3,7 +3,7 @@ and point-in-time features (table ``ranking_samples``).
 
 Labels come from the events of the same session and track from the exposure's ts up to
 (not including) the next exposure of that track in that session: ``complete_play`` (a
-complete play_end, :mod:`~encore.platform.batch.labels`), ``heart``, ``skip`` and
+complete play_end, :mod:`~encore.platform.labels`), ``heart``, ``skip`` and
 ``skip_at_ms`` (played_ms of the first such skip). Exposure without play = all zero.
 
 Features use only events *strictly before* the exposure's ts (Spark range windows over
@@ -24,7 +24,7 @@ from datetime import timedelta
 
 from encore.platform.batch import batch_io as bio
 from encore.platform.batch.job import JobContext, run_main
-from encore.platform.batch.labels import EXPOSURE, HEART, PLAY_END, SKIP, complete_play_col
+from encore.platform.labels import EXPOSURE, HEART, PLAY_END, SKIP, complete_play_col
 from encore.platform.batch.plays import listener_key, with_flags
 
 JOB = TABLE = "ranking_samples"

@@ -2,7 +2,7 @@
 ``recall_samples``).
 
 One sample per play (``play_start``) on the partition date; ``label`` = 1 when the
-play is complete (:mod:`~encore.platform.batch.labels`), else 0. The history is the
+play is complete (:mod:`~encore.platform.labels`), else 0. The history is the
 last ``batch.recall_history_length`` played track ids *strictly before* the play in
 the listener's order (ts, event_id), oldest first: for a known user over their plays of
 the last ``history_days`` days (default 30, read from earlier partitions, point-in-time);

@@ -16,7 +16,6 @@ shifted to end now, so they are inside the ``user_realtime`` TTL):
 from __future__ import annotations
 
 import json
-import socket
 import tempfile
 import threading
 import time
@@ -25,11 +24,7 @@ from typing import Any
 
 import numpy as np
 
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from encore.platform.stack import free_port
 
 
 def _world_events(tmp: Path, n_events: int, users: int) -> tuple[list[Any], dict[int, int], dict]:
@@ -236,7 +231,7 @@ def run(out_json: Path, rate: float = 500.0, n_events: int = 20_000, *,
     with tempfile.TemporaryDirectory(prefix="encore-bench-stream-") as tmp_name:
         tmp = Path(tmp_name)
         events, durations, world_info = _world_events(tmp, n_events, users)
-        broker = kafka_service(StackConfig(kafka_port=_free_port()), tmp / "kafka")
+        broker = kafka_service(StackConfig(kafka_port=free_port()), tmp / "kafka")
         broker.start(30.0)
         try:
             bootstrap = f"127.0.0.1:{broker.port}"

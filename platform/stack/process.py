@@ -167,6 +167,13 @@ class ManagedProcess:
         )
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on right now (the OS picks it) for a private service."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
 def ensure_port_free(host: str, port: int, service: str) -> None:
     """Raise PortInUseError when something already listens on (host, port)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

@@ -26,7 +26,7 @@ Semantics (hand-checked by tests/unit/platform/stream/test_state.py):
 - **A play** is a ``PLAY_START``: it is appended to the recent-play sequence and to the
   current session's track sequence and counts in ``plays_today`` / ``plays_total``.
 - **A complete** is a ``PLAY_END`` whose ``played_ms >= COMPLETE_PLAY_FRACTION * duration``
-  (the rule of :mod:`encore.platform.batch.labels`)
+  (the rule of :mod:`encore.platform.labels`)
   (``duration`` of the track from the catalog; an unknown duration never completes).
 - **A skip** is a ``SKIP``: track, event ms and the playback position at which it was
   skipped (``played_ms``) go to the recent-skip sequences; counts in ``skips_today``.
@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from encore.platform.batch.labels import COMPLETE_PLAY_FRACTION, is_complete_play  # noqa: F401
+from encore.platform.labels import is_complete_play
 from encore.platform.sessions import DEFAULT_INACTIVITY_GAP_MS, session_name
 
 STATE_VERSION = 1
@@ -76,7 +76,7 @@ FEATURE_NAMES = (
 
 
 def is_complete(played_ms: int, duration_ms: int | None) -> bool:
-    """The shared rule of encore.platform.batch.labels; an unknown duration is never
+    """The shared rule of encore.platform.labels; an unknown duration is never
     complete."""
     return bool(duration_ms) and bool(is_complete_play(played_ms, duration_ms))
 

@@ -3,21 +3,13 @@ state in a temporary runtime dir, so tests never touch a developer's running sta
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from encore.platform.config import StackConfig
-from encore.platform.stack import LocalStack
-
-
-def free_port() -> int:
-    """A port nobody listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from encore.platform.stack import LocalStack, free_port
 
 
 @pytest.fixture

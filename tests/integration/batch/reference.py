@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from encore.platform.batch.labels import is_complete_play
+from encore.platform.labels import is_complete_play
 from encore.platform.sessions import sessionize_frame
 
 

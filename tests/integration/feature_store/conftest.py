@@ -7,7 +7,6 @@ tests never touch a developer's .runtime or running stack.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -19,14 +18,9 @@ from feast import FeatureStore
 from encore.feature_store import schema
 from encore.feature_store.store import apply_repo, open_store
 from encore.platform.config import FeatureStoreConfig
+from encore.platform.stack import free_port
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +30,7 @@ def redis_address() -> Iterator[str]:
         pytest.skip("redis-server is not installed")
     import redis
 
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [REDIS_SERVER, "--port", str(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

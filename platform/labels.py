@@ -1,4 +1,4 @@
-"""Outcome definitions shared by every batch job (and by the tests' references).
+"""Outcome definitions of the event log, shared by the stream processor, every batch job and the tests.
 
 A play is **complete** when ``played_ms >= COMPLETE_PLAY_FRACTION * duration_ms`` on its
 ``play_end`` event. This module is the one place that says so: Spark jobs use
