@@ -67,6 +67,8 @@ def add_negatives(spark, samples, tracks, k: int, seed: int):
 
     if k <= 0:
         return samples.withColumn("negative_track_ids", F.array().cast("array<long>"))
+    # A global (unpartitioned) window: it ranks the catalog, not the events, so one
+    # partition holds it easily; Spark warns about it regardless.
     idx = tracks.select("track_id").distinct().withColumn(
         "_idx", (F.row_number().over(Window.orderBy("track_id")) - 1).cast("long")
     ).cache()

@@ -1,20 +1,27 @@
-"""The main job, end to end through the real command line (small world)."""
+"""The main job, end to end: a small world through the real broker, the stream
+processor and the Feast online store, and the command line around it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from encore.platform.cli import app
+from encore.platform.demo import run_demo
+
+pytestmark = pytest.mark.integration
 
 
-def test_demo_generates_loads_and_summarises_a_world(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path), "--users", "60", "--days", "2"])
-    assert result.exit_code == 0, result.output
+def test_demo_counts_read_online_equal_the_raw_log(tmp_path: Path, capsys) -> None:
+    result = run_demo(tmp_path, users=60, days=2)
     assert (tmp_path / "world" / "manifest.json").is_file()
-    assert "users_by_kind" in result.output
-    assert "skip_rate" in result.output
+    assert 0 < result.replayed_events < result.world_events  # one day of two
+    assert result.log_counts["plays_today"] > 0
+    assert result.online_counts == result.log_counts
+    printed = capsys.readouterr().out
+    assert "users_by_kind" in printed and "Feast online store vs. the raw event log" in printed
 
 
 def test_cli_rejects_a_bad_option_naming_it(tmp_path: Path) -> None:
@@ -26,5 +33,6 @@ def test_cli_rejects_a_bad_option_naming_it(tmp_path: Path) -> None:
 def test_help_lists_every_command_group() -> None:
     result = CliRunner().invoke(app, ["--help"])
     assert result.exit_code == 0
-    for group in ("demo", "world", "data", "stack", "bench", "protos", "features", "events", "stream", "batch"):
+    for group in ("demo", "world", "data", "stack", "bench", "protos", "features", "events",
+                  "stream", "batch"):
         assert group in result.output
