@@ -126,12 +126,21 @@ def _read_partitions(spark: "SparkSession", table_dir: Path, days: Iterable[date
 
 def read_events(spark: "SparkSession", events_dir: Path, days: Iterable[date]) -> "DataFrame":
     """Events of the given days (absent days are skipped), with ``ts_ms`` (epoch ms,
-    int64) added next to ``ts`` and ``date`` as DateType."""
+    int64) added next to ``ts`` and ``date`` as DateType.
+
+    ``events_dir`` is either a world's event log or the stream processor's offline log
+    (same date partitions). The latter is at-least-once and carries Kafka bookkeeping
+    columns, so only the event columns are kept and duplicates are dropped by
+    ``event_id``: a replayed or re-sent event is counted once here as in the features.
+    """
     from pyspark.sql import functions as F
+
+    from encore.platform.world.schema import EVENTS
 
     df = _read_partitions(spark, events_dir, days)
     if df is None:
         df = _empty_events(spark)
+    df = df.select(*EVENTS.names, DATE_COL).dropDuplicates(["event_id"])
     return df.withColumn("ts_ms", F.unix_millis(F.col("ts")))
 
 
