@@ -264,6 +264,41 @@ def test_feast_sources_follow_schema(built, world):
     assert (users.plays_30d >= 0).all() and users.top_genres.map(len).max() <= 3
 
 
+def test_feast_serves_the_materialised_snapshots(built, world, tmp_path):
+    """Spark's feature sources, loaded by Feast: online = the last day's snapshot, and a
+    training row between two snapshots gets the earlier one (point-in-time)."""
+    from encore.feature_store import schema as fs
+    from encore.feature_store.client import FeatureClient
+    from encore.feature_store.offline import historical_features
+    from encore.feature_store.store import apply_repo, open_store
+    from encore.platform.batch.materialize_features import snapshot_time
+    from encore.platform.config import FeatureStoreConfig
+
+    _, offline = built
+    store = open_store(FeatureStoreConfig(registry_path=tmp_path / "registry.db",
+                                          sqlite_path=tmp_path / "online.db", offline_dir=offline))
+    apply_repo(store)
+    days = _dates(world)
+    store.materialize(start_date=snapshot_time(days[0]) - timedelta(days=1),
+                      end_date=snapshot_time(days[-1]) + timedelta(seconds=1),
+                      feature_views=[fs.TRACK_PROFILE.view])
+    snapshots = pq.read_table(fs.TRACK_PROFILE.location(offline)).to_pandas()
+    stamp = snapshots[fs.EVENT_TIMESTAMP].dt.tz_convert("UTC")
+    last = snapshots[stamp == stamp.max()].set_index("track_id")
+    played = last[last.play_count > 0].index[:20].tolist()
+    assert played
+    online = FeatureClient(store, item_cache_size=0, item_cache_ttl_s=0).track_features(played)
+    for track in played:
+        assert online[track]["play_count"] == last.loc[track, "play_count"]
+        assert online[track]["skip_rate"] == pytest.approx(last.loc[track, "skip_rate"])
+
+    between = snapshot_time(days[1]) + timedelta(hours=6)
+    entity = pd.DataFrame({"track_id": played, fs.EVENT_TIMESTAMP: [between] * len(played)})
+    past = historical_features(store, entity, [f"{fs.TRACK_PROFILE.view}:play_count"])
+    expected = snapshots[stamp == snapshot_time(days[1])].set_index("track_id").play_count
+    assert past.play_count.tolist() == expected.reindex(played).tolist()
+
+
 def test_spark_submit_entry_point(spark, world, tmp_path):
     """``main()`` is what ``spark-submit platform/batch/item_stats.py`` runs."""
     from encore.platform.batch import item_stats
