@@ -125,6 +125,31 @@ def test_interest_weights_drift_over_the_days(small_world):
     assert (multi["max"] - multi["min"]).median() > 0.02
 
 
+def test_plays_follow_the_interest_drift(small_world, events):
+    """Where a user's interest in a genre grew from the first half of the days to the
+    second, that genre's share of their plays grows too (and falls where it waned)."""
+    interests = small_world.truth("interests")
+    dates = sorted(interests["date"].unique())
+    halves = {"early": dates[: len(dates) // 2], "late": dates[(len(dates) + 1) // 2:]}
+    weights = interests.groupby(["user_id", "genre", "date"])["weight"].sum().reset_index()
+    plays = events[(events["action"] == "play_start") & events["user_id"].notna()]
+    plays = plays.assign(date=plays["ts"].dt.date).merge(
+        small_world.tracks[["track_id", "genre"]], on="track_id")
+
+    def weight_and_share(days) -> tuple[pd.Series, pd.Series]:
+        weight = weights[weights["date"].isin(days)].groupby(["user_id", "genre"])["weight"].mean()
+        counts = plays[plays["date"].isin(set(pd.to_datetime(days).date))].groupby(
+            ["user_id", "genre"]).size()
+        return weight, counts / counts.groupby(level="user_id").transform("sum")
+
+    (w_early, s_early), (w_late, s_late) = (weight_and_share(d) for d in halves.values())
+    change = pd.DataFrame({"weight": w_late - w_early, "share": s_late - s_early}).dropna()
+    rising = change[change["weight"] > change["weight"].quantile(0.8)]["share"].mean()
+    waning = change[change["weight"] < change["weight"].quantile(0.2)]["share"].mean()
+    assert rising > waning + 0.05
+    assert change.corr().loc["weight", "share"] > 0.1
+
+
 def test_anonymous_sessions_have_no_user(small_world, events):
     sessions = small_world.truth("sessions")
     anonymous = sessions["user_kind"] == "anonymous"
