@@ -43,6 +43,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from encore.feature_store import schema as feature_schema
 from encore.platform.config import EncoreConfig, default_config
 from encore.platform.events.codec import CodecError, decode_event, event_to_row
 from encore.platform.events.validation import validate
@@ -60,8 +61,8 @@ from encore.platform.stream.state import (
 
 log = logging.getLogger("encore.stream")
 
-USER_REALTIME_VIEW = "user_realtime"
-USER_REALTIME_PUSH_SOURCE = "user_realtime_push"
+USER_REALTIME_VIEW = feature_schema.USER_REALTIME.view
+USER_REALTIME_PUSH_SOURCE = feature_schema.USER_REALTIME_PUSH_SOURCE
 
 
 # -- the online store of user state ------------------------------------------------------
