@@ -13,11 +13,12 @@ Decisions, so every producer and consumer agrees:
   gives an anonymous listener exactly one client session and nothing else identifies
   them, and the sessionization rule (encore.platform.sessions) already keys anonymous
   listeners by their session id; reusing it keeps one listener's events on one key.
-- Proto3 has no nulls, so a null becomes 0 / "" on the way in. On the way out
-  ``played_ms`` is kept for PLAY_END and SKIP (where 0 is a real value: a skip at 0 ms)
-  and ``position`` / ``propensity`` for EXPOSURE; elsewhere 0 reads back as null, and
-  ``request_id`` "" reads back as null. Rows that follow the log contract round-trip
-  exactly.
+- ``track_id`` and ``played_ms`` have explicit presence on the wire (proto3
+  ``optional``): a null stays unset and 0 is a real value (track 0, a skip at 0 ms).
+  The other scalars have no nulls in proto3, so a null becomes 0 / "" on the way in;
+  on the way out ``position`` / ``propensity`` are kept for EXPOSURE, elsewhere 0 reads
+  back as null, and ``request_id`` "" reads back as null. Rows that follow the log
+  contract round-trip exactly.
 - Record key: ``b"u:<user_id>"`` or ``b"a:<anonymous_id>"``, so the default (murmur2)
   partitioner keeps one listener's events in one partition, in order; the prefixes keep
   user 42 and an anonymous id "42" apart. An event with no subject has no key.
@@ -37,7 +38,7 @@ from encore.protos.encore.v1.event_pb2 import Action, Event, Scenario
 USER_KEY_PREFIX = b"u:"
 ANONYMOUS_KEY_PREFIX = b"a:"
 
-_PLAYED_MS_ACTIONS = frozenset({Action.PLAY_END, Action.SKIP})
+_PRESENCE_FIELDS = ("track_id", "played_ms")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
@@ -114,13 +115,14 @@ def row_to_event(row: Mapping[str, Any]) -> Event:
     event = Event(
         event_id=_str(row, "event_id"),
         session_id=_str(row, "session_id"),
-        track_id=_int(row, "track_id"),
         scenario=_enum(row, "scenario", SCENARIO_BY_NAME),
         action=_enum(row, "action", ACTION_BY_NAME),
-        played_ms=_int(row, "played_ms"),
         position=_int(row, "position"),
         request_id=_str(row, "request_id"),
     )
+    for field in _PRESENCE_FIELDS:  # explicit presence: a null stays unset, 0 is a value
+        if not _is_null(row.get(field)):
+            setattr(event, field, _int(row, field))
     propensity: Any = row.get("propensity")
     if not _is_null(propensity):
         try:
@@ -146,7 +148,6 @@ def event_to_row(event: Event) -> dict[str, Any]:
     contract). ``ts`` is an aware UTC datetime; enum values outside the names known to
     this build become ``"unknown(<n>)"`` rather than failing."""
     action = event.action
-    keep_played = action in _PLAYED_MS_ACTIONS
     keep_exposure = action == Action.EXPOSURE
     micros = event.timestamp.seconds * 1_000_000 + event.timestamp.nanos // 1000
     try:
@@ -159,9 +160,9 @@ def event_to_row(event: Event) -> dict[str, Any]:
         "user_id": event.user_id if event.WhichOneof("subject") == "user_id" else None,
         "session_id": event.session_id,
         "scenario": SCENARIO_NAMES.get(event.scenario, f"unknown({event.scenario})"),
-        "track_id": event.track_id,
+        "track_id": event.track_id if event.HasField("track_id") else None,
         "action": ACTION_NAMES.get(action, f"unknown({action})"),
-        "played_ms": event.played_ms if keep_played or event.played_ms else None,
+        "played_ms": event.played_ms if event.HasField("played_ms") else None,
         "position": event.position if keep_exposure or event.position else None,
         "propensity": event.propensity if keep_exposure or event.propensity else None,
         "request_id": event.request_id or None,

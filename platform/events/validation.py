@@ -21,9 +21,8 @@ MAX_PLAYED_MS = 24 * 3600 * 1000
 """A single playback longer than a day is a client bug, not a listen."""
 MIN_ID = 0
 """Smallest user_id / track_id accepted. Catalog and user ids are 0-based (the simulated
-world numbers tracks and users from 0), so 0 is a real id: a user_id of 0 is still told
-apart from "no subject" by the oneof, but an unset track_id cannot be told apart from
-track 0 on the wire (proto3 has no presence for plain scalars)."""
+world numbers tracks and users from 0), so 0 is a real id; a missing one is still told
+apart, by the subject oneof for user_id and by explicit presence for track_id."""
 MIN_TIMESTAMP_S = 946_684_800  # 2000-01-01T00:00:00Z
 MAX_CLOCK_SKEW_S = 24 * 3600
 """How far into the future a client clock may run before its events are refused."""
@@ -75,19 +74,20 @@ def validate(event: Event, *, now_s: float | None = None) -> list[str]:
     _check_id("session_id", event.session_id, reasons, required=False)
     _check_id("request_id", event.request_id, reasons, required=False)
 
-    if event.track_id < MIN_ID:
+    if not event.HasField("track_id"):
+        reasons.append("missing track_id")
+    elif event.track_id < MIN_ID:
         reasons.append(f"track_id must be >= {MIN_ID}, got {event.track_id}")
     _check_enum("scenario", event.scenario, Scenario, reasons)
     _check_enum("action", event.action, Action, reasons)
 
-    if event.played_ms < 0:
-        reasons.append(f"played_ms must be non-negative, got {event.played_ms}")
-    elif event.played_ms > MAX_PLAYED_MS:
-        reasons.append(f"played_ms {event.played_ms} is more than a day")
-    elif event.action == Action.PLAY_END and event.played_ms == 0:
-        # A SKIP at 0 ms is a real (instant) skip, and proto3 cannot tell an unset
-        # played_ms from 0, so only PLAY_END can be caught missing it.
-        reasons.append("played_ms is required for PLAY_END")
+    if event.HasField("played_ms"):
+        if event.played_ms < 0:
+            reasons.append(f"played_ms must be non-negative, got {event.played_ms}")
+        elif event.played_ms > MAX_PLAYED_MS:
+            reasons.append(f"played_ms {event.played_ms} is more than a day")
+    elif event.action in (Action.PLAY_END, Action.SKIP):
+        reasons.append(f"played_ms is required for {Action.Name(event.action)}")
 
     if event.position < 0:
         reasons.append(f"position must be non-negative, got {event.position}")

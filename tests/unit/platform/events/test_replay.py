@@ -46,7 +46,7 @@ def row(i: int, *, user_id: int | None = 1, action: str = "play_start", **extra)
 def world(tmp_path: Path) -> Path:
     # Written out of ts order on purpose: replay sends each day in timestamp order.
     write_day(tmp_path, "2026-01-05", [row(3), row(1, user_id=None), row(2, user_id=2)])
-    write_day(tmp_path, "2026-01-06", [row(10), row(11, action="play_end", played_ms=0)])
+    write_day(tmp_path, "2026-01-06", [row(10), row(11, action="play_end")])
     return tmp_path
 
 

@@ -30,10 +30,24 @@ def test_skip_at_zero_ms_is_valid(make_event) -> None:
     assert validate(make_event(action=Action.SKIP, played_ms=0), now_s=NOW_S) == []
 
 
+@pytest.mark.parametrize("action", [Action.PLAY_END, Action.SKIP])
+def test_played_ms_must_be_present_for_play_end_and_skip(make_event, action) -> None:
+    event = make_event(action=action)
+    event.ClearField("played_ms")
+    assert validate(event, now_s=NOW_S) == [f"played_ms is required for {Action.Name(action)}"]
+
+
+def test_missing_track_id_is_not_track_zero(make_event) -> None:
+    event = make_event()
+    event.ClearField("track_id")
+    assert validate(event, now_s=NOW_S) == ["missing track_id"]
+
+
 def test_empty_event_lists_every_problem() -> None:
     assert validate(Event(), now_s=NOW_S) == [
         "missing event_id",
         "missing subject (user_id or anonymous_id)",
+        "missing track_id",
         "scenario is SCENARIO_UNSPECIFIED",
         "action is ACTION_UNSPECIFIED",
         "missing timestamp",
@@ -53,7 +67,6 @@ def test_empty_event_lists_every_problem() -> None:
     ({"scenario": 99}, "unknown scenario 99"),
     ({"action": Action.ACTION_UNSPECIFIED}, "action is ACTION_UNSPECIFIED"),
     ({"action": 42}, "unknown action 42"),
-    ({"played_ms": 0}, "played_ms is required for PLAY_END"),
     ({"played_ms": -5}, "played_ms must be non-negative"),
     ({"action": Action.SKIP, "played_ms": -1}, "played_ms must be non-negative"),
     ({"played_ms": 10**12}, "is more than a day"),
