@@ -24,7 +24,7 @@ Needs ``item_stats`` and ``artist_stats`` for the dates (run them first).
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd

@@ -41,10 +41,10 @@ def redis_address() -> Iterator[str]:
         try:
             client.ping()
             break
-        except redis.ConnectionError:
+        except redis.ConnectionError as err:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError(f"redis-server did not start on port {port}")
+                raise RuntimeError(f"redis-server did not start on port {port}") from err
             time.sleep(0.05)
     yield f"127.0.0.1:{port}"
     proc.terminate()
