@@ -148,6 +148,17 @@ class BatchConfig(_Section):
     recall_history_length: int = Field(50, ge=1)
 
 
+class ServingConfig(_Section):
+    """The gRPC services (``encore events serve``; the Recommender later)."""
+
+    host: str = "127.0.0.1"
+    events_port: int = Field(50052, ge=0, le=65535)
+    max_events_per_log_call: int = Field(1000, ge=1)
+    max_workers: int = Field(8, ge=1)
+    metrics_port: int = Field(0, ge=0, le=65535)  # Prometheus /metrics; 0 = off
+    shutdown_grace_s: float = Field(5.0, ge=0)
+
+
 class EncoreConfig(_Section):
     paths: PathsConfig = PathsConfig()
     world: WorldConfig = WorldConfig()
@@ -157,6 +168,7 @@ class EncoreConfig(_Section):
     feature_store: FeatureStoreConfig = FeatureStoreConfig()
     stream: StreamConfig = StreamConfig()
     batch: BatchConfig = BatchConfig()
+    serving: ServingConfig = ServingConfig()
 
 
 class ConfigError(ValueError):
