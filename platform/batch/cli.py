@@ -23,7 +23,8 @@ JOBS = (
     "ranking_samples", "materialize_features",
 )
 
-EventsOpt = typer.Option(..., "--events", help="Event log folder (date=YYYY-MM-DD partitions).")
+EventsOpt = typer.Option(..., "--events", help="Event log folder (date=YYYY-MM-DD partitions).",
+                         exists=True, file_okay=False)
 OutOpt = typer.Option(None, "--out", help="Batch output root (default batch.output_dir).")
 WorldOpt = typer.Option(None, "--world", help="World folder (default: parent of --events).")
 DatesOpt = typer.Option(None, "--dates", help="Comma-separated YYYY-MM-DD dates.")
@@ -44,6 +45,20 @@ def run_job(job: str, events: Path, out: Optional[Path], world: Optional[Path], 
                        config=config, **options)
     module = importlib.import_module(f"encore.platform.batch.{job}")
     return module.run(ctx)
+
+
+def _run_and_report(job: str, *args, **kwargs) -> None:
+    """Run a job and print its report; a bad input or a missing Java is a one-line error
+    (exit 1), not a traceback."""
+    from encore.platform.batch.batch_io import BatchInputError
+    from encore.platform.spark import SparkEnvironmentError
+
+    try:
+        report = run_job(job, *args, **kwargs)
+    except (BatchInputError, SparkEnvironmentError) as err:
+        typer.echo(f"error: batch {job}: {err}", err=True)
+        raise typer.Exit(code=1) from err
+    _report(report)
 
 
 def _report(report) -> None:
@@ -69,7 +84,7 @@ def _command(job: str, doc: str, extra: dict[str, tuple[type, str]]):
 
     def command(**kwargs) -> None:
         _logging()
-        _report(run_job(job, **kwargs))
+        _run_and_report(job, **kwargs)
 
     params = [
         inspect.Parameter("events", inspect.Parameter.KEYWORD_ONLY, default=EventsOpt, annotation=Path),
@@ -126,4 +141,4 @@ def run_all(
     _logging()
     for job in JOBS:
         extra = {"offline_dir": offline_dir} if job == "materialize_features" else {}
-        _report(run_job(job, events, out, world, dates, since, until, **extra))
+        _run_and_report(job, events, out, world, dates, since, until, **extra)

@@ -306,3 +306,21 @@ def test_spark_submit_entry_point(spark, world, tmp_path):
     day = _dates(world)[0].isoformat()
     item_stats.main(["--events", str(world / "events"), "--out", str(tmp_path), "--dates", day])
     assert bio.available_dates(tmp_path / "item_stats") == [date.fromisoformat(day)]
+
+
+@pytest.mark.parametrize("use_world, args, message", [
+    (True, ["--dates", "2026-13-01"], "not a YYYY-MM-DD date"),
+    (False, [], "no event partitions"),
+])
+def test_cli_bad_input_is_a_one_line_error(spark, world, tmp_path, use_world, args, message):
+    from typer.testing import CliRunner
+
+    from encore.platform.batch.cli import app
+
+    events = world / "events" if use_world else tmp_path / "empty"
+    events.mkdir(exist_ok=True)
+    result = CliRunner().invoke(app, ["item-stats", "--events", str(events), "--world", str(world),
+                                      "--out", str(tmp_path / "out"), *args])
+    assert result.exit_code == 1
+    assert "error: batch item_stats: " in result.output and message in result.output
+    assert "Traceback" not in result.output
