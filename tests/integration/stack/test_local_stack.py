@@ -10,6 +10,7 @@ import redis
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient
 
+from encore.platform.events.reader import read_records
 from encore.platform.stack import LocalStack, PortInUseError
 
 pytestmark = pytest.mark.integration
@@ -64,20 +65,7 @@ def _committed(bootstrap: str) -> dict[TopicPartition, int]:
 
 
 def _read_all(bootstrap: str) -> list[bytes]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    partitions = [TopicPartition(TOPIC, p) for p in range(PARTITIONS)]
-    consumer.assign(partitions)
-    consumer.seek_to_beginning(*partitions)
-    values: list[bytes] = []
-    try:
-        for _ in range(60):
-            for records in consumer.poll(timeout_ms=500).values():
-                values.extend(r.value for r in records)
-            if len(values) >= N:
-                break
-    finally:
-        consumer.close()
-    return values
+    return [record.value for record in read_records(bootstrap, TOPIC)]
 
 
 def _pid_alive(pid: int) -> bool:
