@@ -24,11 +24,12 @@ from rich.console import Console
 from rich.rule import Rule
 from rich.table import Table
 
+from encore.platform import labels
 from encore.platform.config import EncoreConfig, default_config
 from encore.platform.world.cli import summary_table, world_config
 
 # How the realtime features shown in step 5 are counted from the raw log.
-_LOG_COUNTS = {"plays_today": "play_start", "skips_today": "skip", "hearts_today": "heart"}
+_LOG_COUNTS = {"plays_today": labels.PLAY, "skips_today": labels.SKIP, "hearts_today": labels.HEART}
 
 
 @dataclass(frozen=True)
@@ -117,11 +118,12 @@ def _realtime_path(console: Console, world, out: Path) -> tuple[int, int, dict, 
         listener = _busiest_regular_listener(world.users, day)
         features = FeatureClient.from_config(cfg.feature_store).user_features([listener])[listener]
         log = day[day["user_id"] == listener]
-        console.print(_features_table(listener, features, log))
+        log_counts = _log_counts(log)
+        console.print(_features_table(listener, features, log, log_counts))
     finally:
         stack.down()
     online = {name: features[name] for name in _LOG_COUNTS}
-    return sent, listener, online, _log_counts(log)
+    return sent, listener, online, log_counts
 
 
 def _log_counts(log: pd.DataFrame) -> dict[str, int]:
@@ -130,18 +132,19 @@ def _log_counts(log: pd.DataFrame) -> dict[str, int]:
 
 def _busiest_regular_listener(users: pd.DataFrame, day: pd.DataFrame) -> int:
     regular = set(users.loc[users["kind"] == "regular", "user_id"])
-    plays = day[(day["action"] == "play_start") & day["user_id"].isin(regular)]
+    plays = day[(day["action"] == labels.PLAY) & day["user_id"].isin(regular)]
     return int(plays["user_id"].value_counts().idxmax())
 
 
-def _features_table(user_id: int, features: dict, log: pd.DataFrame) -> Table:
+def _features_table(user_id: int, features: dict, log: pd.DataFrame,
+                    log_counts: dict[str, int]) -> Table:
     table = Table(title=f"user {user_id}: Feast online store vs. the raw event log")
     table.add_column("feature")
     table.add_column("online", justify="right")
     table.add_column("from the log", justify="right")
-    for feature, count in _log_counts(log).items():
+    for feature, count in log_counts.items():
         table.add_row(feature, str(features[feature]), str(count))
-    plays = log.loc[log["action"] == "play_start", "track_id"].tolist()
+    plays = log.loc[log["action"] == labels.PLAY, "track_id"].tolist()
     table.add_row("recent_play_track_ids (last 5)",
                   str(list(features["recent_play_track_ids"] or [])[-5:]), str(plays[-5:]))
     table.add_row("session_id", str(features["session_id"]), "")

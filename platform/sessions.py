@@ -47,29 +47,49 @@ def sessionize(
     """Session index (0, 1, 2, ...) of each event of ONE key, in the given order.
 
     ``ts_ms`` must be non-decreasing (epoch ms); ``scenarios`` has one entry per event.
-    This is the reference form of the rule for a streaming processor that keeps
-    (previous_ts, previous_scenario, session_start) per key.
+    This is the reference form of the rule; a streaming processor keeps
+    (session_start, previous_ts, previous_scenario) per key and applies
+    :func:`opens_session` to each new event.
     """
     if len(ts_ms) != len(scenarios):
         raise ValueError("ts_ms and scenarios must have the same length")
     indices: list[int] = []
     session = -1
-    previous_ts = session_start = 0
-    previous_scenario: str | None = None
+    previous_ts = 0
+    session_start: int | None = None
+    previous_scenario = ""
     for ts, scenario in zip(ts_ms, scenarios):
-        if session >= 0 and ts < previous_ts:
+        if session_start is not None and ts < previous_ts:
             raise ValueError("events must be ordered by ts")
-        if (
-            session < 0
-            or scenario != previous_scenario
-            or ts - previous_ts > inactivity_gap_ms
-            or ts - session_start > max_session_ms
-        ):
+        if opens_session(session_start, previous_ts, previous_scenario, ts, scenario,
+                         max_session_ms=max_session_ms, inactivity_gap_ms=inactivity_gap_ms):
             session += 1
             session_start = ts
         indices.append(session)
         previous_ts, previous_scenario = ts, scenario
     return indices
+
+
+def opens_session(
+    open_start_ms: int | None,
+    last_ms: int,
+    last_scenario: str,
+    ts_ms: int,
+    scenario: str,
+    *,
+    max_session_ms: int,
+    inactivity_gap_ms: int = DEFAULT_INACTIVITY_GAP_MS,
+) -> bool:
+    """The incremental step of the rule (what a streaming processor keeps per key):
+    True when an event (``ts_ms``, ``scenario``) opens a new session after the open
+    session that started at ``open_start_ms`` (None: no session yet) and whose last
+    event was (``last_ms``, ``last_scenario``)."""
+    return (
+        open_start_ms is None
+        or scenario != last_scenario
+        or ts_ms - last_ms > inactivity_gap_ms
+        or ts_ms - open_start_ms > max_session_ms
+    )
 
 
 def session_name(key: object, session_start_ms: int, same_ms_rank: int = 0) -> str:
@@ -124,11 +144,12 @@ def sessionize_frame(
         starts |= first_too_long
 
     start_rows = np.flatnonzero(starts)
-    first = pd.DataFrame({"key": key[start_rows], "ts": ts_sorted[start_rows]})
-    same_ms_rank = first.groupby(["key", "ts"], sort=False).cumcount().to_numpy()
-    session_names = first["key"].astype(str).str.cat(first["ts"].astype(str), sep="-")
-    session_names = session_names.where(same_ms_rank == 0, session_names + "~" + same_ms_rank.astype(str))
-    names = session_names.to_numpy()[np.cumsum(starts) - 1]
+    first_key, first_ts = key[start_rows], ts_sorted[start_rows]
+    same_ms_rank = pd.DataFrame({"key": first_key, "ts": first_ts}).groupby(
+        ["key", "ts"], sort=False).cumcount().to_numpy()
+    session_names = np.array(
+        [session_name(k, t, r) for k, t, r in zip(first_key, first_ts, same_ms_rank)], dtype=object)
+    names = session_names[np.cumsum(starts) - 1]
     result = np.empty(len(order), dtype=object)
     result[order] = names
     return pd.Series(result, index=events.index, name="session_id")

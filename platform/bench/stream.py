@@ -33,6 +33,7 @@ def _world_events(tmp: Path, n_events: int, users: int) -> tuple[list[Any], dict
 
     from encore.platform.config import default_config
     from encore.platform.events.codec import row_to_event
+    from encore.platform.events.replay import event_files
     from encore.platform.stream.processor import load_track_durations
     from encore.platform.world import generate_world
 
@@ -45,8 +46,7 @@ def _world_events(tmp: Path, n_events: int, users: int) -> tuple[list[Any], dict
         if manifest.counts["events"] >= n_events or days >= 14:
             break
         days *= 2
-    files = sorted((world / "events").glob("date=*/*.parquet"))
-    table = pq.read_table(files).sort_by([("ts", "ascending")]).slice(0, n_events)
+    table = pq.read_table(event_files(world)).sort_by([("ts", "ascending")]).slice(0, n_events)
     rows = table.to_pylist()
     shift_ms = int(time.time() * 1000) - int(rows[-1]["ts"].timestamp() * 1000) - 1000
     events = []
@@ -76,23 +76,15 @@ def _config(tmp: Path, bootstrap: str, tag: str):
     )
 
 
-def _open_store(config):
-    from encore.feature_store.store import apply_repo, open_store
-
-    store = open_store(config.feature_store)
-    apply_repo(store)
-    return store
-
-
 def _latency_phase(tmp, bootstrap, events, durations, rate, sample_every) -> dict:
     from encore.platform.events.producer import EventProducer
     from encore.platform.stream.processor import StreamProcessor
     from encore.platform.stream.state import event_key
 
     config = _config(tmp, bootstrap, "latency")
-    store = _open_store(config)
-    processor = StreamProcessor.from_config(config, store=store, durations=durations,
-                                            log_interval_s=1e9)
+    # from_config opens the phase's fresh store (and applies the repo to it)
+    processor = StreamProcessor.from_config(config, durations=durations, log_interval_s=1e9)
+    store = processor.state_store.store
     stop = threading.Event()
     worker = threading.Thread(target=processor.run,
                               kwargs=dict(stop_event=stop, install_signal_handlers=False))
@@ -177,9 +169,8 @@ def _throughput_phase(tmp, bootstrap, events, durations) -> dict:
     from encore.platform.stream.processor import StreamProcessor
 
     config = _config(tmp, bootstrap, "throughput")
-    store = _open_store(config)  # a fresh online store: the same events are new to it
-    processor = StreamProcessor.from_config(config, store=store, durations=durations,
-                                            log_interval_s=1e9)
+    # a fresh online store (opened by from_config): the same events are new to it
+    processor = StreamProcessor.from_config(config, durations=durations, log_interval_s=1e9)
     produce_seconds: list[float] = []
 
     def produce() -> None:

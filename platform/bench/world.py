@@ -14,18 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from encore.platform.bench.machine import machine_info
-from encore.platform.config import default_config
 from encore.platform.world import generate_world
+from encore.platform.world.cli import world_config
 
 
 def run(out_json: Path, users: tuple[int, ...] = (500, 2000), days: int = 14,
         progress: bool = False) -> dict[str, Any]:
     """Generate a world per size in ``users`` (same days and seed), record wall time
     and events/s for each, write the result with the machine's facts to ``out_json``."""
-    base = default_config().world
     sizes = []
     for n_users in users:
-        cfg = base.model_copy(update={"users": n_users, "days": days})
+        cfg = world_config(users=n_users, days=days)  # validated, unlike model_copy
         with tempfile.TemporaryDirectory(prefix="encore-bench-world-") as tmp:
             started = time.perf_counter()
             manifest = generate_world(cfg, Path(tmp), progress=progress)
@@ -39,7 +38,7 @@ def run(out_json: Path, users: tuple[int, ...] = (500, 2000), days: int = 14,
     result = {
         "benchmark": "world.generate",
         "comparison": "events/s of generate_world at each size, same run, seed "
-                      f"{base.seed}; ratio = largest size's seconds / smallest size's seconds",
+                      f"{cfg.seed}; ratio = largest size's seconds / smallest size's seconds",
         "sizes": sizes,
         "seconds_ratio_largest_to_smallest": round(sizes[-1]["seconds"] / sizes[0]["seconds"], 2),
         "machine": machine_info(),

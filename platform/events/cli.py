@@ -32,23 +32,13 @@ def _fail(message: str) -> typer.Exit:
 @app.command("topics")
 def topics() -> None:
     """Create the events and dead-letter topics if they are missing."""
-    from kafka.admin import KafkaAdminClient
-    from kafka.errors import KafkaError
-
-    from encore.platform.events.producer import TopicSetupError, ensure_topics
+    from encore.platform.events.producer import TopicSetupError, setup_topics
 
     config = _kafka()
     try:
-        admin = KafkaAdminClient(bootstrap_servers=config.bootstrap_servers,
-                                 client_id="encore-events-cli")
-    except KafkaError as err:
-        raise _fail(f"cannot connect to Kafka at {config.bootstrap_servers}: {err}") from err
-    try:
-        created = ensure_topics(admin, config)
+        created = setup_topics(config, client_id="encore-events-cli")
     except TopicSetupError as err:
         raise _fail(str(err)) from err
-    finally:
-        admin.close()
     for name in (config.events_topic, config.dead_letter_topic):
         console.print(f"{name}: {'created' if name in created else 'already there'}")
 
@@ -68,9 +58,7 @@ def serve(
     import signal
     import threading
 
-    from kafka.errors import KafkaError
-
-    from encore.platform.events.producer import EventProducer
+    from encore.platform.events.producer import EventProducer, ProduceError
     from encore.serving.events_service import events_service
     from encore.serving.grpc_server import start_server
 
@@ -78,8 +66,8 @@ def serve(
     serving = config.serving
     try:
         producer = EventProducer(config.kafka, source="events-service")
-    except KafkaError as err:
-        raise _fail(f"cannot connect to Kafka at {config.kafka.bootstrap_servers}: {err}") from err
+    except ProduceError as err:  # it names the broker it could not reach
+        raise _fail(str(err)) from err
     try:
         server, bound = start_server(
             events_service(producer, max_events=serving.max_events_per_log_call),
@@ -120,12 +108,13 @@ def replay(
     from encore.platform.events.producer import EventProducer, ProduceError
     from encore.platform.events.replay import ReplayError, replay_world
 
+    config = _kafka()
     try:
-        with EventProducer(_kafka(), source="replay") as producer:
+        with EventProducer(config, source="replay") as producer:
             count = replay_world(world, producer, rate, dates or None, progress)
     except (ReplayError, ProduceError) as err:
         raise _fail(str(err)) from err
-    console.print(f"replayed {count:,} events to {_kafka().events_topic}")
+    console.print(f"replayed {count:,} events to {config.events_topic}")
 
 
 @app.command("tail")

@@ -254,3 +254,18 @@ def ensure_topics(admin: Any, config: KafkaConfig, *, timeout_ms: int = 10_000) 
     except KafkaError as err:
         raise TopicSetupError(f"topics {sorted(wanted)} did not become ready: {err}") from err
     return created
+
+
+def setup_topics(config: KafkaConfig, *, client_id: str = "encore-events-admin") -> list[str]:
+    """``ensure_topics`` over an admin client of its own on ``config.bootstrap_servers``
+    (closed after); TopicSetupError also when the broker cannot be reached."""
+    from kafka.admin import KafkaAdminClient
+
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=config.bootstrap_servers, client_id=client_id)
+    except KafkaError as err:
+        raise TopicSetupError(f"cannot connect to Kafka at {config.bootstrap_servers}: {err}") from err
+    try:
+        return ensure_topics(admin, config)
+    finally:
+        admin.close()

@@ -27,6 +27,11 @@ MIN_TIMESTAMP_S = 946_684_800  # 2000-01-01T00:00:00Z
 MAX_CLOCK_SKEW_S = 24 * 3600
 """How far into the future a client clock may run before its events are refused."""
 
+# number -> label of each enum, built once (validate runs for every streamed event)
+_SCENARIO_LABELS = {number: label for label, number in Scenario.items()}
+_ACTION_LABELS = {number: label for label, number in Action.items()}
+
+
 def _check_id(name: str, value: str, reasons: list[str], *, required: bool) -> None:
     if not value:
         if required:
@@ -35,11 +40,10 @@ def _check_id(name: str, value: str, reasons: list[str], *, required: bool) -> N
         reasons.append(f"{name} is {len(value)} characters long (at most {MAX_ID_LENGTH})")
 
 
-def _check_enum(name: str, value: int, enum: object, reasons: list[str]) -> None:
-    names = {number: label for label, number in enum.items()}  # type: ignore[attr-defined]
+def _check_enum(name: str, value: int, labels: dict[int, str], reasons: list[str]) -> None:
     if value == 0:
-        reasons.append(f"{name} is {names[0]}")
-    elif value not in names:
+        reasons.append(f"{name} is {labels[0]}")
+    elif value not in labels:
         reasons.append(f"unknown {name} {value}")
 
 
@@ -78,8 +82,8 @@ def validate(event: Event, *, now_s: float | None = None) -> list[str]:
         reasons.append("missing track_id")
     elif event.track_id < MIN_ID:
         reasons.append(f"track_id must be >= {MIN_ID}, got {event.track_id}")
-    _check_enum("scenario", event.scenario, Scenario, reasons)
-    _check_enum("action", event.action, Action, reasons)
+    _check_enum("scenario", event.scenario, _SCENARIO_LABELS, reasons)
+    _check_enum("action", event.action, _ACTION_LABELS, reasons)
 
     if event.HasField("played_ms"):
         if event.played_ms < 0:

@@ -39,7 +39,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +157,8 @@ class BatchStats:
     seconds: float = 0.0
 
     def add(self, other: "BatchStats") -> None:
-        for f in fields(self):
+        """Add the batch counters of ``other`` (a RunStats adds only those too)."""
+        for f in fields(BatchStats):
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
@@ -167,11 +168,6 @@ class RunStats(BatchStats):
     commits_failed: int = 0
     batches_failed: int = 0
     stopped_by: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def add(self, other: BatchStats) -> None:  # type: ignore[override]
-        for f in fields(BatchStats):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
 # -- the processor -----------------------------------------------------------------------
@@ -226,9 +222,8 @@ class StreamProcessor:
         Feast (``store``, default ``open_store(config.feature_store)``; the repo is
         applied when the ``user_realtime`` view is missing). Creates the topics if absent."""
         from kafka import KafkaConsumer
-        from kafka.admin import KafkaAdminClient
 
-        from encore.platform.events.producer import EventProducer, ensure_topics
+        from encore.platform.events.producer import EventProducer, setup_topics
 
         config = config or default_config()
         kafka_config = config.kafka
@@ -247,12 +242,7 @@ class StreamProcessor:
 
             apply_repo(store)
 
-        admin = KafkaAdminClient(bootstrap_servers=kafka_config.bootstrap_servers,
-                                 client_id="encore-stream-admin")
-        try:
-            ensure_topics(admin, kafka_config)
-        finally:
-            admin.close()
+        setup_topics(kafka_config, client_id="encore-stream-admin")
 
         options = dict(
             bootstrap_servers=kafka_config.bootstrap_servers,
@@ -269,7 +259,7 @@ class StreamProcessor:
             state_store=FeastUserStateStore(store),
             dead_letter=dead_letter,
             offline_log=OfflineLog(stream.offline_log_dir),
-            params=StateParams.from_config(stream, config.world.max_session_minutes, durations),
+            params=StateParams.from_config(config, durations),
             consumer=consumer,
             max_batch_events=stream.max_batch_events,
             poll_timeout_ms=stream.poll_timeout_ms,
@@ -298,16 +288,12 @@ class StreamProcessor:
                 stats.dead_lettered += 1
                 continue
             reasons = validate(event)
-            if not reasons:
-                try:
-                    row = event_to_row(event)
-                except CodecError as err:
-                    reasons = [str(err)]
             if reasons:
                 self._dead_letter(record, reasons, event.event_id)
                 stats.dead_lettered += 1
                 continue
-            offline_rows.append((record.partition, record.offset, row))
+            # a validated event always converts (its timestamp is in range)
+            offline_rows.append((record.partition, record.offset, event_to_row(event)))
             view = StreamEvent.from_proto(event)
             if view.user_id is None:
                 stats.anonymous += 1
@@ -333,10 +319,8 @@ class StreamProcessor:
                 elif outcome == DUPLICATE_ID:
                     stats.duplicate_id += 1
             if changed:
-                row = state.feature_row()
-                row["event_timestamp"] = state.next_push_timestamp()
-                row["stream_state"] = state.stream_state_json()  # now with pushed_us
-                push_rows.append(row)
+                pushed_at = state.next_push_timestamp()  # first: stream_state keeps pushed_us
+                push_rows.append({**state.feature_row(), "event_timestamp": pushed_at})
         self.state_store.push(push_rows)
         stats.users_pushed = len(push_rows)
         if self.after_push is not None:

@@ -19,8 +19,8 @@ Semantics (hand-checked by tests/unit/platform/stream/test_state.py):
   message and its re-send.
 - **Sessions** follow :func:`encore.platform.sessions.sessionize` (scenario switch, gap
   strictly above the inactivity gap, span above the maximum duration); the incremental
-  step is :func:`next_session` and is property-tested against ``sessionize``. The
-  session id is :func:`encore.platform.sessions.session_name` of the user id and the
+  step is :func:`encore.platform.sessions.opens_session` (property-tested against
+  ``sessionize``). The session id is :func:`encore.platform.sessions.session_name` of the user id and the
   session's first event ms. An event that arrives late (``ts`` before the last event of
   the open session) joins the open session and does not move its bookkeeping.
 - **A play** is a ``PLAY_START``: it is appended to the recent-play sequence and to the
@@ -51,28 +51,24 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+import pyarrow as pa
+
+from encore.feature_store.schema import USER_REALTIME
 from encore.platform.labels import is_complete_play
-from encore.platform.sessions import DEFAULT_INACTIVITY_GAP_MS, session_name
+from encore.platform.sessions import DEFAULT_INACTIVITY_GAP_MS, opens_session, session_name
+from encore.protos.encore.v1.event_pb2 import Action, Scenario
 
 STATE_VERSION = 1
 
 # Feature columns of the Feast feature view ``user_realtime`` (besides user_id and
-# event_timestamp) in the order the processor writes them.
-SEQUENCE_FEATURES = (
-    "session_track_ids",
-    "recent_play_track_ids",
-    "recent_play_ts_ms",
-    "recent_heart_track_ids",
-    "recent_heart_ts_ms",
-    "recent_skip_track_ids",
-    "recent_skip_ts_ms",
-    "recent_skip_at_ms",
+# event_timestamp) in the order the processor writes them: the Feast schema's own list.
+FEATURE_NAMES = tuple(USER_REALTIME.feature_names)
+# Columns coerced back to Python ints when the state is rebuilt from a stored row.
+_INT_LIST_FEATURES = frozenset(
+    f.name for f in USER_REALTIME.features
+    if pa.types.is_list(f.type) and pa.types.is_integer(f.type.value_type)
 )
-COUNTER_FEATURES = ("plays_today", "completes_today", "skips_today", "hearts_today", "plays_total")
-FEATURE_NAMES = (
-    ("session_id", "session_start_ms") + SEQUENCE_FEATURES + ("counters_day",)
-    + COUNTER_FEATURES + ("stream_state",)
-)
+_INT_FEATURES = frozenset(f.name for f in USER_REALTIME.features if pa.types.is_integer(f.type))
 
 
 def is_complete(played_ms: int, duration_ms: int | None) -> bool:
@@ -96,19 +92,16 @@ class StreamEvent:
 
     @classmethod
     def from_proto(cls, event: Any) -> "StreamEvent":
-        from encore.protos.encore.v1 import event_pb2
-
         subject = event.WhichOneof("subject")
-        ts = event.timestamp
         return cls(
             event_id=event.event_id,
             user_id=event.user_id if subject == "user_id" else None,
             anonymous_id=event.anonymous_id if subject == "anonymous_id" else None,
-            track_id=int(event.track_id),
-            scenario=event_pb2.Scenario.Name(event.scenario),
-            action=event_pb2.Action.Name(event.action),
-            ts_ms=int(ts.seconds) * 1000 + int(ts.nanos) // 1_000_000,
-            played_ms=int(event.played_ms),
+            track_id=event.track_id,
+            scenario=Scenario.Name(event.scenario),
+            action=Action.Name(event.action),
+            ts_ms=event.timestamp.ToMilliseconds(),
+            played_ms=event.played_ms,
         )
 
 
@@ -129,12 +122,15 @@ class StateParams:
         return self.durations.get(track_id)
 
     @classmethod
-    def from_config(cls, stream: Any, max_session_minutes: int, durations: Any = None) -> "StateParams":
+    def from_config(cls, config: Any, durations: Any = None) -> "StateParams":
+        """The parameters an ``EncoreConfig`` gives: its ``stream`` section, and the
+        maximum session length of the sessionization rule from ``world``."""
+        stream = config.stream
         return cls(
             recent_sequence_length=stream.recent_sequence_length,
             dedupe_window=stream.dedupe_window,
             inactivity_gap_ms=stream.inactivity_gap_minutes * 60_000,
-            max_session_ms=max_session_minutes * 60_000,
+            max_session_ms=config.world.max_session_minutes * 60_000,
             durations=durations,
         )
 
@@ -197,9 +193,9 @@ class UserState:
             value = row.get(name)
             if name == "stream_state" or value is None:
                 continue
-            if name in SEQUENCE_FEATURES:
+            if name in _INT_LIST_FEATURES:
                 value = [int(v) for v in value]
-            elif name in COUNTER_FEATURES or name == "session_start_ms":
+            elif name in _INT_FEATURES:
                 value = int(value)
             setattr(state, name, value)
         meta = json.loads(row["stream_state"])
@@ -222,28 +218,6 @@ class UserState:
 def event_key(event_id: str) -> str:
     """The compact form of an event id kept in the dedupe window (64-bit hash)."""
     return hashlib.blake2b(event_id.encode(), digest_size=8).hexdigest()
-
-
-def next_session(
-    open_start_ms: int | None,
-    last_ms: int,
-    last_scenario: str,
-    ts_ms: int,
-    scenario: str,
-    *,
-    max_session_ms: int,
-    inactivity_gap_ms: int = DEFAULT_INACTIVITY_GAP_MS,
-) -> bool:
-    """The incremental step of :func:`encore.platform.sessions.sessionize`: True when
-    an event (``ts_ms``, ``scenario``) opens a new session after the open session that
-    started at ``open_start_ms`` (None: no session yet) whose last event was
-    (``last_ms``, ``last_scenario``)."""
-    return (
-        open_start_ms is None
-        or scenario != last_scenario
-        or ts_ms - last_ms > inactivity_gap_ms
-        or ts_ms - open_start_ms > max_session_ms
-    )
 
 
 def _utc_day(ts_ms: int) -> str:
@@ -293,7 +267,7 @@ def apply_event(state: UserState, event: StreamEvent, params: StateParams) -> No
 
     # sessions: the incremental form of sessionize()
     if ts >= state.session_last_ms or not state.session_id:
-        if next_session(
+        if opens_session(
             state.session_start_ms if state.session_id else None,
             state.session_last_ms,
             state.session_scenario,

@@ -33,7 +33,7 @@ import numpy as np
 
 from encore.platform.world import schema
 from encore.platform.world.history import ListeningHistory
-from encore.platform.world.plan import AUTOPLAY_SCENARIOS, SessionPlan
+from encore.platform.world.plan import AUTOPLAY_CODES, SessionPlan
 from encore.platform.world.policy import LoggingPolicy
 from encore.platform.world.users import Population
 from encore.platform.world.utility import Context, UtilityModel
@@ -93,17 +93,18 @@ class BatchResult:
 
 class Behaviour:
     def __init__(self, pop: Population, policy: LoggingPolicy, utility: UtilityModel,
-                 durations: np.ndarray, weekend_lift: np.ndarray) -> None:
+                 durations: np.ndarray) -> None:
         self.pop, self.policy, self.utility = pop, policy, utility
-        self.durations, self.weekend_lift = durations, weekend_lift
+        self.durations = durations
 
-    def simulate(self, plan: SessionPlan, weekend: bool, history: ListeningHistory,
+    def simulate(self, plan: SessionPlan, lift: np.ndarray, history: ListeningHistory,
                  rng: np.random.Generator) -> BatchResult:
-        """Simulate every session of ``plan`` (one round: at most one per listener)."""
+        """Simulate every session of ``plan`` (one round: at most one per listener);
+        ``lift`` is the day's rhythm lift per genre (rhythm.day_lift)."""
         pop, k = self.pop, self.policy.slate_size
         slate_session = np.repeat(np.arange(len(plan)), plan.n_slates)
-        slate_rank = np.arange(len(slate_session)) - np.repeat(
-            np.cumsum(plan.n_slates) - plan.n_slates, plan.n_slates)
+        first_slate = np.cumsum(plan.n_slates) - plan.n_slates  # per session
+        slate_rank = np.arange(len(slate_session)) - first_slate[slate_session]
         rows = plan.row[slate_session]
         interest_genre = pop.interest_genre[rows, plan.interest_slot[slate_session]]
         interest_artists = pop.interest_artists[rows, plan.interest_slot[slate_session]]
@@ -125,7 +126,7 @@ class Behaviour:
             interest_artists=interest_artists[exp_slate],
             target_valence=plan.target_valence[exp_session],
             target_arousal=plan.target_arousal[exp_session],
-            weekend_lift=self.weekend_lift if weekend else np.zeros_like(self.weekend_lift),
+            weekend_lift=lift,
             play_counts=history.play_counts(exp_row, track),
         )
         parts = self.utility.parts(track, ctx, rng)
@@ -133,7 +134,7 @@ class Behaviour:
         position = np.tile(np.arange(k), n_slates)
 
         scenario = plan.scenario[exp_session]
-        autoplay = np.isin(scenario, [schema.SCENARIOS.index(s) for s in AUTOPLAY_SCENARIOS])
+        autoplay = np.isin(scenario, AUTOPLAY_CODES)
         threshold = np.array([PLAY_THRESHOLD.get(s, 0.0) for s in schema.SCENARIOS])[scenario]
         start_prob = np.where(autoplay, AUTOPLAY_START_PROB,
                               _sigmoid(PLAY_SLOPE * (utility - threshold) - POSITION_DECAY * position))
@@ -154,7 +155,6 @@ class Behaviour:
         spent = np.where(played, pause + played_ms, 0).reshape(n_slates, k)
         slate_total = browse + spent.sum(axis=1)
         before = np.cumsum(slate_total) - slate_total
-        first_slate = np.cumsum(plan.n_slates) - plan.n_slates
         slate_start = plan.start_ms[slate_session] + before - before[first_slate][slate_session]
         play_start = (slate_start[:, None] + browse[:, None] + np.cumsum(spent, axis=1) - spent).ravel() + pause
 

@@ -90,6 +90,17 @@ class Catalog:
         return len(self.show_kind)
 
 
+def language_origins(languages: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """The origins (countries) of each language; an unknown language is its own origin."""
+    return [ORIGINS_BY_LANGUAGE.get(lang, (lang.upper(),)) for lang in languages]
+
+
+def popularity_z(cat: Catalog) -> np.ndarray:
+    """Per track: standardised log popularity (the policy's and the utility's scale)."""
+    log_pop = np.log(cat.track_popularity.astype(np.float64))
+    return (log_pop - log_pop.mean()) / log_pop.std()
+
+
 def _zipf(n: int, exponent: float, rng: np.random.Generator) -> np.ndarray:
     """Zipf weights 1/(rank+1)^exponent over a random order, max 1."""
     ranks = rng.permutation(n)
@@ -109,7 +120,7 @@ def build_catalog(cfg: WorldConfig) -> Catalog:
                          f"({cfg.artists}): every artist needs a track")
     rng = stream(cfg.seed, "catalog")
     genres, languages = tuple(cfg.genres), tuple(cfg.languages)
-    origins_of = [ORIGINS_BY_LANGUAGE.get(lang, (lang.upper(),)) for lang in languages]
+    origins_of = language_origins(languages)
     origins = tuple(o for group in origins_of for o in group)
     n_art, n_tracks = cfg.artists, cfg.tracks
 

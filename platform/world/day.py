@@ -30,7 +30,7 @@ from encore.platform.world.bots import Bots
 from encore.platform.world.catalog import Catalog
 from encore.platform.world.history import ListeningHistory
 from encore.platform.world.plan import MS_PER_MINUTE, SessionPlan, plan_day
-from encore.platform.world.rhythm import is_weekend
+from encore.platform.world.rhythm import day_lift
 from encore.platform.world.seeds import stream
 from encore.platform.world.users import Population
 
@@ -76,8 +76,8 @@ class DaySimulator:
         cfg, pop = self.cfg, self.pop
         date = cfg.start_date + timedelta(days=day)
         day_start_ms = int(datetime(date.year, date.month, date.day, tzinfo=timezone.utc).timestamp() * 1000)
-        weekend = is_weekend(date.weekday())
-        plan = plan_day(cfg, pop, self.cat.genres, day, day_start_ms, weekend,
+        lift = day_lift(self.cat.genres, date.weekday())
+        plan = plan_day(cfg, pop, day, day_start_ms, lift,
                         stream(cfg.seed, "day", day, "plan"))
 
         parts: list[EventColumns] = []
@@ -87,7 +87,7 @@ class DaySimulator:
         order_offset = exposures_so_far = 0
         for level in range(int(plan.round.max(initial=-1)) + 1):
             batch_plan = plan.subset(plan.round == level)
-            result = self.behaviour.simulate(batch_plan, weekend, self.history,
+            result = self.behaviour.simulate(batch_plan, lift, self.history,
                                              stream(cfg.seed, "day", day, "round", level))
             batch_sessions = self._user_sessions(batch_plan, result, day)
             events = result.events

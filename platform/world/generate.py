@@ -21,7 +21,6 @@ from encore.platform.world.behaviour import Behaviour
 from encore.platform.world.catalog import build_catalog, catalog_tables
 from encore.platform.world.day import DaySimulator
 from encore.platform.world.policy import LoggingPolicy
-from encore.platform.world.rhythm import weekend_lift
 from encore.platform.world.users import build_population, population_tables
 from encore.platform.world.utility import UtilityModel
 from encore.platform.world.writer import TableAppender, sha256_of, write_json, write_table
@@ -68,7 +67,7 @@ def generate_world(cfg: WorldConfig, out: Path, progress: bool = True) -> WorldM
     policy = LoggingPolicy(cat, pop, cfg.candidate_pool_size, cfg.exposures_per_request,
                            cfg.logging_temperature)
     behaviour = Behaviour(pop, policy, UtilityModel(cat, pop, cfg.utility_weights),
-                          cat.track_duration_ms, weekend_lift(cat.genres))
+                          cat.track_duration_ms)
     simulator = DaySimulator(cfg, cat, pop, behaviour)
     sessions_out = TableAppender(out / "truth/sessions.parquet", schema.SESSIONS)
     exposures_out = TableAppender(out / "truth/exposures.parquet", schema.EXPOSURE_TRUTH)

@@ -35,6 +35,8 @@ class ListeningHistory:
         self._counts = np.bincount(inverse, weights=counts).astype(np.int64)
 
     def record_hearts(self, rows: np.ndarray, tracks: np.ndarray, hearted: bool) -> None:
+        if len(rows) == 0:  # (un)hearts are rare: don't rebuild the set for nothing
+            return
         keys = self._key(rows, tracks)
         if hearted:
             self._hearted = np.union1d(self._hearted, keys)

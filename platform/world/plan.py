@@ -28,7 +28,7 @@ import numpy as np
 from encore.platform.config import WorldConfig
 from encore.platform.world import schema
 from encore.platform.world.rhythm import (
-    CLOCK_SHARE_OF_TARGET, hour_emotion, sample_start_hours, weekend_lift,
+    CLOCK_SHARE_OF_TARGET, hour_emotion, sample_start_hours,
 )
 from encore.platform.world.seeds import draw_columns
 from encore.platform.world.users import KIND_CODES, Population
@@ -43,6 +43,7 @@ SESSION_MINUTES = {"daily_recommend": (5, 40), "private_radio": (15, 240), "play
                    "search": (2, 15)}
 HYPERACTIVE_LENGTH_FACTOR = 1.5
 AUTOPLAY_SCENARIOS = ("private_radio", "playlist")
+AUTOPLAY_CODES = [schema.SCENARIOS.index(s) for s in AUTOPLAY_SCENARIOS]
 TYPICAL_TRACK_MS = 210_000
 LAST_END_HOUR = 23.9
 MOOD_SELECTIVITY = 2.0
@@ -69,8 +70,9 @@ class SessionPlan:
         return SessionPlan(**{name: getattr(self, name)[mask] for name in self.__dataclass_fields__})
 
 
-def plan_day(cfg: WorldConfig, pop: Population, genres: tuple[str, ...], day: int,
-             day_start_ms: int, weekend: bool, rng: np.random.Generator) -> SessionPlan:
+def plan_day(cfg: WorldConfig, pop: Population, day: int, day_start_ms: int, lift: np.ndarray,
+             rng: np.random.Generator) -> SessionPlan:
+    """The day's sessions; ``lift`` is the day's rhythm lift per genre (rhythm.day_lift)."""
     weights = cfg.utility_weights
     n = pop.n_users
     listens = ((pop.kind != KIND_CODES["bot"]) & (pop.signup_day <= day) & ~pop.never_active
@@ -108,7 +110,6 @@ def plan_day(cfg: WorldConfig, pop: Population, genres: tuple[str, ...], day: in
 
     clock_valence, clock_arousal = hour_emotion(hours)
     center = pop.interest_center[row]  # (sessions, max_interests, 2)
-    lift = weekend_lift(genres) if weekend else np.zeros(len(genres))
     suits = np.exp(weights.rhythm * lift[pop.interest_genre[row]]
                    - MOOD_SELECTIVITY * weights.emotion * np.abs(center[:, :, 1] - clock_arousal[:, None]))
     slot = draw_columns(pop.interest_weight[day, row] * suits, rng)
@@ -117,7 +118,7 @@ def plan_day(cfg: WorldConfig, pop: Population, genres: tuple[str, ...], day: in
     target = np.stack([share * clock_valence, share * clock_arousal], axis=1) + (1 - share) * chosen
     target = np.clip(target + rng.normal(0.0, 0.1, target.shape), -1.0, 1.0)
 
-    autoplay = np.isin(scenario, [schema.SCENARIOS.index(s) for s in AUTOPLAY_SCENARIOS])
+    autoplay = np.isin(scenario, AUTOPLAY_CODES)
     length_ms = (minutes * MS_PER_MINUTE).astype(np.int64)
     slates_to_fill = np.ceil(length_ms / (cfg.exposures_per_request * TYPICAL_TRACK_MS)).astype(np.int64) + 1
     browse_slates = 1 + np.minimum(rng.poisson(np.where(scenario == 0, 1.0, 0.5)), 3)

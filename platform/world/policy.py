@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from encore.platform.world.catalog import Catalog
+from encore.platform.world.catalog import Catalog, popularity_z
 from encore.platform.world.history import ListeningHistory
 from encore.platform.world.seeds import draw_columns
 from encore.platform.world.users import Population
@@ -85,8 +85,7 @@ class LoggingPolicy:
         show_items = np.concatenate([tracks[show_of_track >= 0]] + per_artist)
         self.by_show = _Segments(show_groups.astype(np.int64), show_items,
                                  np.ones(len(show_items)), cat.n_shows)
-        log_pop = np.log(cat.track_popularity.astype(np.float64))
-        self.popularity_z = (log_pop - log_pop.mean()) / log_pop.std()
+        self.popularity_z = popularity_z(cat)
         self.scenario_sources = {
             scenario: np.repeat(np.arange(len(SOURCES)), _slot_counts(mix, pool_size))
             for scenario, mix in SOURCE_MIX.items()

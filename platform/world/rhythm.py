@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from encore.platform.world.seeds import draw_columns
+
 # (hour, valence, arousal) anchors, linearly interpolated.
 _HOUR_ANCHORS = np.array([
     (0.0, 0.0, -0.7), (6.0, 0.3, 0.2), (8.0, 0.5, 0.6), (12.0, 0.3, 0.2),
@@ -40,10 +42,15 @@ def weekend_lift(genres: tuple[str, ...]) -> np.ndarray:
     return np.array([WEEKEND_GENRE_LIFT.get(g, 0.0) for g in genres])
 
 
+def day_lift(genres: tuple[str, ...], day_of_week: int) -> np.ndarray:
+    """Per genre code: the rhythm part's value on ``day_of_week`` (the weekend lift on
+    Saturday and Sunday, 0 on weekdays)."""
+    return weekend_lift(genres) if is_weekend(day_of_week) else np.zeros(len(genres))
+
+
 def sample_start_hours(peak_mix: np.ndarray, rng: np.random.Generator,
                        earliest: float, latest: float) -> np.ndarray:
     """One start hour per row of ``peak_mix`` (rows: users' weights over PEAKS)."""
-    cumulative = np.cumsum(peak_mix, axis=1)
-    peak = (rng.random((len(peak_mix), 1)) * cumulative[:, -1:] > cumulative).sum(axis=1)
+    peak = draw_columns(peak_mix, rng)
     hours = rng.normal(PEAKS[peak, 0], PEAKS[peak, 1])
     return np.clip(hours, earliest, latest)

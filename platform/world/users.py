@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from encore.platform.config import WorldConfig
 from encore.platform.world import schema
-from encore.platform.world.catalog import ORIGINS_BY_LANGUAGE, Catalog
+from encore.platform.world.catalog import Catalog, language_origins
 from encore.platform.world.rhythm import PEAKS
 from encore.platform.world.seeds import stream
 
@@ -111,7 +111,7 @@ def build_population(cfg: WorldConfig, cat: Catalog) -> Population:
     age_bucket = rng.choice(len(schema.AGE_BUCKETS), size=rows, p=[0.12, 0.3, 0.28, 0.17, 0.13])
     language_share = np.bincount(cat.artist_language, minlength=n_langs) + 1.0
     home_language = rng.choice(n_langs, size=rows, p=language_share / language_share.sum())
-    origins_of = [ORIGINS_BY_LANGUAGE.get(lang, (lang.upper(),)) for lang in cat.languages]
+    origins_of = language_origins(cat.languages)
     region = np.array([cat.origins.index(origins_of[h][rng.integers(len(origins_of[h]))])
                        for h in home_language])
 

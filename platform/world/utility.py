@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from encore.platform.config import UtilityWeights
-from encore.platform.world.catalog import Catalog
+from encore.platform.world.catalog import Catalog, popularity_z
 from encore.platform.world.schema import UTILITY_PARTS
 from encore.platform.world.users import Population
 
@@ -53,8 +53,7 @@ class Context:
 class UtilityModel:
     def __init__(self, cat: Catalog, pop: Population, weights: UtilityWeights) -> None:
         self.cat, self.pop, self.weights = cat, pop, weights
-        log_pop = np.log(cat.track_popularity.astype(np.float64))
-        self.popularity_z = np.clip((log_pop - log_pop.mean()) / log_pop.std(), -2.0, 2.0)
+        self.popularity_z = np.clip(popularity_z(cat), -2.0, 2.0)
 
     def parts(self, tracks: np.ndarray, ctx: Context, rng: np.random.Generator
               ) -> dict[str, np.ndarray]:

@@ -8,10 +8,9 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
-from kafka.admin import KafkaAdminClient
 
 from encore.platform.config import KafkaConfig
-from encore.platform.events.producer import EventProducer, ensure_topics
+from encore.platform.events.producer import EventProducer, setup_topics
 from encore.serving.events_service import events_service
 from encore.serving.grpc_server import start_server
 
@@ -32,11 +31,7 @@ def kafka_config(kafka_bootstrap: str) -> KafkaConfig:
         bootstrap_servers=kafka_bootstrap, events_topic=f"events-{suffix}",
         dead_letter_topic=f"events-dlq-{suffix}", partitions=4,
     )
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap, client_id="events-tests")
-    try:
-        ensure_topics(admin, config)
-    finally:
-        admin.close()
+    setup_topics(config, client_id="events-tests")
     return config
 
 

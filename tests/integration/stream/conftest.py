@@ -19,22 +19,18 @@ from encore.platform.config import (
     KafkaConfig,
     StreamConfig,
 )
+from encore.platform.stream.state import FEATURE_NAMES
 from encore.protos.encore.v1 import event_pb2
 
 USERS = (101, 102, 103)
 TRACK_DURATIONS = {t: 100_000 + 1000 * t for t in range(1, 21)}
-FEATURES = (
-    "session_id", "session_start_ms", "session_track_ids", "recent_play_track_ids",
-    "recent_play_ts_ms", "recent_heart_track_ids", "recent_heart_ts_ms",
-    "recent_skip_track_ids", "recent_skip_ts_ms", "recent_skip_at_ms", "counters_day",
-    "plays_today", "completes_today", "skips_today", "hearts_today", "plays_total",
-)
+# every user_realtime feature but the processor's own bookkeeping
+FEATURES = tuple(f for f in FEATURE_NAMES if f != "stream_state")
 
 
 @dataclass
 class StreamEnv:
     config: EncoreConfig
-    tmp: Path
     store: Any
 
     @property
@@ -95,7 +91,7 @@ def stream_env(kafka_bootstrap: str, tmp_path: Path) -> StreamEnv:
     )
     store = open_store(config.feature_store)
     apply_repo(store)
-    return StreamEnv(config=config, tmp=tmp_path, store=store)
+    return StreamEnv(config=config, store=store)
 
 
 def make_events(n_per_user: int = 60, seed: int = 3, anonymous: int = 5) -> list[event_pb2.Event]:
@@ -154,7 +150,7 @@ def expected_features(config: EncoreConfig, events) -> dict[int, dict[str, Any]]
     """The features a pure-Python replay of ``events`` (each event id once) gives."""
     from encore.platform.stream.state import StateParams, StreamEvent, replay
 
-    params = StateParams.from_config(config.stream, config.world.max_session_minutes, TRACK_DURATIONS)
+    params = StateParams.from_config(config, TRACK_DURATIONS)
     views = [StreamEvent.from_proto(e) for e in events]
     out = {}
     for user in USERS:

@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 
+from encore.platform.events.reader import read_records
 from encore.platform.stream.offline_log import read_offline_log
 from encore.platform.stream.processor import evict_group_members
 from encore.protos.encore.v1 import event_pb2
@@ -30,6 +31,15 @@ def _run_in_thread(processor):
     )
     thread.start()
     return stop, thread
+
+
+def _start_worker(stream_env, tmp_path, *flags: str) -> subprocess.Popen:
+    """stream_worker.py on ``stream_env``'s config in a process of its own (text output)."""
+    config_file = tmp_path / "config.json"
+    config_file.write_text(stream_env.config.model_dump_json())
+    worker = Path(__file__).with_name("stream_worker.py")
+    return subprocess.Popen([sys.executable, str(worker), str(config_file), *flags], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def test_events_become_online_features_with_offline_log(stream_env):
@@ -81,11 +91,7 @@ def test_crash_between_push_and_commit_then_restart_counts_each_event_once(strea
 def test_sigkill_mid_stream_then_restart_counts_each_event_once(stream_env, tmp_path):
     events = make_events(n_per_user=80, seed=11, anonymous=0)
     stream_env.produce(events)
-    config_file = tmp_path / "config.json"
-    config_file.write_text(stream_env.config.model_dump_json())
-    worker = Path(__file__).with_name("stream_worker.py")
-    proc = subprocess.Popen([sys.executable, str(worker), str(config_file)], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = _start_worker(stream_env, tmp_path)
     try:
         # wait until some, not all, events are visible, then kill without warning
         deadline = time.monotonic() + 60
@@ -141,14 +147,9 @@ def test_malformed_records_go_to_the_dead_letter_topic(stream_env):
     assert stats.dead_lettered == 2
     assert stream_env.online(USERS) == expected_features(stream_env.config, good + more)
 
-    consumer = KafkaConsumer(stream_env.kafka.dead_letter_topic,
-                             bootstrap_servers=stream_env.kafka.bootstrap_servers,
-                             auto_offset_reset="earliest", group_id=None)
-    records, deadline = [], time.monotonic() + 20
-    while len(records) < 2 and time.monotonic() < deadline:
-        for batch in consumer.poll(timeout_ms=200).values():
-            records.extend(json.loads(r.value) for r in batch)
-    consumer.close()
+    # run() flushed the dead-letter producer before returning: read the topic as it is
+    records = [json.loads(r.value) for r in
+               read_records(stream_env.kafka.bootstrap_servers, stream_env.kafka.dead_letter_topic)]
     assert len(records) == 2
     by_id = {r["event_id"]: r for r in records}
     assert "missing subject (user_id or anonymous_id)" in by_id["no-subject"]["reasons"]
@@ -160,11 +161,7 @@ def test_sigterm_finishes_the_batch_and_commits(stream_env, tmp_path):
     """`run` stops on SIGTERM after committing; a restart then finds nothing to redo."""
     events = make_events(n_per_user=20, seed=13, anonymous=0)
     stream_env.produce(events)
-    config_file = tmp_path / "config.json"
-    config_file.write_text(stream_env.config.model_dump_json())
-    worker = Path(__file__).with_name("stream_worker.py")
-    proc = subprocess.Popen([sys.executable, str(worker), str(config_file), "--fast"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = _start_worker(stream_env, tmp_path, "--fast")
     expected = expected_features(stream_env.config, events)
     try:
         assert stream_env.wait_for(expected, deadline_s=40) == expected

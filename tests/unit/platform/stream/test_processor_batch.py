@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections import namedtuple
 from datetime import datetime, timezone
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from encore.feature_store import schema
 from encore.platform.stream.offline_log import read_offline_log
 from encore.platform.stream.processor import StreamProcessor
-from encore.platform.stream.state import FEATURE_NAMES, StateParams, UserState
+from encore.platform.stream.state import FEATURE_NAMES, StateParams, StreamEvent, UserState, replay
 from encore.protos.encore.v1 import event_pb2
 
 Record = namedtuple("Record", "topic partition offset key value")
@@ -103,12 +106,6 @@ def test_push_timestamps_strictly_increase(tmp_path):
     heart.event_id = "h0"  # same event ts as the play
     proc.process_batch(records([heart], start=1))
     assert store.pushes[-1][0]["event_timestamp"] > first
-
-
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from encore.platform.stream.state import StreamEvent, replay  # noqa: E402
 
 ACTIONS = [event_pb2.PLAY_START, event_pb2.PLAY_END, event_pb2.SKIP, event_pb2.HEART,
            event_pb2.UNHEART, event_pb2.EXPOSURE]

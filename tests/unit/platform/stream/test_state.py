@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from encore.platform.sessions import session_name, sessionize
+from encore.platform.sessions import opens_session, session_name, sessionize
 from encore.platform.stream.state import (
     APPLIED,
     DUPLICATE_ID,
@@ -16,7 +16,6 @@ from encore.platform.stream.state import (
     StreamEvent,
     UserState,
     apply_record,
-    next_session,
     replay,
 )
 
@@ -182,7 +181,7 @@ def test_incremental_sessions_agree_with_sessionize(steps):
     # the incremental step directly
     got, session, start, last, last_sc = [], -1, None, 0, ""
     for t, s in zip(ts, scenarios):
-        if next_session(start, last, last_sc, t, s, max_session_ms=90 * MIN, inactivity_gap_ms=30 * MIN):
+        if opens_session(start, last, last_sc, t, s, max_session_ms=90 * MIN, inactivity_gap_ms=30 * MIN):
             session, start = session + 1, t
         got.append(session)
         last, last_sc = t, s

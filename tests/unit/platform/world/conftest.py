@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from encore.platform.config import WorldConfig, default_config
+from encore.platform.config import WorldConfig
 from encore.platform.world import World, generate_world, load_world
+from encore.platform.world.cli import world_config as configured_world
 
 SMALL_WORLD = {
     "users": 250, "days": 7, "artists": 150, "tracks": 2500, "anonymous_sessions_per_day": 10,
@@ -16,7 +17,7 @@ SMALL_WORLD = {
 
 
 def small_config(**overrides: object) -> WorldConfig:
-    return WorldConfig.model_validate(default_config().world.model_dump() | SMALL_WORLD | overrides)
+    return configured_world(**(SMALL_WORLD | overrides))
 
 
 @pytest.fixture(scope="session")
