@@ -14,9 +14,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import importlib.util
 import subprocess
 from dataclasses import dataclass
-import importlib.util
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -128,9 +128,10 @@ def spark_session(
             active.conf.set(key, value)
         return active
 
-    full = default_config()
-    config = config or full.spark
-    runtime_dir = runtime_dir or full.paths.runtime_dir
+    if config is None or runtime_dir is None:
+        full = default_config()
+        config = config or full.spark
+        runtime_dir = runtime_dir or full.paths.runtime_dir
     if "JAVA_HOME" not in os.environ:
         os.environ["JAVA_HOME"] = str(find_java().home)
     conf = {**default_conf(config, app_name or config.app_name, runtime_dir), **settings}

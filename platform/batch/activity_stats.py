@@ -42,16 +42,12 @@ def _rates(df: "DataFrame", prefix: str = "") -> "DataFrame":
     return df
 
 
-def compute_stats(ctx: JobContext, key: str) -> tuple["DataFrame", int]:
-    """Stats per (date, key) for ``ctx.dates``; returns (frame, events read)."""
+def compute_stats(ctx: JobContext, events: "DataFrame", key: str) -> "DataFrame":
+    """Stats per (date, key) for ``ctx.dates`` from the flagged ``events`` of every day
+    up to the last date."""
     from pyspark.sql import functions as F
 
     spark = ctx.spark
-    history = [d for d in bio.available_dates(ctx.events_dir) if d <= ctx.dates[-1]]
-    events = with_flags(bio.read_events(spark, ctx.events_dir, history), bio.read_tracks(spark, ctx.world_dir))
-    events = events.withColumn("listener", F.when(F.col("is_play") == 1, listener_key()))
-    events = events.where(F.col(key).isNotNull()).cache()
-    n_events = events.count()
 
     first_listen = (
         events.where(F.col("listener").isNotNull())
@@ -81,12 +77,21 @@ def compute_stats(ctx: JobContext, key: str) -> tuple["DataFrame", int]:
     out = _rates(_rates(out), "cum_")
     cols = [bio.DATE_COL, key, *COUNTS, "listeners", *(r for r, _ in RATES),
             *(f"cum_{c}" for c in COUNTS), "cum_listeners", *(f"cum_{r}" for r, _ in RATES)]
-    return out.select(*cols), n_events
+    return out.select(*cols)
 
 
-def run_stats(ctx: JobContext, job: str, table: str, key: str) -> bio.JobReport:
-    progress = bio.Progress(job, ctx.dates)
-    frame, n_events = compute_stats(ctx, key)
-    progress.read(n_events, "events (history up to the last date)")
-    progress.wrote(table, bio.write_partitioned(frame, ctx.out_dir, table))
+def run_stats(ctx: JobContext, table: str, key: str) -> bio.JobReport:
+    """The ``item_stats`` / ``artist_stats`` job: stats per ``key`` into ``table`` (the
+    job is named after its table)."""
+    from pyspark.sql import functions as F
+
+    spark = ctx.spark
+    progress = bio.Progress(table, ctx.dates)
+    history = [d for d in bio.available_dates(ctx.events_dir) if d <= ctx.dates[-1]]
+    events = with_flags(bio.read_events(spark, ctx.events_dir, history), bio.read_tracks(spark, ctx.world_dir))
+    events = events.withColumn("listener", F.when(F.col("is_play") == 1, listener_key()))
+    events = events.where(F.col(key).isNotNull()).cache()
+    progress.read(events.count(), "events (history up to the last date)")
+    progress.wrote(table, bio.write_partitioned(compute_stats(ctx, events, key), ctx.out_dir, table))
+    events.unpersist()
     return progress.done()

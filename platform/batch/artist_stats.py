@@ -17,11 +17,11 @@ KEY = "artist_id"
 
 
 def run(ctx: JobContext) -> bio.JobReport:
-    return run_stats(ctx, JOB, TABLE, KEY)
+    return run_stats(ctx, TABLE, KEY)
 
 
 def main(argv=None) -> None:
-    run_main(JOB, "Daily and cumulative artist statistics.", run, None, argv)
+    run_main(JOB, run, argv)
 
 
 if __name__ == "__main__":

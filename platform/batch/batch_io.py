@@ -145,20 +145,13 @@ def read_events(spark: "SparkSession", events_dir: Path, days: Iterable[date]) -
 
 
 def _empty_events(spark: "SparkSession") -> "DataFrame":
-    from pyspark.sql.types import (
-        DateType, FloatType, IntegerType, LongType, StringType, StructField, StructType,
-        TimestampType,
-    )
+    """No events: the world's ``EVENTS`` schema (in Spark types) plus ``date``."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+    from pyspark.sql.types import DateType
 
-    schema = StructType([
-        StructField("event_id", StringType()), StructField("ts", TimestampType()),
-        StructField("user_id", LongType()), StructField("session_id", StringType()),
-        StructField("scenario", StringType()), StructField("track_id", LongType()),
-        StructField("action", StringType()), StructField("played_ms", LongType()),
-        StructField("position", IntegerType()), StructField("propensity", FloatType()),
-        StructField("request_id", StringType()), StructField(DATE_COL, DateType()),
-    ])
-    return spark.createDataFrame([], schema)
+    from encore.platform.world.schema import EVENTS
+
+    return spark.createDataFrame([], from_arrow_schema(EVENTS).add(DATE_COL, DateType()))
 
 
 def read_table(spark: "SparkSession", out_dir: Path, table: str, days: Iterable[date]) -> "DataFrame | None":

@@ -15,13 +15,9 @@ from typing import Optional
 
 import typer
 
-app = typer.Typer(help="Spark batch jobs over the event log.", no_args_is_help=True)
+from encore.platform.batch.job import JOBS
 
-#: Jobs in dependency order (module name under encore.platform.batch).
-JOBS = (
-    "sessionize", "item_stats", "artist_stats", "item_graph", "recall_samples",
-    "ranking_samples", "materialize_features",
-)
+app = typer.Typer(help="Spark batch jobs over the event log.", no_args_is_help=True)
 
 EventsOpt = typer.Option(..., "--events", help="Event log folder (date=YYYY-MM-DD partitions).",
                          exists=True, file_okay=False)
@@ -35,16 +31,11 @@ UntilOpt = typer.Option(None, "--until", help="Last date (inclusive).")
 def run_job(job: str, events: Path, out: Optional[Path], world: Optional[Path], dates: Optional[str],
             since: Optional[str], until: Optional[str], **options):
     """Run one job in this process's Spark session; returns its JobReport."""
-    from encore.platform.batch.job import make_context
-    from encore.platform.config import default_config
-    from encore.platform.spark import spark_session
+    from encore.platform.batch.job import run_job as run_in_spark
 
-    config = default_config()
-    spark = spark_session(config.spark, app_name=f"encore-batch-{job}")
-    ctx = make_context(spark, events, out, dates=dates, since=since, until=until, world_dir=world,
-                       config=config, **options)
     module = importlib.import_module(f"encore.platform.batch.{job}")
-    return module.run(ctx)
+    return run_in_spark(job, module.run, events, out, dates=dates, since=since, until=until,
+                        world_dir=world, **options)
 
 
 def _run_and_report(job: str, *args, **kwargs) -> None:
@@ -107,28 +98,8 @@ def _command(job: str, doc: str, extra: dict[str, tuple[type, str]]):
         app.command(job, hidden=True)(command)
 
 
-_command("sessionize", "Events -> sessions (the encore.platform.sessions rule).",
-         {"lookback_days": (int, "Days read before the first date when sessions(d-1) is absent (default 1).")})
-_command("item_stats", "Daily and cumulative per-track statistics.", {})
-_command("artist_stats", "Daily and cumulative per-artist statistics.", {})
-_command("item_graph", "Directed item-item co-listening graph (user-day co-listening).", {
-    "window_days": (int, "Window of days ending on each date (default 30)."),
-    "min_support": (int, "Minimum co-listening count (default 2)."),
-    "top_n": (int, "Neighbours kept per item (default 50)."),
-    "max_items_per_context": (int, "Distinct tracks per user-day (default world.max_sample_per_user_per_day)."),
-})
-_command("recall_samples", "Next-item recall samples with point-in-time history, capped per user-day.", {
-    "history_days": (int, "Days of history read before each date (default 30)."),
-    "cap": (int, "Samples per user per day (default world.max_sample_per_user_per_day)."),
-    "seed": (int, "Seed of the cap and negative sampling (default world.seed)."),
-})
-_command("ranking_samples", "One row per exposure with labels and point-in-time features.", {
-    "history_days": (int, "Days of user history for the features (default 30)."),
-})
-_command("materialize_features", "Write the Feast offline sources (daily snapshots).", {
-    "offline_dir": (Path, "Feast offline folder (default feature_store.offline_dir)."),
-    "window_days": (int, "User activity window (default 30)."),
-})
+for _job, (_doc, _extra) in JOBS.items():
+    _command(_job, _doc, _extra)
 
 
 @app.command("all")

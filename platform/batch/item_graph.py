@@ -107,13 +107,7 @@ def run(ctx: JobContext) -> bio.JobReport:
 
 
 def main(argv=None) -> None:
-    def extra(parser):
-        parser.add_argument("--window-days", dest="window_days", type=int, default=None, help="default 30")
-        parser.add_argument("--min-support", dest="min_support", type=int, default=None, help="default 2")
-        parser.add_argument("--top-n", dest="top_n", type=int, default=None, help="default 50")
-        parser.add_argument("--max-items-per-context", dest="max_items_per_context", type=int, default=None)
-
-    run_main(JOB, "Item-item co-listening graph.", run, extra, argv)
+    run_main(JOB, run, argv)
 
 
 if __name__ == "__main__":

@@ -75,11 +75,10 @@ def write_snapshot(table: pa.Table, spec: fs.SourceSpec, offline_dir: Path, day:
         tmp.replace(target / f"snapshot-{day.isoformat()}.parquet")
 
 
-def user_snapshot(ctx: JobContext, day: date, events, users):
+def user_snapshot(day: date, window_days: int, events, users):
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    window_days = int(ctx.opt("window_days", 30))
     recent = events.where(
         (F.col(bio.DATE_COL) <= F.lit(day)) & (F.col(bio.DATE_COL) > F.date_sub(F.lit(day), window_days))
         & F.col("user_id").isNotNull()
@@ -111,7 +110,7 @@ def user_snapshot(ctx: JobContext, day: date, events, users):
     return out.orderBy("user_id").toPandas()
 
 
-def track_snapshot(ctx: JobContext, day: date, tracks, stats):
+def track_snapshot(day: date, tracks, stats):
     from pyspark.sql import functions as F
 
     s = stats.where(F.col(bio.DATE_COL) == F.lit(day)).select(
@@ -125,17 +124,16 @@ def track_snapshot(ctx: JobContext, day: date, tracks, stats):
     return out.orderBy("track_id").toPandas()
 
 
-def artist_snapshot(ctx: JobContext, day: date, artists, tracks, stats):
+def artist_snapshot(day: date, artists, stats):
+    """``artists``: artist_id, genre, language, track_count (the catalog's, see ``run``)."""
     from pyspark.sql import functions as F
 
-    counts = tracks.groupBy("artist_id").agg(F.count(F.lit(1)).alias("track_count"))
     s = stats.where(F.col(bio.DATE_COL) == F.lit(day)).select(
         "artist_id", F.col("cum_plays").alias("play_count"), F.col("cum_listeners").alias("listener_count"),
         F.col("cum_completion_rate").alias("completion_rate"), F.col("cum_skip_rate").alias("skip_rate"),
     )
     out = (
-        artists.select("artist_id", "genre", "language").join(counts, "artist_id", "left")
-        .join(s, "artist_id", "left")
+        artists.join(s, "artist_id", "left")
         .fillna(0, ["track_count", "play_count", "listener_count"])
         .fillna(0.0, ["completion_rate", "skip_rate"])
     )
@@ -143,6 +141,8 @@ def artist_snapshot(ctx: JobContext, day: date, artists, tracks, stats):
 
 
 def run(ctx: JobContext) -> bio.JobReport:
+    from pyspark.sql import functions as F
+
     spark = ctx.spark
     offline_dir = Path(ctx.opt("offline_dir", ctx.config.feature_store.offline_dir))
     window_days = int(ctx.opt("window_days", 30))
@@ -151,10 +151,14 @@ def run(ctx: JobContext) -> bio.JobReport:
     bio.require_partitions(ctx.out_dir, "artist_stats", ctx.dates, "artist_stats")
 
     tracks = bio.read_tracks(spark, ctx.world_dir).cache()
-    artists = bio.read_world_table(spark, ctx.world_dir, "catalog/artists.parquet")
+    track_counts = tracks.groupBy("artist_id").agg(F.count(F.lit(1)).alias("track_count"))
+    artists = (
+        bio.read_world_table(spark, ctx.world_dir, "catalog/artists.parquet")
+        .select("artist_id", "genre", "language").join(track_counts, "artist_id", "left")
+    )
     users = bio.read_world_table(spark, ctx.world_dir, "users/users.parquet")
     days = bio.date_range(ctx.dates[0] - timedelta(days=window_days - 1), ctx.dates[-1])
-    events = _events_with_genre(spark, ctx, days, tracks)
+    events = with_flags(bio.read_events(spark, ctx.events_dir, days), tracks, extra=("genre",)).cache()
     progress.read(events.count(), f"events ({window_days}-day windows)")
     item_stats = bio.read_table(spark, ctx.out_dir, "item_stats", ctx.dates)
     artist_stats = bio.read_table(spark, ctx.out_dir, "artist_stats", ctx.dates)
@@ -165,31 +169,19 @@ def run(ctx: JobContext) -> bio.JobReport:
     )
     for day in ctx.dates:
         for spec, pdf in (
-            (fs.USER_PROFILE, user_snapshot(ctx, day, events, users)),
-            (fs.TRACK_PROFILE, track_snapshot(ctx, day, track_cols, item_stats)),
-            (fs.ARTIST_PROFILE, artist_snapshot(ctx, day, artists, tracks, artist_stats)),
+            (fs.USER_PROFILE, user_snapshot(day, window_days, events, users)),
+            (fs.TRACK_PROFILE, track_snapshot(day, track_cols, item_stats)),
+            (fs.ARTIST_PROFILE, artist_snapshot(day, artists, artist_stats)),
         ):
             write_snapshot(_to_arrow(pdf, spec, day), spec, offline_dir, day)
             progress.wrote(spec.view, len(pdf))
     events.unpersist()
+    tracks.unpersist()
     return progress.done()
 
 
-def _events_with_genre(spark, ctx: JobContext, days, tracks):
-    from pyspark.sql import functions as F
-
-    events = with_flags(bio.read_events(spark, ctx.events_dir, days), tracks)
-    genres = tracks.select("track_id", "genre")
-    return events.join(F.broadcast(genres), "track_id", "left").cache()
-
-
 def main(argv=None) -> None:
-    def extra(parser):
-        parser.add_argument("--offline-dir", dest="offline_dir", type=Path, default=None,
-                            help="Feast offline folder (default feature_store.offline_dir)")
-        parser.add_argument("--window-days", dest="window_days", type=int, default=None, help="default 30")
-
-    run_main(JOB, "Write the Feast offline sources (daily snapshots).", run, extra, argv)
+    run_main(JOB, run, argv)
 
 
 if __name__ == "__main__":

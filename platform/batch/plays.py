@@ -26,12 +26,12 @@ def listener_key() -> "Column":
     return F.coalesce(F.col("user_id").cast("string"), F.concat(F.lit("anon:"), F.col("session_id")))
 
 
-def with_flags(events: "DataFrame", tracks: "DataFrame") -> "DataFrame":
+def with_flags(events: "DataFrame", tracks: "DataFrame", extra: tuple[str, ...] = ()) -> "DataFrame":
     """Add int flags ``is_play``, ``is_complete``, ``is_skip``, ``is_heart`` (and the
-    track's ``artist_id``, ``duration_ms``) to every event."""
+    track's ``artist_id``, ``duration_ms`` and ``extra`` columns) to every event."""
     from pyspark.sql import functions as F
 
-    t = tracks.select("track_id", "artist_id", "duration_ms")
+    t = tracks.select("track_id", "artist_id", "duration_ms", *extra)
     df = events.join(F.broadcast(t), "track_id", "left")
     return (
         df.withColumn("is_play", (F.col("action") == labels.PLAY).cast("int"))

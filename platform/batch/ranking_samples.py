@@ -128,10 +128,7 @@ def run(ctx: JobContext) -> bio.JobReport:
 
 
 def main(argv=None) -> None:
-    def extra(parser):
-        parser.add_argument("--history-days", dest="history_days", type=int, default=None, help="default 30")
-
-    run_main(JOB, "Ranking samples: exposures with labels and point-in-time features.", run, extra, argv)
+    run_main(JOB, run, argv)
 
 
 if __name__ == "__main__":

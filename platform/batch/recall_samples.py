@@ -68,10 +68,12 @@ def add_negatives(spark, samples, tracks, k: int, seed: int):
     if k <= 0:
         return samples.withColumn("negative_track_ids", F.array().cast("array<long>"))
     # A global (unpartitioned) window: it ranks the catalog, not the events, so one
-    # partition holds it easily; Spark warns about it regardless.
+    # partition holds it easily; Spark warns about it regardless. Not cached: the
+    # catalog's track_id column is cheap to re-rank, and a cache here would outlive the
+    # lazy frame this returns.
     idx = tracks.select("track_id").distinct().withColumn(
         "_idx", (F.row_number().over(Window.orderBy("track_id")) - 1).cast("long")
-    ).cache()
+    )
     n = idx.count()
     if n < 2:
         return samples.withColumn("negative_track_ids", F.array().cast("array<long>"))
@@ -132,12 +134,7 @@ def run(ctx: JobContext) -> bio.JobReport:
 
 
 def main(argv=None) -> None:
-    def extra(parser):
-        parser.add_argument("--history-days", dest="history_days", type=int, default=None, help="default 30")
-        parser.add_argument("--cap", type=int, default=None, help="default world.max_sample_per_user_per_day")
-        parser.add_argument("--seed", type=int, default=None, help="default world.seed")
-
-    run_main(JOB, "Next-item recall training samples.", run, extra, argv)
+    run_main(JOB, run, argv)
 
 
 if __name__ == "__main__":

@@ -74,7 +74,9 @@ def _assign_sessions(max_session_ms: int, gap_ms: int):
     return assign
 
 
-def _sessionize_block(ctx: JobContext, block: list, progress: bio.Progress) -> "DataFrame":
+def _sessionize_block(ctx: JobContext, block: list, events: "DataFrame", seed: "DataFrame | None") -> "DataFrame":
+    """Sessions that start on the days of ``block`` from ``events`` and the sessions of
+    the day before (``seed``, None when absent); both read by ``run``."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -82,10 +84,6 @@ def _sessionize_block(ctx: JobContext, block: list, progress: bio.Progress) -> "
     max_ms = ctx.config.world.max_session_minutes * 60_000
     gap_ms = ctx.config.stream.inactivity_gap_minutes * 60_000
     first, last = block[0], block[-1]
-    seed = bio.read_table(spark, ctx.out_dir, TABLE, [first - timedelta(days=1)])
-    lookback = 1 if seed is not None else int(ctx.opt("lookback_days", 1))
-    read_days = bio.date_range(first - timedelta(days=max(lookback, 1)), last + timedelta(days=1))
-    events = bio.read_events(spark, ctx.events_dir, read_days)
     horizon = bio.day_start_ms(last + timedelta(days=1)) + max_ms
     events = events.where(F.col("ts_ms") <= horizon)
     first_ms = bio.day_start_ms(first)
@@ -106,9 +104,6 @@ def _sessionize_block(ctx: JobContext, block: list, progress: bio.Progress) -> "
         known = known.where(
             F.when(F.col("seed_end_ms").isNotNull(), after_seed).otherwise(F.col("ts_ms") >= first_ms)
         ).drop("seed_end_ms", "seed_event_id")
-    else:
-        log.warning("%s: no %s partition for %s; sessionizing from %d day(s) earlier",
-                    JOB, TABLE, first - timedelta(days=1), lookback)
 
     assigned = (
         known.select("user_id", "event_id", "ts_ms", "scenario")
@@ -169,25 +164,29 @@ def _aggregate(df: "DataFrame") -> "DataFrame":
 
 
 def run(ctx: JobContext) -> bio.JobReport:
+    from pyspark.sql import functions as F
+
     progress = bio.Progress(JOB, ctx.dates)
     for block in bio.contiguous_runs(ctx.dates):
-        sessions = _sessionize_block(ctx, block, progress)
-        rows = bio.write_partitioned(sessions, ctx.out_dir, TABLE)
+        first, last = block[0], block[-1]
+        seed = bio.read_table(ctx.spark, ctx.out_dir, TABLE, [first - timedelta(days=1)])
+        lookback = 1 if seed is not None else max(int(ctx.opt("lookback_days", 1)), 1)
+        if seed is None:
+            log.warning("%s: no %s partition for %s; sessionizing from %d day(s) earlier",
+                        JOB, TABLE, first - timedelta(days=1), lookback)
+        read_days = bio.date_range(first - timedelta(days=lookback), last + timedelta(days=1))
+        # read and deduplicated once: the block's known and anonymous events, and the count
+        events = bio.read_events(ctx.spark, ctx.events_dir, read_days).cache()
+        in_block = F.col(bio.DATE_COL).between(F.lit(first), F.lit(last))
+        progress.read(events.where(in_block).count(), "events (requested dates)")
+        rows = bio.write_partitioned(_sessionize_block(ctx, block, events, seed), ctx.out_dir, TABLE)
         progress.wrote(TABLE, rows)
-    progress.read(_count_events(ctx), "events (requested dates)")
+        events.unpersist()
     return progress.done()
 
 
-def _count_events(ctx: JobContext) -> int:
-    return bio.read_events(ctx.spark, ctx.events_dir, ctx.dates).count()
-
-
 def main(argv=None) -> None:
-    def extra(parser):
-        parser.add_argument("--lookback-days", dest="lookback_days", type=int, default=None,
-                            help="days read before the first date when sessions(d-1) is absent (default 1)")
-
-    run_main(JOB, "Sessionize the event log (encore.platform.sessions rule).", run, extra, argv)
+    run_main(JOB, run, argv)
 
 
 if __name__ == "__main__":

@@ -19,17 +19,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from encore.platform.batch.cli import JOBS
-from encore.platform.batch.job import make_context
+from encore.platform.batch.job import JOBS, make_context
+from encore.platform.bench.machine import machine_info
 from encore.platform.config import default_config
 
 log = logging.getLogger("encore.bench.batch")
-
-
-def _machine() -> dict[str, Any]:
-    from encore.platform.bench.machine import machine_info
-
-    return machine_info()
 
 
 def _run_jobs(spark, world: Path, out: Path) -> dict[str, dict[str, Any]]:
@@ -62,10 +56,7 @@ def run(out_json: Path, users: int = 500, days: int = 7, scale: int = 4,
         for label, n_users in sizes.items():
             cfg = config.world.model_copy(update={"users": n_users, "days": days})
             worlds[label] = work / f"world-{label}"
-            generate_world(cfg, worlds[label], progress=False)
-            import pyarrow.dataset as ds
-
-            events_rows[label] = ds.dataset(worlds[label] / "events", partitioning="hive").count_rows()
+            events_rows[label] = generate_world(cfg, worlds[label], progress=False).counts["events"]
 
         spark = spark_session(config.spark, app_name="encore-bench-batch")
         spark.range(1000).selectExpr("sum(id)").collect()  # warm the JVM
@@ -99,7 +90,7 @@ def run(out_json: Path, users: int = 500, days: int = 7, scale: int = 4,
             "jobs": jobs,
             "total": {"seconds_1x": round(total_small, 3), f"seconds_{scale}x": round(total_big, 3),
                       "ratio": round(total_big / total_small, 3) if total_small else None},
-            "machine": _machine(),
+            "machine": machine_info(),
             "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
         }
         out_json = Path(out_json)

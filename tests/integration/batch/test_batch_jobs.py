@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from encore.platform.batch import batch_io as bio
-from encore.platform.batch.job import make_context
+from encore.platform.batch.job import JOBS, make_context
 from encore.platform.config import default_config
 from encore.platform.sampling import cap_samples_per_user
 
@@ -33,8 +33,6 @@ ref = _load_reference()
 pytestmark = pytest.mark.integration
 
 CAP = 40  # small, so the bot and hyperactive users hit it
-JOBS = ("sessionize", "item_stats", "artist_stats", "item_graph", "recall_samples",
-        "ranking_samples", "materialize_features")
 
 
 def _run(spark, job, world, out, dates=None, **options):
