@@ -85,11 +85,10 @@ class FeatureClient:
         unique = list(dict.fromkeys(ids))
         if not unique:
             return {}
-        refs = _refs(*specs)
         columns = self._store.get_online_features(
-            features=refs, entity_rows={join_key: unique}, full_feature_names=False
+            features=_refs(*specs), entity_rows={join_key: unique}, full_feature_names=False
         ).to_dict()
-        names = [ref.split(":", 1)[1] for ref in refs]
+        names = [name for spec in specs for name in spec.feature_names]
         return {
             entity_id: {name: columns[name][row] for name in names}
             for row, entity_id in enumerate(unique)

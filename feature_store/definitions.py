@@ -18,10 +18,9 @@ from feast.types import Array, FeastType, Float32, Int64, String
 
 from encore.feature_store import schema
 from encore.feature_store.schema import SourceSpec
-from encore.platform.config import default_config
+from encore.platform.config import default_config, resolve_project_path
 
 REPO_DIR = Path(__file__).resolve().parent / "repo"
-PROJECT_ROOT = REPO_DIR.parents[1]
 
 _FEAST_TYPES: dict[pa.DataType, FeastType] = {
     pa.string(): String,
@@ -60,8 +59,7 @@ def offline_dir_from_env() -> Path:
     value = os.environ.get(schema.OFFLINE_DIR_ENV)
     if value:
         return Path(value).resolve()
-    configured = default_config().feature_store.offline_dir
-    return configured if configured.is_absolute() else (PROJECT_ROOT / configured).resolve()
+    return resolve_project_path(default_config().feature_store.offline_dir)
 
 
 def feast_fields(spec: SourceSpec) -> list[Field]:

@@ -31,6 +31,9 @@ OFFLINE_DIR_ENV = "ENCORE_FEATURES_OFFLINE_DIR"
 """Environment variable naming the offline folder the definitions point their sources
 at; ``encore.feature_store.store.open_store`` sets it from FeatureStoreConfig."""
 
+PROFILE_TTL = timedelta(days=400)
+"""How far back a batch-computed profile row stays valid (user, track, artist)."""
+
 _INT_LIST = pa.list_(pa.int64())
 _STR_LIST = pa.list_(pa.string())
 
@@ -74,7 +77,7 @@ USER_PROFILE = SourceSpec(
     view="user_profile",
     join_key=USER_ID,
     offline_path="user_profile",
-    ttl=timedelta(days=400),
+    ttl=PROFILE_TTL,
     features=pa.schema([
         ("age_bucket", pa.string()),
         ("region", pa.string()),
@@ -117,7 +120,7 @@ TRACK_PROFILE = SourceSpec(
     view="track_profile",
     join_key=TRACK_ID,
     offline_path="track_profile",
-    ttl=timedelta(days=400),
+    ttl=PROFILE_TTL,
     features=pa.schema([
         ("artist_id", pa.int64()),
         ("album_id", pa.int64()),
@@ -139,7 +142,7 @@ ARTIST_PROFILE = SourceSpec(
     view="artist_profile",
     join_key=ARTIST_ID,
     offline_path="artist_profile",
-    ttl=timedelta(days=400),
+    ttl=PROFILE_TTL,
     features=pa.schema([
         ("genre", pa.string()),
         ("language", pa.string()),
@@ -152,4 +155,3 @@ ARTIST_PROFILE = SourceSpec(
 )
 
 ALL_SOURCES: tuple[SourceSpec, ...] = (USER_PROFILE, USER_REALTIME, TRACK_PROFILE, ARTIST_PROFILE)
-SOURCES_BY_VIEW: dict[str, SourceSpec] = {spec.view: spec for spec in ALL_SOURCES}

@@ -16,7 +16,6 @@ from encore.platform import config as config_mod
 from encore.platform.batch.cli import app as batch_app
 from encore.platform.bench.cli import app as bench_app
 from encore.platform.data.cli import app as data_app
-from encore.platform.demo import run_demo
 from encore.platform.events.cli import app as events_app
 from encore.platform.stack.cli import app as stack_app
 from encore.platform.stream.cli import app as stream_app
@@ -65,6 +64,8 @@ def demo(
     days: Optional[int] = typer.Option(None, help="Override world.days for the demo."),
 ) -> None:
     """Run the main job: generate a small world, load it back and summarise it."""
+    from encore.platform.demo import run_demo
+
     try:
         run_demo(out=out, users=users, days=days)
     except config_mod.ConfigError as err:

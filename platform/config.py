@@ -22,12 +22,30 @@ DEFAULT_CONFIG_FILE = PACKAGE_DIR / "encore.yaml"
 CONFIG_ENV = "ENCORE_CONFIG"
 
 
+@lru_cache(maxsize=1)
+def project_root() -> Path:
+    """The folder holding pyproject.toml above this package (the repository of an
+    editable install), else the cwd (a non-editable install has none)."""
+    for folder in PACKAGE_DIR.parents:
+        if (folder / "pyproject.toml").is_file():
+            return folder
+    return Path.cwd()
+
+
+def resolve_project_path(path: str | os.PathLike[str]) -> Path:
+    """``path`` made absolute: a relative one is taken relative to ``project_root()``,
+    for configured paths that must not depend on the cwd."""
+    path = Path(path)
+    return path if path.is_absolute() else (project_root() / path).resolve()
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class PathsConfig(_Section):
-    """Where runtime state and the shared real data sets live (relative to the cwd)."""
+    """Where runtime state (relative to the cwd) and the shared real data sets (relative
+    to the project root, see ``resolve_project_path``) live."""
 
     runtime_dir: Path = Path(".runtime")
     shared_data_dir: Path = Path("../shared/data")

@@ -17,7 +17,7 @@ DEFAULTS = {
     "TF_CPP_MIN_LOG_LEVEL": "2",
     "PYSPARK_PYTHON": sys.executable,
     "PYSPARK_DRIVER_PYTHON": sys.executable,
-    "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0"),
+    "PYTHONHASHSEED": "0",
 }
 
 for _name, _value in DEFAULTS.items():

@@ -9,18 +9,14 @@ import pytest
 
 import encore.platform  # noqa: F401
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
-
-
-@pytest.fixture(scope="session")
-def repo_root() -> Path:
-    return REPO_ROOT
-
 
 @pytest.fixture(scope="session")
 def shared_data_dir() -> Path:
-    """The read-only real data sets; tests that need them skip cleanly without them."""
-    if not SHARED_DATA_DIR.is_dir():
-        pytest.skip(f"real data folder {SHARED_DATA_DIR} is absent (see ../shared/data/README.md)")
-    return SHARED_DATA_DIR
+    """The read-only real data sets, where the loaders look by default
+    (``paths.shared_data_dir``); tests that need them skip cleanly without them."""
+    from encore.platform.data.common import resolve_data_dir
+
+    folder = resolve_data_dir()
+    if not folder.is_dir():
+        pytest.skip(f"real data folder {folder} is absent (see ../shared/data/README.md)")
+    return folder

@@ -6,12 +6,16 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(help="bench commands.", no_args_is_help=True)
+app = typer.Typer(help="Benchmarks; each writes docs/benchmarks/<name>.json.", no_args_is_help=True)
+
+
+def _out(name: str):
+    return typer.Option(Path(f"docs/benchmarks/{name}.json"), help="Where to write the result JSON.")
 
 
 @app.command("world")
 def world(
-    out: Path = typer.Option(Path("docs/benchmarks/world.json"), help="Where to write the result JSON."),
+    out: Path = _out("world"),
     days: int = typer.Option(14, help="Days simulated at each size."),
     progress: bool = typer.Option(False, help="Show the generator's progress bars."),
 ) -> None:
@@ -27,7 +31,7 @@ def world(
 
 @app.command("stream")
 def stream(
-    out: Path = typer.Option(Path("docs/benchmarks/stream.json"), help="Where to write the result JSON."),
+    out: Path = _out("stream"),
     rate: float = typer.Option(500.0, help="Produce rate (events/s) of the latency phase."),
     events: int = typer.Option(20_000, help="Events sent in the throughput phase."),
     users: int = typer.Option(300, help="Users in the generated world the events come from."),
@@ -45,7 +49,7 @@ def stream(
 
 @app.command("batch")
 def batch(
-    out: Path = typer.Option(Path("docs/benchmarks/batch.json"), help="Where to write the result JSON."),
+    out: Path = _out("batch"),
     users: int = typer.Option(500, help="Users at 1x; the 4x world has scale times as many."),
     days: int = typer.Option(7, help="Days simulated at each size."),
     scale: int = typer.Option(4, help="Size of the large world relative to the small one."),

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-app = typer.Typer(help="data commands.", no_args_is_help=True)
+app = typer.Typer(help="The read-only real data sets in the shared data folder.", no_args_is_help=True)
 
 
 @app.command("check")
@@ -24,7 +24,7 @@ def check(
     from encore.platform.data.common import DataFileError, resolve_data_dir
     from encore.platform.data.emomusic import load_emomusic
     from encore.platform.data.lastfm_kg import load_lastfm_kg
-    from encore.platform.data.nowplaying import load_nowplaying, make_next_item_pairs
+    from encore.platform.data.nowplaying import load_nowplaying
     from encore.platform.data.spotify import load_spotify
 
     folder = resolve_data_dir(data_dir)
@@ -34,7 +34,6 @@ def check(
         raise typer.Exit(1)
     try:
         nowplaying = load_nowplaying(folder)
-        pairs = make_next_item_pairs(nowplaying.sessions)
         lastfm = load_lastfm_kg(folder)
         spotify = load_spotify(folder)
         emo = load_emomusic(folder)
@@ -46,7 +45,7 @@ def check(
     table.add_column("data set")
     table.add_column("counts")
     table.add_row("nowplaying", f"{nowplaying.num_sessions:,} sessions, {nowplaying.num_items:,} "
-                  f"items, {len(pairs):,} next-item pairs")
+                  f"items, {nowplaying.num_next_item_pairs:,} next-item pairs")
     table.add_row("lastfm-kg", f"{len(lastfm.user_artists):,} plays rows, {lastfm.num_users:,} users, "
                   f"{lastfm.num_artists:,} artists; {lastfm.num_triples:,} triples, "
                   f"{lastfm.num_entities:,} entities, {lastfm.num_relations} relations; "

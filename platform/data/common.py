@@ -10,7 +10,6 @@ place; nothing is ever copied into the repository.
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -33,25 +32,14 @@ class DataFileError(ValueError):
         super().__init__(f"{location}: {problem}")
 
 
-@lru_cache(maxsize=1)
-def repo_root() -> Path:
-    """The folder holding pyproject.toml above this module (the cwd if there is none,
-    as for a non-editable install)."""
-    for folder in Path(__file__).resolve().parents:
-        if (folder / "pyproject.toml").is_file():
-            return folder
-    return Path.cwd()
-
-
 def resolve_data_dir(data_dir: PathLike | None = None) -> Path:
     """``data_dir`` as given, or the configured shared data folder; a relative
     configured path is taken relative to the repository root."""
     if data_dir is not None:
         return Path(data_dir)
-    from encore.platform.config import default_config
+    from encore.platform.config import default_config, resolve_project_path
 
-    configured = default_config().paths.shared_data_dir
-    return configured if configured.is_absolute() else (repo_root() / configured).resolve()
+    return resolve_project_path(default_config().paths.shared_data_dir)
 
 
 def read_bytes(path: Path) -> bytes:

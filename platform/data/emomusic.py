@@ -65,15 +65,6 @@ class EmoMusic:
     def num_songs(self) -> int:
         return len(self.songs)
 
-    def describe(self) -> dict[str, int | float | str]:
-        return {
-            "folder": str(self.folder),
-            "songs": self.num_songs,
-            "genres": int(self.songs["genre"].nunique()),
-            "mean_arousal": round(float(self.songs["mean_arousal"].mean()), 4),
-            "mean_valence": round(float(self.songs["mean_valence"].mean()), 4),
-        }
-
 
 def _unique_ids(path: Path, ids: pd.Series, where: str) -> None:
     repeated = ids.duplicated()

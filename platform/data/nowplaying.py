@@ -57,6 +57,11 @@ class NowplayingSessions:
     def num_sessions(self) -> int:
         return len(self.sessions)
 
+    @property
+    def num_next_item_pairs(self) -> int:
+        """How many pairs :func:`make_next_item_pairs` makes: one per click but the first."""
+        return sum(map(len, self.sessions)) - self.num_sessions
+
     def describe(self) -> dict[str, int | str]:
         lengths = [len(s) for s in self.sessions]
         return {
@@ -64,7 +69,7 @@ class NowplayingSessions:
             "sessions": self.num_sessions,
             "items": self.num_items,
             "clicks": sum(lengths),
-            "next_item_pairs": sum(lengths) - self.num_sessions,
+            "next_item_pairs": self.num_next_item_pairs,
             "max_session_length": max(lengths),
         }
 

@@ -59,17 +59,6 @@ class SpotifyTracks:
     def num_tracks(self) -> int:
         return len(self.tracks)
 
-    def describe(self) -> dict[str, int | float | str]:
-        return {
-            "path": str(self.path),
-            "rows_read": self.rows_read,
-            "incomplete_dropped": self.incomplete_dropped,
-            "duplicates_dropped": self.duplicates_dropped,
-            "tracks": self.num_tracks,
-            "mean_valence": round(float(self.tracks["valence"].mean()), 4),
-            "mean_energy": round(float(self.tracks["energy"].mean()), 4),
-        }
-
 
 def _check_ranges(path: Path, rows: pd.DataFrame) -> pd.DataFrame:
     checked = rows.copy()

@@ -12,14 +12,17 @@ from encore.platform.config import StackConfig
 from encore.platform.stack import LocalStack, free_port
 
 
+def _private_ports() -> StackConfig:
+    return StackConfig(kafka_port=free_port(), redis_port=free_port(), start_timeout_s=20)
+
+
 @pytest.fixture
 def make_stack(tmp_path: Path) -> Iterator[Callable[[], LocalStack]]:
     """Factory for a stopped LocalStack on fresh ports; every one is brought down after."""
     stacks: list[LocalStack] = []
 
     def make() -> LocalStack:
-        config = StackConfig(kafka_port=free_port(), redis_port=free_port(), start_timeout_s=20)
-        stack = LocalStack(config, runtime_dir=tmp_path / f"runtime{len(stacks)}")
+        stack = LocalStack(_private_ports(), runtime_dir=tmp_path / f"runtime{len(stacks)}")
         stacks.append(stack)
         return stack
 
@@ -31,8 +34,7 @@ def make_stack(tmp_path: Path) -> Iterator[Callable[[], LocalStack]]:
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """One running broker + Redis shared by the whole test session."""
-    config = StackConfig(kafka_port=free_port(), redis_port=free_port(), start_timeout_s=20)
-    stack = LocalStack(config, runtime_dir=tmp_path_factory.mktemp("stack-runtime"))
+    stack = LocalStack(_private_ports(), runtime_dir=tmp_path_factory.mktemp("stack-runtime"))
     stack.up()
     yield stack
     stack.down()

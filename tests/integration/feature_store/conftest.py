@@ -1,4 +1,4 @@
-"""Fixtures for the Feast integration tests: a private redis-server and applied stores.
+"""Fixtures for the Feast integration tests: a private Redis and applied stores.
 
 Each store gets its own registry and online database under a temporary folder, so the
 tests never touch a developer's .runtime or running stack.
@@ -6,9 +6,6 @@ tests never touch a developer's .runtime or running stack.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,38 +14,23 @@ from feast import FeatureStore
 
 from encore.feature_store import schema
 from encore.feature_store.store import apply_repo, open_store
-from encore.platform.config import FeatureStoreConfig
-from encore.platform.stack import free_port
-
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+from encore.platform.config import FeatureStoreConfig, StackConfig
+from encore.platform.stack import StackError, free_port
+from encore.platform.stack.services import redis_service
 
 
 @pytest.fixture(scope="module")
-def redis_address() -> Iterator[str]:
-    """host:port of a throw-away redis-server (no persistence), stopped after the module."""
-    if not Path(REDIS_SERVER).exists():
-        pytest.skip("redis-server is not installed")
-    import redis
-
-    port = free_port()
-    proc = subprocess.Popen(
-        [REDIS_SERVER, "--port", str(port), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    client = redis.Redis(host="127.0.0.1", port=port)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError as err:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"redis-server did not start on port {port}") from err
-            time.sleep(0.05)
-    yield f"127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=10)
+def redis_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """host:port of a private Redis (the stack's own service definition, on a free port
+    in a temporary folder), stopped after the module."""
+    config = StackConfig(redis_port=free_port())
+    try:
+        redis = redis_service(config, tmp_path_factory.mktemp("redis"))
+    except StackError as err:  # redis-server is not installed
+        pytest.skip(str(err))
+    redis.start(config.start_timeout_s)
+    yield f"{config.host}:{config.redis_port}"
+    redis.stop(config.stop_timeout_s)
 
 
 @pytest.fixture(scope="module")
