@@ -92,9 +92,11 @@ class WorldConfig(_Section):
     bot_share: float = Field(0.01, ge=0, le=1)
     hyperactive_share: float = Field(0.03, ge=0, le=1)
     anonymous_sessions_per_day: int = Field(60, ge=0)
-    max_session_minutes: int = Field(90, ge=5)
     exposures_per_request: int = Field(10, ge=1)
     max_sample_per_user_per_day: int = Field(200, ge=1)
+    # The platform's one sessionization rule (encore.platform.sessions): the world, the
+    # stream processor and the Spark sessionize job all read these two.
+    max_session_minutes: int = Field(90, ge=5)
     inactivity_gap_minutes: int = Field(30, ge=1)
     candidate_pool_size: int = Field(60, ge=2)  # tracks the logging policy scores per slate
     logging_temperature: float = Field(1.0, gt=0)  # softmax temperature of the logging policy
@@ -151,7 +153,6 @@ class StreamConfig(_Section):
 
     consumer_group: str = "encore-stream-v1"
     recent_sequence_length: int = Field(50, ge=1)
-    inactivity_gap_minutes: int = Field(30, ge=1)
     dedupe_window: int = Field(512, ge=1)
     max_batch_events: int = Field(2000, ge=1)
     poll_timeout_ms: int = Field(200, ge=1)

@@ -34,7 +34,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-DEFAULT_INACTIVITY_GAP_MS = 30 * 60 * 1000
+from encore.platform.config import WorldConfig
+
+DEFAULT_INACTIVITY_GAP_MS = WorldConfig.model_fields["inactivity_gap_minutes"].default * 60_000
 
 
 def sessionize(

@@ -1,7 +1,7 @@
 """Job ``sessionize``: the event log -> one row per session (table ``sessions``).
 
 The rule is exactly :mod:`encore.platform.sessions`: for a known user a new session
-starts on a scenario switch, after an inactivity gap (``stream.inactivity_gap_minutes``,
+starts on a scenario switch, after an inactivity gap (``world.inactivity_gap_minutes``,
 strictly more), or when the event is more than ``world.max_session_minutes`` after the
 session's first event. Anonymous events keep the session id their client gave them.
 
@@ -82,7 +82,7 @@ def _sessionize_block(ctx: JobContext, block: list, events: "DataFrame", seed: "
 
     spark = ctx.spark
     max_ms = ctx.config.world.max_session_minutes * 60_000
-    gap_ms = ctx.config.stream.inactivity_gap_minutes * 60_000
+    gap_ms = ctx.config.world.inactivity_gap_minutes * 60_000
     first, last = block[0], block[-1]
     horizon = bio.day_start_ms(last + timedelta(days=1)) + max_ms
     events = events.where(F.col("ts_ms") <= horizon)

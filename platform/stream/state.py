@@ -124,12 +124,12 @@ class StateParams:
     @classmethod
     def from_config(cls, config: Any, durations: Any = None) -> "StateParams":
         """The parameters an ``EncoreConfig`` gives: its ``stream`` section, and the
-        maximum session length of the sessionization rule from ``world``."""
+        sessionization rule (inactivity gap, maximum session length) from ``world``."""
         stream = config.stream
         return cls(
             recent_sequence_length=stream.recent_sequence_length,
             dedupe_window=stream.dedupe_window,
-            inactivity_gap_ms=stream.inactivity_gap_minutes * 60_000,
+            inactivity_gap_ms=config.world.inactivity_gap_minutes * 60_000,
             max_session_ms=config.world.max_session_minutes * 60_000,
             durations=durations,
         )

@@ -91,7 +91,7 @@ def test_sessions_identical_to_python_rule(built, events):
     out, _ = built
     cfg = default_config()
     expected = ref.sessions(events, cfg.world.max_session_minutes * 60_000,
-                            cfg.stream.inactivity_gap_minutes * 60_000)
+                            cfg.world.inactivity_gap_minutes * 60_000)
     got = _table(out, "sessions")
     got["start_ms"] = _ms(got.start_ts)
     got["end_ms"] = got.start_ms + got.duration_ms
