@@ -147,6 +147,17 @@ class FeatureStoreConfig(_Section):
     item_cache_size: int = Field(100_000, ge=0)
     item_cache_ttl_s: float = Field(600.0, ge=0)
 
+    def under(self, folder: Path, **overrides: Any) -> "FeatureStoreConfig":
+        """This config with its registry, online SQLite file and offline sources in
+        ``folder`` (a private store for a demo, a benchmark or a test)."""
+        folder = Path(folder)
+        return self.model_copy(update={
+            "registry_path": folder / "registry.db",
+            "sqlite_path": folder / "online.db",
+            "offline_dir": folder / "offline",
+            **overrides,
+        })
+
 
 class StreamConfig(_Section):
     """The stream processor (``encore stream run``): Kafka -> sessions -> Feast."""

@@ -71,16 +71,11 @@ def _private_config(out: Path) -> EncoreConfig:
 
     base = default_config()
     stack = base.stack.model_copy(update={"kafka_port": free_port(), "redis_port": free_port()})
-    features = out / "features"
     return base.model_copy(update={
         "stack": stack,
         "kafka": base.kafka.model_copy(
             update={"bootstrap_servers": f"{stack.host}:{stack.kafka_port}"}),
-        "feature_store": base.feature_store.model_copy(update={
-            "registry_path": features / "registry.db",
-            "sqlite_path": features / "online.db",
-            "offline_dir": features / "offline",
-        }),
+        "feature_store": base.feature_store.under(out / "features"),
         "stream": base.stream.model_copy(update={"offline_log_dir": out / "stream-log"}),
     })
 

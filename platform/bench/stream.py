@@ -68,11 +68,7 @@ def _config(tmp: Path, bootstrap: str, tag: str):
                           dead_letter_topic=f"bench-dlq-{tag}", partitions=4),
         stream=StreamConfig(consumer_group=f"bench-stream-{tag}",
                             offline_log_dir=tmp / f"events-{tag}"),
-        feature_store=FeatureStoreConfig(
-            registry_path=tmp / f"features-{tag}" / "registry.db",
-            sqlite_path=tmp / f"features-{tag}" / "online.db",
-            offline_dir=tmp / f"features-{tag}" / "offline",
-        ),
+        feature_store=FeatureStoreConfig().under(tmp / f"features-{tag}"),
     )
 
 

@@ -42,13 +42,9 @@ def make_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..
 
     def make(offline_dir: Path, online_store: str = "sqlite", redis_address: str = "") -> FeatureStore:
         state = tmp_path_factory.mktemp(f"feast-{online_store}")
-        config = FeatureStoreConfig(
-            online_store=online_store,
-            redis_connection_string=redis_address or FeatureStoreConfig().redis_connection_string,
-            registry_path=state / "registry.db",
-            sqlite_path=state / "online.db",
-            offline_dir=offline_dir,
-        )
+        config = FeatureStoreConfig().under(state, online_store=online_store, offline_dir=offline_dir)
+        if redis_address:
+            config = config.model_copy(update={"redis_connection_string": redis_address})
         store = open_store(config)
         apply_repo(store, offline_dir)
         return store

@@ -83,11 +83,7 @@ def stream_env(kafka_bootstrap: str, tmp_path: Path) -> StreamEnv:
         stream=StreamConfig(consumer_group=f"stream-{tag}", recent_sequence_length=8,
                             dedupe_window=512, max_batch_events=40, poll_timeout_ms=100,
                             offline_log_dir=tmp_path / "events"),
-        feature_store=FeatureStoreConfig(
-            registry_path=tmp_path / "features" / "registry.db",
-            sqlite_path=tmp_path / "features" / "online.db",
-            offline_dir=tmp_path / "features" / "offline",
-        ),
+        feature_store=FeatureStoreConfig().under(tmp_path / "features"),
     )
     store = open_store(config.feature_store)
     apply_repo(store)
