@@ -44,6 +44,7 @@ def run(out_json: Path, users: int = 500, days: int = 7, scale: int = 4,
         work_dir: Path | None = None, warmup: bool = True) -> dict[str, Any]:
     """Run the benchmark and write ``out_json``; returns the result dict."""
     from encore.platform.spark import spark_session
+    from encore.platform.world.cli import world_config
     from encore.platform.world.generate import generate_world
 
     config = default_config()
@@ -54,7 +55,7 @@ def run(out_json: Path, users: int = 500, days: int = 7, scale: int = 4,
         worlds: dict[str, Path] = {}
         events_rows: dict[str, int] = {}
         for label, n_users in sizes.items():
-            cfg = config.world.model_copy(update={"users": n_users, "days": days})
+            cfg = world_config(users=n_users, days=days)
             worlds[label] = work / f"world-{label}"
             events_rows[label] = generate_world(cfg, worlds[label], progress=False).counts["events"]
 

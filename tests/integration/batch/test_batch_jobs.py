@@ -14,6 +14,7 @@ import pytest
 from encore.platform.batch import batch_io as bio
 from encore.platform.batch.job import JOBS, make_context
 from encore.platform.config import default_config
+from encore.platform.world.cli import world_config
 from encore.platform.sampling import cap_samples_per_user
 
 def _load_reference():
@@ -46,7 +47,7 @@ def _run(spark, job, world, out, dates=None, **options):
 def world(tmp_path_factory) -> Path:
     from encore.platform.world.generate import generate_world
 
-    cfg = default_config().world.model_copy(update={"users": 120, "days": 4, "tracks": 400, "artists": 40})
+    cfg = world_config(users=120, days=4, tracks=400, artists=40)
     out = tmp_path_factory.mktemp("batch-world")
     generate_world(cfg, out, progress=False)
     return out
@@ -273,8 +274,7 @@ def test_feast_serves_the_materialised_snapshots(built, world, tmp_path):
     from encore.platform.config import FeatureStoreConfig
 
     _, offline = built
-    store = open_store(FeatureStoreConfig(registry_path=tmp_path / "registry.db",
-                                          sqlite_path=tmp_path / "online.db", offline_dir=offline))
+    store = open_store(FeatureStoreConfig().under(tmp_path, offline_dir=offline))
     apply_repo(store)
     days = _dates(world)
     store.materialize(start_date=snapshot_time(days[0]) - timedelta(days=1),
