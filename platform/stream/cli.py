@@ -27,7 +27,10 @@ def run(
     """Consume the events topic and keep the user_realtime features up to date.
 
     Stops cleanly on SIGTERM / Ctrl-C (the batch in hand is pushed and committed)."""
+    from kafka.errors import KafkaError
+
     from encore.platform.config import default_config
+    from encore.platform.events.producer import ProduceError, TopicSetupError
     from encore.platform.stream.processor import StreamProcessor, load_track_durations
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -35,9 +38,14 @@ def run(
     durations = load_track_durations(tracks) if tracks else None
     if durations is None:
         typer.echo("warning: no --tracks catalog given; completes_today stays 0", err=True)
-    processor = StreamProcessor.from_config(
-        config, durations=durations, bootstrap_servers=bootstrap, log_interval_s=log_interval_s,
-    )
+    try:
+        processor = StreamProcessor.from_config(
+            config, durations=durations, bootstrap_servers=bootstrap, log_interval_s=log_interval_s,
+        )
+    except (KafkaError, ProduceError, TopicSetupError) as err:
+        typer.echo(f"error: cannot start the stream processor on Kafka at "
+                   f"{bootstrap or config.kafka.bootstrap_servers}: {err}", err=True)
+        raise typer.Exit(code=1) from err
     stats = processor.run(max_idle_s=max_idle_s, max_events=max_events)
     typer.echo(
         f"stopped ({stats.stopped_by}): {stats.records} records, {stats.applied} applied, "
