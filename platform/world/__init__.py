@@ -8,8 +8,20 @@ of behaviour is described in utility.py (the latent utility and its parts), plan
 behaviour.py (plays, skips, reactions), bots.py (always-on players) and rhythm.py.
 """
 
-from encore.platform.world.generate import WorldManifest, generate_world
-from encore.platform.world.load import World, load_world, summarize
-from encore.platform.world.schema import WorldSchemaError
+from importlib import import_module
+from typing import Any
 
-__all__ = ["World", "WorldManifest", "WorldSchemaError", "generate_world", "load_world", "summarize"]
+# The public names, imported on first use (PEP 562) so that `encore --help`, which
+# imports this package's CLI, does not pay for numpy/pandas/pyarrow.
+_EXPORTS = {
+    "WorldManifest": "generate", "generate_world": "generate",
+    "World": "load", "load_world": "load", "summarize": "load",
+    "WorldSchemaError": "schema",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
