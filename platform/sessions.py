@@ -101,6 +101,19 @@ def session_name(key: object, session_start_ms: int, same_ms_rank: int = 0) -> s
     return f"{key}-{session_start_ms}{suffix}"
 
 
+def next_session_name(key: object, session_start_ms: int, previous_start_ms: int | None,
+                      previous_name: str | None) -> str:
+    """The id of the key's session opening at ``session_start_ms`` right after the session
+    ``previous_name`` (which started at ``previous_start_ms``; None: the key's first):
+    :func:`session_name` with the same-ms rank carried on, as :func:`sessionize_frame`
+    numbers it, for code that opens sessions one event at a time."""
+    rank = 0
+    if previous_name and previous_start_ms == session_start_ms:
+        _, _, suffix = previous_name.partition("~")
+        rank = int(suffix or 0) + 1
+    return session_name(key, session_start_ms, rank)
+
+
 def sessionize_frame(
     events: pd.DataFrame,
     *,

@@ -64,11 +64,16 @@ def _assign_sessions(max_session_ms: int, gap_ms: int):
         )
         idx = pd.Series(idx, index=pdf.index)
         starts = pdf["ts_ms"].groupby(idx.to_numpy()).transform("min")
+        # Several sessions of the user opening in the same ms are told apart by rank,
+        # numbered in session order exactly as sessionize_frame does.
+        first = pd.DataFrame({"idx": idx, "start": starts}).drop_duplicates("idx")
+        rank = idx.map(first.set_index("idx").groupby("start").cumcount())
         user = int(pdf["user_id"].iloc[0])
         return pd.DataFrame({
             "event_id": pdf["event_id"].to_numpy(),
             "session_start_ms": starts.to_numpy().astype("int64"),
-            "session_id": [session_name(user, int(s)) for s in starts.to_numpy()],
+            "session_id": [session_name(user, int(s), int(r))
+                           for s, r in zip(starts.to_numpy(), rank.to_numpy())],
         })
 
     return assign

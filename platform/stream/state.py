@@ -20,8 +20,9 @@ Semantics (hand-checked by tests/unit/platform/stream/test_state.py):
 - **Sessions** follow :func:`encore.platform.sessions.sessionize` (scenario switch, gap
   strictly above the inactivity gap, span above the maximum duration); the incremental
   step is :func:`encore.platform.sessions.opens_session` (property-tested against
-  ``sessionize``). The session id is :func:`encore.platform.sessions.session_name` of the user id and the
-  session's first event ms. An event that arrives late (``ts`` before the last event of
+  ``sessionize``). The session id is :func:`encore.platform.sessions.next_session_name`:
+  the user id and the session's first event ms, ranked when several open in the same
+  ms. An event that arrives late (``ts`` before the last event of
   the open session) joins the open session and does not move its bookkeeping.
 - **A play** is a ``PLAY_START``: it is appended to the recent-play sequence and to the
   current session's track sequence and counts in ``plays_today`` / ``plays_total``.
@@ -55,7 +56,7 @@ import pyarrow as pa
 
 from encore.feature_store.schema import USER_REALTIME
 from encore.platform.labels import is_complete_play
-from encore.platform.sessions import DEFAULT_INACTIVITY_GAP_MS, opens_session, session_name
+from encore.platform.sessions import DEFAULT_INACTIVITY_GAP_MS, next_session_name, opens_session
 from encore.protos.encore.v1.event_pb2 import Action, Scenario
 
 STATE_VERSION = 1
@@ -276,8 +277,9 @@ def apply_event(state: UserState, event: StreamEvent, params: StateParams) -> No
             max_session_ms=params.max_session_ms,
             inactivity_gap_ms=params.inactivity_gap_ms,
         ):
+            state.session_id = next_session_name(
+                state.user_id, ts, state.session_start_ms, state.session_id or None)
             state.session_start_ms = ts
-            state.session_id = session_name(state.user_id, ts)
             state.session_track_ids = []
         state.session_last_ms = ts
         state.session_scenario = event.scenario
