@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from encore.platform.sessions import opens_session, session_name, sessionize
+import pandas as pd
+
+from encore.platform.sessions import opens_session, session_name, sessionize, sessionize_frame
 from encore.platform.stream.state import (
     APPLIED,
     DUPLICATE_ID,
@@ -171,6 +173,8 @@ def test_replay_counts_each_event_id_once():
     st.tuples(st.integers(0, 100 * MIN), st.sampled_from(["DAILY_RECOMMEND", "SEARCH", "PLAYLIST"])),
     min_size=1, max_size=40,
 ))
+# two sessions opening in the same ms: the second is named with the same-ms rank (~1)
+@example(steps=[(0, "DAILY_RECOMMEND"), (0, "SEARCH")])
 def test_incremental_sessions_agree_with_sessionize(steps):
     ts, t = [], DAY0
     for delta, _ in steps:
@@ -192,7 +196,7 @@ def test_incremental_sessions_agree_with_sessionize(steps):
         state = UserState.from_feature_row(7, state.feature_row()) if i else state
         apply_record(state, ev(i, "EXPOSURE", 1, t, scenario=s), PARAMS, partition_key="t:0", offset=i)
         names.append(state.session_id)
-    starts = {}
-    for idx, t in zip(expected, ts):
-        starts.setdefault(idx, t)
-    assert names == [session_name(7, starts[i]) for i in expected]
+    # the names of the vectorised rule (the world's and Spark's), same-ms ranks included
+    frame = pd.DataFrame({"user": 7, "ts": ts, "scenario": scenarios})
+    assert names == list(sessionize_frame(frame, key_col="user", max_session_ms=90 * MIN,
+                                          inactivity_gap_ms=30 * MIN))
