@@ -91,7 +91,7 @@ def _realtime_path(console: Console, world, out: Path) -> tuple[int, int, dict, 
         shutil.rmtree(out / folder, ignore_errors=True)
     cfg = _private_config(out)
     last_day = world.dates[-1]
-    stack = LocalStack(cfg.stack, runtime_dir=out)
+    stack = LocalStack(cfg.stack, runtime_dir=out, tied_to_this_process=True)
     console.print(Rule(f"3. replay {last_day} into Kafka (private broker on {stack.kafka_bootstrap})"))
     stack.up()
     try:

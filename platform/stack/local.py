@@ -7,6 +7,9 @@
     stack.status().healthy      # False if a service that should run does not
     stack.down()                # SIGTERM, graceful; fine when nothing runs
 
+``tied_to_this_process=True`` (tests, the demo) makes the services exit with the process
+that started them, even when it is killed; ``encore stack up`` leaves them running.
+
 State lives in ``<runtime_dir>/stack/<service>/`` (PID file, log, data), so a later
 process (another ``encore stack`` command) finds the same services again.
 """
@@ -54,7 +57,8 @@ class StackStatus:
 
 
 class LocalStack:
-    def __init__(self, config: StackConfig | None = None, runtime_dir: Path | None = None):
+    def __init__(self, config: StackConfig | None = None, runtime_dir: Path | None = None,
+                 *, tied_to_this_process: bool = False):
         full = default_config()
         self.config = config or full.stack
         self.runtime_dir = Path(runtime_dir or full.paths.runtime_dir).resolve()
@@ -63,6 +67,8 @@ class LocalStack:
             kafka_service(self.config, root / "kafka"),
             redis_service(self.config, root / "redis"),
         ]
+        for process in self._processes:
+            process.tied_to_starter = tied_to_this_process
 
     @property
     def kafka_bootstrap(self) -> str:
@@ -78,12 +84,21 @@ class LocalStack:
         for process in self._processes:
             if process.inspect().state != "running":
                 ensure_port_free(process.host, process.port, process.name)
-        for process in self._processes:
-            process.start(self.config.start_timeout_s)
-        status = self.status()
-        if not status.healthy:
-            broken = "; ".join(f"{s.name}: {s.detail}" for s in status.services if not s.healthy)
-            raise StackError(f"stack started but is not healthy: {broken}")
+        started: list[ManagedProcess] = []
+        try:
+            for process in self._processes:
+                if process.inspect().state != "running":
+                    started.append(process)
+                process.start(self.config.start_timeout_s)
+            status = self.status()
+            if not status.healthy:
+                broken = "; ".join(f"{s.name}: {s.detail}" for s in status.services if not s.healthy)
+                raise StackError(f"stack started but is not healthy: {broken}")
+        except BaseException:
+            # A half-started stack is stopped again: what this call started, it stops.
+            for process in reversed(started):
+                process.stop(self.config.stop_timeout_s)
+            raise
         return status
 
     def down(self) -> list[str]:

@@ -56,6 +56,10 @@ class ManagedProcess:
     workdir: Path
     health_check: HealthCheck
     config_files: dict[Path, str] = field(default_factory=dict)  # written before each start
+    # False (``encore stack up``): the service outlives the command that started it.
+    # True (tests, the demo): the kernel sends it SIGTERM when the starting process
+    # dies, however it dies (an interrupted or killed pytest leaves nothing behind).
+    tied_to_starter: bool = False
 
     @property
     def pid_file(self) -> Path:
@@ -119,6 +123,7 @@ class ManagedProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # survives the CLI exiting and its Ctrl-C
+                preexec_fn=_terminate_with_parent if self.tied_to_starter else None,
             )
         self.pid_file.write_text(f"{proc.pid}\n")
         self._wait_healthy(proc, timeout_s)
@@ -165,6 +170,22 @@ class ManagedProcess:
             f"{self.name} not healthy after {timeout_s:.0f}s ({last_error}); "
             f"last lines of {self.log_file}:\n{self.log_tail()}"
         )
+
+
+def _terminate_with_parent() -> None:
+    """In the forked child: ask Linux for SIGTERM when the parent exits (prctl
+    PR_SET_PDEATHSIG), then check the parent did not exit before the request."""
+    import ctypes
+
+    parent = os.getppid()
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def free_port(host: str = "127.0.0.1") -> int:

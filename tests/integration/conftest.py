@@ -1,5 +1,7 @@
 """Fixtures for integration tests: real services on 127.0.0.1, on free ports, with their
-state in a temporary runtime dir, so tests never touch a developer's running stack."""
+state in a temporary runtime dir, so tests never touch a developer's running stack.
+Every service is tied to the pytest process: an interrupted or killed run leaves none
+behind."""
 
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ def make_stack(tmp_path: Path) -> Iterator[Callable[[], LocalStack]]:
     stacks: list[LocalStack] = []
 
     def make() -> LocalStack:
-        stack = LocalStack(_private_ports(), runtime_dir=tmp_path / f"runtime{len(stacks)}")
+        stack = LocalStack(_private_ports(), runtime_dir=tmp_path / f"runtime{len(stacks)}",
+                           tied_to_this_process=True)
         stacks.append(stack)
         return stack
 
@@ -34,7 +37,8 @@ def make_stack(tmp_path: Path) -> Iterator[Callable[[], LocalStack]]:
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """One running broker + Redis shared by the whole test session."""
-    stack = LocalStack(_private_ports(), runtime_dir=tmp_path_factory.mktemp("stack-runtime"))
+    stack = LocalStack(_private_ports(), runtime_dir=tmp_path_factory.mktemp("stack-runtime"),
+                       tied_to_this_process=True)
     stack.up()
     yield stack
     stack.down()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
+import time
 
 import pytest
 import redis
@@ -11,7 +14,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient
 
 from encore.platform.events.reader import read_records
-from encore.platform.stack import LocalStack, PortInUseError
+from encore.platform.stack import LocalStack, PortInUseError, StackError, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -140,3 +143,51 @@ def test_redis_ping_set_get(local_stack: LocalStack) -> None:
         assert client.get("encore:test") == b"ok"
     finally:
         client.close()
+
+
+def test_a_failed_up_stops_what_it_started(make_stack) -> None:
+    stack = make_stack()
+    kafka, redis_process = stack._processes
+    redis_process.argv = ["/bin/false"]  # Redis exits at once, after the broker started
+    with pytest.raises(StackError, match="redis exited"):
+        stack.up()
+    assert kafka.inspect().state == "stopped"
+    assert not stack.status().running
+
+
+_STARTER = """
+import sys
+from pathlib import Path
+from encore.platform.config import StackConfig
+from encore.platform.stack import LocalStack
+stack = LocalStack(StackConfig(kafka_port=int(sys.argv[1]), redis_port=int(sys.argv[2])),
+                   runtime_dir=Path(sys.argv[3]), tied_to_this_process=True)
+stack.up()
+print(" ".join(str(stack.status()[name].pid) for name in ("kafka", "redis")), flush=True)
+sys.stdin.read()  # wait to be killed
+"""
+
+
+def test_services_tied_to_a_killed_process_exit_with_it(tmp_path) -> None:
+    starter = subprocess.Popen(
+        [sys.executable, "-c", _STARTER, str(free_port()), str(free_port()), str(tmp_path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=tmp_path,
+    )
+    try:
+        pids = [int(p) for p in starter.stdout.readline().split()]
+        assert len(pids) == 2 and all(_running(pid) for pid in pids)
+    finally:
+        starter.kill()  # SIGKILL: no finalizer, no atexit runs in the starter
+        starter.wait()
+    deadline = time.monotonic() + 30
+    while any(_running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_running(pid) for pid in pids)
+
+
+def _running(pid: int) -> bool:
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
