@@ -17,6 +17,7 @@ from encore.platform.batch.cli import app as batch_app
 from encore.platform.bench.cli import app as bench_app
 from encore.platform.data.cli import app as data_app
 from encore.platform.events.cli import app as events_app
+from encore.platform.registry_cli import app as models_app
 from encore.platform.stack.cli import app as stack_app
 from encore.platform.stream.cli import app as stream_app
 from encore.platform.world.cli import app as world_app
@@ -81,6 +82,7 @@ app.add_typer(features_app, name="features")
 app.add_typer(events_app, name="events")
 app.add_typer(stream_app, name="stream")
 app.add_typer(batch_app, name="batch")
+app.add_typer(models_app, name="models")
 
 
 def main() -> None:

@@ -189,6 +189,33 @@ class ServingConfig(_Section):
     shutdown_grace_s: float = Field(5.0, ge=0)
 
 
+class RegistryConfig(_Section):
+    """The model registry (``encore.platform.registry``): versioned artifacts under
+    ``root/<name>/<version>/`` (relative to the cwd, like ``paths.runtime_dir``)."""
+
+    root: Path = Path(".runtime/models")
+    poll_interval_s: float = Field(10.0, gt=0)  # how often a server's LiveModel re-reads PROMOTED
+
+
+class RankingConfig(_Section):
+    """Rankers (``encore.ranking``): the feature spec's switches, the baseline model and
+    its training. ``head_weights`` weight each head's binary cross-entropy in the loss."""
+
+    model: Literal["baseline"] = "baseline"
+    registry_name: str = "ranker"
+    eval_days: int = Field(1, ge=1)  # the last N days of ranking_samples are held out
+    use_user_id: bool = True  # hashed user-id embedding (anonymous listeners share one row)
+    user_id_buckets: int = Field(20_000, ge=2)
+    embedding_dim: int = Field(16, ge=1)
+    hidden_units: list[int] = [128, 64]
+    dropout: float = Field(0.0, ge=0, lt=1)
+    head_weights: dict[str, float] = {"complete_play": 1.0, "heart": 1.0, "skip": 1.0}
+    epochs: int = Field(3, ge=1)
+    batch_size: int = Field(1024, ge=1)
+    learning_rate: float = Field(0.003, gt=0)
+    seed: int = 7
+
+
 class EncoreConfig(_Section):
     paths: PathsConfig = PathsConfig()
     world: WorldConfig = WorldConfig()
@@ -199,6 +226,8 @@ class EncoreConfig(_Section):
     stream: StreamConfig = StreamConfig()
     batch: BatchConfig = BatchConfig()
     serving: ServingConfig = ServingConfig()
+    registry: RegistryConfig = RegistryConfig()
+    ranking: RankingConfig = RankingConfig()
 
 
 class ConfigError(ValueError):
