@@ -1,0 +1,210 @@
+"""The one input pipeline of every ranker: ``ranking_samples`` (+ the catalog) ->
+raw feature dicts -> tf.data batches for training, and the same feature dicts for a
+serving request.
+
+- ``read_samples(batch_dir, dates)``: the ``ranking_samples`` table (hive partitions
+  ``date=YYYY-MM-DD``) as one pandas frame; ``sample_dates`` lists its days.
+- ``Catalog``: track id -> artist, genre, language, valence, arousal, duration,
+  release year (``catalog/tracks.parquet`` of a world, or the same columns from Feast's
+  ``track_profile``). Unknown tracks get artist -1, empty strings and NaN numbers (the
+  feature spec maps those to its OOV row / the training mean).
+- ``raw_features(columns, catalog, spec, kinds)``: THE derivation, from columns named
+  like ``ranking_samples`` (``user_id``, ``anonymous``, ``user_*``, ``scenario``, ``ts``
+  or ``ts_ms``, ``track_id``, ``track_*``, ``user_track_plays_30d``) to one 1-D array per
+  feature of the requested kinds, in the spec's raw dtypes. Training rows and serving
+  requests both go through it.
+- ``request_features(spec, catalog, request, candidates)``: a serving request -> the
+  listener part (user + context features, each shape (1,)) and the candidate part
+  (candidate features, each shape (N,)), the two arguments of ``Ranker.score``.
+- ``labels(frame)``: head -> (B,) float32 labels; ``make_dataset`` -> tf.data batches of
+  ``(features, labels)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from encore.ranking.features import (
+    CANDIDATE, CATALOG_COLUMNS, CONTEXT, HEADS, KINDS, USER, FeatureSpec, coerce,
+)
+
+TABLE = "ranking_samples"
+CATALOG_FILE = "catalog/tracks.parquet"
+PASS_THROUGH: tuple[str, ...] = ("date", "exposure_id", "request_id", "session_id", "position", "propensity")
+"""Columns ``read_samples`` keeps that are not features: ids for grouping (GAUC per
+listener) and the logging-policy artefacts (see ``encore.ranking.features``)."""
+
+
+class RankingInputError(ValueError):
+    """Missing table or partitions, or a request without a column a feature needs."""
+
+
+# ----------------------------------------------------------------------------- reading
+def sample_dates(batch_dir: Path) -> list[date]:
+    folder = Path(batch_dir) / TABLE
+    if not folder.is_dir():
+        raise RankingInputError(f"no {TABLE} table under {batch_dir} (run `encore batch ranking-samples`)")
+    days = sorted(date.fromisoformat(p.name.split("=", 1)[1]) for p in folder.iterdir()
+                  if p.is_dir() and p.name.startswith("date=") and any(p.glob("*.parquet")))
+    if not days:
+        raise RankingInputError(f"{folder} has no date= partitions with parquet files")
+    return days
+
+
+def sample_files(batch_dir: Path, dates: Iterable[date]) -> list[Path]:
+    """The parquet files of the given days (for the registry's data fingerprint)."""
+    folder = Path(batch_dir) / TABLE
+    return sorted(p for d in dates for p in (folder / f"date={d.isoformat()}").glob("*.parquet"))
+
+
+def read_samples(batch_dir: Path, dates: Sequence[date] | None = None) -> pd.DataFrame:
+    """``ranking_samples`` rows of ``dates`` (default all), sorted by ts then exposure id
+    (a deterministic order), with a ``date`` column."""
+    days = list(dates) if dates is not None else sample_dates(batch_dir)
+    frames = []
+    for d in days:
+        files = sample_files(batch_dir, [d])
+        if not files:
+            raise RankingInputError(f"{TABLE} has no partition date={d.isoformat()} under {batch_dir}")
+        for path in files:
+            frame = pd.read_parquet(path)
+            frame["date"] = d
+            frames.append(frame)
+    frame = pd.concat(frames, ignore_index=True)
+    return frame.sort_values(["ts", "exposure_id"], kind="stable").reset_index(drop=True)
+
+
+# ----------------------------------------------------------------------------- catalog
+@dataclass(frozen=True)
+class Catalog:
+    """Track attributes by track id (``CATALOG_COLUMNS``), indexed for vector lookup."""
+
+    table: pd.DataFrame  # index track_id, columns CATALOG_COLUMNS
+
+    @classmethod
+    def from_frame(cls, tracks: pd.DataFrame) -> "Catalog":
+        missing = [c for c in ("track_id", *CATALOG_COLUMNS) if c not in tracks.columns]
+        if missing:
+            raise RankingInputError(f"catalog frame lacks columns {missing}")
+        table = tracks[["track_id", *CATALOG_COLUMNS]].drop_duplicates("track_id").set_index("track_id")
+        return cls(table=table)
+
+    @classmethod
+    def from_world(cls, world_dir: Path) -> "Catalog":
+        path = Path(world_dir) / CATALOG_FILE
+        if not path.is_file():
+            raise RankingInputError(f"no catalog at {path}")
+        return cls.from_frame(pd.read_parquet(path, columns=["track_id", *CATALOG_COLUMNS]))
+
+    def lookup(self, track_ids: np.ndarray) -> dict[str, np.ndarray]:
+        """Catalog columns for ``track_ids`` (N,); unknown ids: artist -1, genre and
+        language "", numbers NaN."""
+        rows = self.table.reindex(np.asarray(track_ids, dtype=np.int64))
+        out = {}
+        for col in CATALOG_COLUMNS:
+            values = rows[col]
+            if col == "artist_id":
+                out[col] = values.fillna(-1).to_numpy(dtype=np.int64)
+            elif col in ("genre", "language"):
+                out[col] = values.fillna("").astype(str).to_numpy(dtype=object)
+            else:
+                out[col] = values.to_numpy(dtype=np.float64)
+        return out
+
+
+# ----------------------------------------------------------------------------- features
+def _ts_ms(columns: Mapping[str, Any]) -> np.ndarray:
+    if "ts_ms" in columns:
+        return np.asarray(columns["ts_ms"], dtype=np.int64).reshape(-1)
+    if "ts" not in columns:
+        raise RankingInputError("a request needs `ts` (timestamp) or `ts_ms` (epoch ms) for the context features")
+    ts = pd.to_datetime(pd.Series(np.asarray(columns["ts"]).reshape(-1)), utc=True)
+    return ((ts - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)).to_numpy(dtype=np.int64)
+
+
+def _context(ts_ms: np.ndarray) -> dict[str, np.ndarray]:
+    days = np.floor_divide(ts_ms, 86_400_000)
+    return {
+        "hour": np.floor_divide(np.mod(ts_ms, 86_400_000), 3_600_000).astype(np.int64),
+        "day_of_week": np.mod(days + 3, 7).astype(np.int64),  # 1970-01-01 was a Thursday
+    }
+
+
+def raw_features(columns: Mapping[str, Any], catalog: Catalog, spec: FeatureSpec,
+                 kinds: Sequence[str] = KINDS) -> dict[str, np.ndarray]:
+    """Raw feature arrays (one per feature of ``kinds``, 1-D, the spec's dtypes) from
+    ranking_samples-style ``columns`` (arrays of one length, or a DataFrame)."""
+    wanted = spec.of(*kinds)
+    out: dict[str, np.ndarray] = {}
+    derived: dict[str, np.ndarray] = {}
+    need = {f.name for f in wanted}
+    if need & {"hour", "day_of_week"}:
+        derived.update(_context(_ts_ms(columns)))
+    if need & set(CATALOG_COLUMNS):
+        if "track_id" not in columns:
+            raise RankingInputError("candidate features need `track_id`")
+        derived.update(catalog.lookup(np.asarray(columns["track_id"])))
+    for f in wanted:
+        if f.name in derived:
+            values = derived[f.name]
+        elif f.name == "user_id":
+            raw = pd.Series(np.asarray(columns["user_id"], dtype=object).reshape(-1)) if "user_id" in columns \
+                else pd.Series([None])
+            values = pd.to_numeric(raw, errors="coerce").fillna(-1).to_numpy(dtype=np.int64)
+        elif f.name == "anonymous" and "anonymous" not in columns:
+            uid = columns.get("user_id")
+            values = np.asarray(pd.isna(pd.Series(np.asarray(uid, dtype=object).reshape(-1))), dtype=np.float32)
+        elif f.name in columns:
+            values = columns[f.name]
+        else:
+            raise RankingInputError(f"feature {f.name} needs column {f.name!r} ({f.source})")
+        out[f.name] = coerce(f, values.to_numpy() if isinstance(values, pd.Series) else values)
+    return out
+
+
+def request_features(spec: FeatureSpec, catalog: Catalog, request: Mapping[str, Any],
+                     candidates: Mapping[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """A serving request -> (listener features, each (1,); candidate features, each (N,)).
+
+    ``request``: scalars for one listener and moment: ``user_id`` (None: anonymous),
+    ``user_*_30d``, ``user_plays_today``, ``scenario``, ``ts`` or ``ts_ms``.
+    ``candidates``: arrays of length N: ``track_id``, ``track_*`` stats (previous day)
+    and ``user_track_plays_30d``; catalog attributes are looked up here.
+    """
+    one = {k: np.asarray([v], dtype=object if isinstance(v, str) or v is None else None)
+           for k, v in request.items()}
+    listener = raw_features(one, catalog, spec, (USER, CONTEXT))
+    cands = raw_features(candidates, catalog, spec, (CANDIDATE,))
+    return listener, cands
+
+
+def labels(frame: pd.DataFrame, heads: Sequence[str] = HEADS) -> dict[str, np.ndarray]:
+    """Head -> (B,) float32 0/1 labels."""
+    return {h: frame[h].fillna(0).to_numpy(dtype=np.float32) for h in heads}
+
+
+def listener_keys(frame: pd.DataFrame) -> np.ndarray:
+    """One key per listener (user id, else the anonymous session): GAUC's groups."""
+    uid = frame["user_id"]
+    return np.where(uid.isna(), "s:" + frame["session_id"].astype(str),
+                    "u:" + uid.astype("Int64").astype(str)).astype(object)
+
+
+def make_dataset(features: Mapping[str, np.ndarray], targets: Mapping[str, np.ndarray] | None = None,
+                 *, batch_size: int, shuffle: bool = False, seed: int = 0):
+    """tf.data of ``(features, labels)`` (or features only) batches: features name ->
+    (B,) tensors, labels head -> (B,) float32."""
+    import tensorflow as tf
+
+    data = (dict(features), dict(targets)) if targets is not None else dict(features)
+    ds = tf.data.Dataset.from_tensor_slices(data)
+    n = len(next(iter(features.values())))
+    if shuffle:
+        ds = ds.shuffle(min(n, 200_000), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
