@@ -21,6 +21,7 @@ from encore.platform.registry_cli import app as models_app
 from encore.platform.stack.cli import app as stack_app
 from encore.platform.stream.cli import app as stream_app
 from encore.platform.world.cli import app as world_app
+from encore.ranking.cli import eval_rank_command, train_rank_command
 
 app = typer.Typer(
     name="encore",
@@ -29,6 +30,8 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 protos_app = typer.Typer(help="The gRPC wire contract in protos/encore/v1.", no_args_is_help=True)
+train_app = typer.Typer(help="Train models and publish them to the model registry.", no_args_is_help=True)
+eval_app = typer.Typer(help="Offline evaluation of models.", no_args_is_help=True)
 
 
 @app.callback()
@@ -83,6 +86,10 @@ app.add_typer(events_app, name="events")
 app.add_typer(stream_app, name="stream")
 app.add_typer(batch_app, name="batch")
 app.add_typer(models_app, name="models")
+train_app.command("rank")(train_rank_command)
+eval_app.command("rank")(eval_rank_command)
+app.add_typer(train_app, name="train")
+app.add_typer(eval_app, name="eval")
 
 
 def main() -> None:
