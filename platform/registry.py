@@ -43,7 +43,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Generic, Iterable, Iterator, Mapping, TypeVar
+from typing import Any, Callable, Generic, Iterator, Mapping, TypeVar
 
 MANIFEST = "manifest.json"
 PROMOTED = "PROMOTED"
@@ -139,13 +139,13 @@ def checksums(folder: Path) -> dict[str, str]:
     return {p.relative_to(folder).as_posix(): sha256_file(p) for p in _files_of(folder)}
 
 
-def data_fingerprint(paths: Iterable[Path], root: Path | None = None) -> str:
-    """One sha256 over the given data files (their paths relative to ``root`` and their
-    contents), sorted: the same inputs give the same fingerprint wherever they live."""
+def data_fingerprint(files: Mapping[str, str | os.PathLike[str]]) -> str:
+    """One sha256 over data files given as ``{logical name: path}`` (e.g.
+    ``"ranking_samples/date=2026-01-05/part-00000.parquet"``): names and contents,
+    sorted by name, so the same inputs give the same fingerprint wherever they live."""
     digest = hashlib.sha256()
-    for path in sorted(Path(p) for p in paths):
-        rel = path.relative_to(root).as_posix() if root is not None else path.name
-        digest.update(rel.encode() + b"\0" + sha256_file(path).encode() + b"\n")
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + sha256_file(Path(files[name])).encode() + b"\n")
     return digest.hexdigest()
 
 

@@ -149,8 +149,9 @@ def train_rank(batch_dir: Path, world_dir: Path, cfg, registry=None, *, model_na
 
     window = {"train": [train_days[0].isoformat(), train_days[-1].isoformat()],
               "eval": [eval_days[0].isoformat(), eval_days[-1].isoformat()]}
-    fingerprint = data_fingerprint(
-        inputs.sample_files(batch_dir, dates) + [Path(world_dir) / inputs.CATALOG_FILE], Path(batch_dir).parent)
+    files = {f"{inputs.TABLE}/{p.parent.name}/{p.name}": p for p in inputs.sample_files(batch_dir, dates)}
+    files[inputs.CATALOG_FILE] = Path(world_dir) / inputs.CATALOG_FILE
+    fingerprint = data_fingerprint(files)
     with tempfile.TemporaryDirectory(prefix="encore-ranker-") as tmp:
         out = Path(artifact_dir) if artifact_dir is not None else Path(tmp) / "artifact"
         export_ranker(fitted.model, fitted.spec, out, model_name=model_name,

@@ -140,14 +140,14 @@ def test_concurrent_readers_never_see_a_half_written_version(tmp_path: Path) -> 
     assert not [p for p in (tmp_path / "models" / "m").iterdir() if p.name.startswith(".tmp")]
 
 
-def test_data_fingerprint_depends_on_content(tmp_path: Path) -> None:
-    a = tmp_path / "d" / "a.parquet"
-    a.parent.mkdir()
+def test_data_fingerprint_depends_on_names_and_content(tmp_path: Path) -> None:
+    a = tmp_path / "a.parquet"
     a.write_bytes(b"1")
-    first = data_fingerprint([a], tmp_path)
-    assert first == data_fingerprint([a], tmp_path)
+    first = data_fingerprint({"t/date=1/a.parquet": a})
+    assert first == data_fingerprint({"t/date=1/a.parquet": str(a)})
+    assert first != data_fingerprint({"t/date=2/a.parquet": a})
     a.write_bytes(b"2")
-    assert data_fingerprint([a], tmp_path) != first
+    assert data_fingerprint({"t/date=1/a.parquet": a}) != first
 
 
 def test_models_cli(tmp_path: Path) -> None:
