@@ -210,6 +210,9 @@ class RankingConfig(_Section):
     hidden_units: list[int] = [128, 64]
     dropout: float = Field(0.0, ge=0, lt=1)
     head_weights: dict[str, float] = {"complete_play": 1.0, "heart": 1.0, "skip": 1.0}
+    # Training-only shallow tower: a learned logit per head and logged position, added
+    # in training and left out at serving (where there is no position); 0 buckets = off.
+    position_buckets: int = Field(0, ge=0)
     epochs: int = Field(3, ge=1)
     batch_size: int = Field(1024, ge=1)
     learning_rate: float = Field(0.003, gt=0)

@@ -18,9 +18,15 @@ Wide & Deep's deep part, without behaviour sequences):
 Loss (``compute_loss``): sum over heads of ``head_weights[h]`` * binary cross-entropy,
 one ``tfrs.tasks.Ranking`` per head (with an AUC metric each).
 
+Position bias (``position_buckets`` > 0, default off): in ``compute_loss`` only, a
+per-head logit looked up by the logged ``position`` (B,) (clipped to the last bucket)
+is added to each head's logit, a shallow tower in the manner of Zhao et al. 2019
+("Recommending what video to watch next"); scoring and the SavedModel never see it.
+
 Inputs: features name -> (B,) raw tensors (``encore.ranking.inputs.raw_features``);
 labels head -> (B,) 0/1. Switches: ``RankingConfig.use_user_id`` (in the spec),
-``embedding_dim``, ``hidden_units``, ``dropout``, ``head_weights``.
+``embedding_dim``, ``hidden_units``, ``dropout``, ``head_weights``,
+``position_buckets``.
 
 The ranker contract (``encore.ranking.ranker``) needs ``listener_part`` and
 ``candidate_logits``; ``call`` (per-row training) is their composition.
@@ -33,7 +39,7 @@ from typing import Mapping, Sequence
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
-from encore.ranking.features import HEADS, FeatureSpec
+from encore.ranking.features import HEADS, POSITION, FeatureSpec
 from encore.ranking.layers import FeatureEncoder
 
 
@@ -44,7 +50,8 @@ class BaselineRanker(tfrs.Model):
 
     def __init__(self, spec: FeatureSpec, *, embedding_dim: int = 16,
                  hidden_units: Sequence[int] = (128, 64), dropout: float = 0.0,
-                 head_weights: Mapping[str, float] | None = None, heads: Sequence[str] = HEADS) -> None:
+                 head_weights: Mapping[str, float] | None = None, heads: Sequence[str] = HEADS,
+                 position_buckets: int = 0) -> None:
         super().__init__()
         if not hidden_units:
             raise ValueError("hidden_units needs at least one layer")
@@ -62,6 +69,11 @@ class BaselineRanker(tfrs.Model):
         self.trunk = [tf.keras.layers.Dense(units, activation="relu", name=f"trunk_{i}")
                       for i, units in enumerate(hidden_units[1:], start=1)]
         self.head_layers = {h: tf.keras.layers.Dense(1, name=f"{h}_logit") for h in self.heads}
+        self.position_buckets = int(position_buckets)
+        self.position_bias = {
+            h: tf.keras.layers.Embedding(self.position_buckets, 1, embeddings_initializer="zeros",
+                                         name=f"{h}_position_bias") for h in self.heads
+        } if self.position_buckets > 0 else {}
         self.tasks = {
             h: tfrs.tasks.Ranking(
                 loss=tf.keras.losses.BinaryCrossentropy(from_logits=True),
@@ -103,6 +115,11 @@ class BaselineRanker(tfrs.Model):
     def compute_loss(self, inputs, training: bool = False) -> tf.Tensor:
         features, labels = inputs
         logits = self(features, training=training)
+        if self.position_bias:
+            if POSITION not in features:
+                raise ValueError("position_buckets > 0 needs the logged `position` among the training inputs")
+            pos = tf.clip_by_value(tf.cast(features[POSITION], tf.int64), 0, self.position_buckets - 1)
+            logits = {h: v + tf.squeeze(self.position_bias[h](pos), axis=-1) for h, v in logits.items()}
         loss = tf.constant(0.0)
         for h in self.heads:
             loss += self.head_weights[h] * self.tasks[h](
@@ -116,4 +133,5 @@ class BaselineRanker(tfrs.Model):
 def build_baseline(spec: FeatureSpec, cfg) -> BaselineRanker:
     """A BaselineRanker from ``RankingConfig`` ``cfg``."""
     return BaselineRanker(spec, embedding_dim=cfg.embedding_dim, hidden_units=tuple(cfg.hidden_units),
-                          dropout=cfg.dropout, head_weights=cfg.head_weights)
+                          dropout=cfg.dropout, head_weights=cfg.head_weights,
+                          position_buckets=cfg.position_buckets)

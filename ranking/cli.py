@@ -32,16 +32,16 @@ def _table(title: str, heads: dict[str, Any]) -> None:
     from rich.table import Table
 
     def f(v):
-        return "-" if v is None else f"{v:.4f}"
+        return "-" if v is None else f"{v:.3f}"
 
-    table = Table(title=title)
-    for col in ("head", "rows", "pos rate", "AUC", "ref AUC", "lift", "GAUC", "ref GAUC", "logloss", "base logloss"):
-        table.add_column(col, justify="right")
+    table = Table(title=title, caption="ref: popularity order; base: logloss of the training base rate")
+    for col in ("head", "rows", "pos", "AUC", "ref AUC", "lift", "GAUC", "ref GAUC", "logloss", "base"):
+        table.add_column(col, justify="right", no_wrap=True)
     for h, r in heads.items():
         table.add_row(h, str(r["rows"]), f(r["positive_rate"]), f(r["model"]["auc"]), f(r["reference"]["auc"]),
                       f(r["auc_lift"]), f(r["model"]["gauc"]), f(r["reference"]["gauc"]),
                       f(r["model"]["logloss"]), f(r["base_rate_logloss"]))
-    Console(stderr=True).print(table)
+    Console(stderr=True, width=120).print(table)
 
 
 def _write(report: dict, path: Optional[Path]) -> None:

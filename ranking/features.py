@@ -29,8 +29,11 @@ in) and ``propensity`` (its probability of showing it) describe the *old* policy
 the listener or the track: at serving time the ranker decides the order, so there is
 no position to read, and a model that learned from position would score the logging
 policy's habits. Neither is a feature. Both stay in the training frame
-(``inputs.read_samples``) for counterfactual evaluation (IPS estimates in offline A/B)
-and a later position-bias tower that is used in training only.
+(``inputs.read_samples``): ``propensity`` for counterfactual evaluation (IPS estimates
+in offline A/B), ``position`` for an optional training-only position-bias tower
+(``RankingConfig.position_buckets``; ``POSITION`` below): a learned logit per head and
+position, added to the model's logit in training so the rest of the model need not
+explain the examination bias of low slots, and absent from the serving signature.
 
 The spec is saved with every model as ``feature_spec.json`` (vocabularies and
 statistics included), so a loaded ranker needs no training data.
@@ -58,6 +61,8 @@ HEADS: tuple[str, ...] = ("complete_play", "heart", "skip")
 """The ranker's heads, each a binary label column of ``ranking_samples``."""
 
 SPEC_FILE = "feature_spec.json"
+POSITION = "position"
+"""Training-only input of the position-bias tower (not a spec feature)."""
 
 
 @dataclass(frozen=True)

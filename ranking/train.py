@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from encore.ranking import inputs
-from encore.ranking.features import HEADS, FeatureSpec, ranking_feature_spec
+from encore.ranking.features import HEADS, POSITION, FeatureSpec, ranking_feature_spec
 from encore.ranking.metrics import evaluate
 
 log = logging.getLogger("encore.ranking")
@@ -79,7 +79,10 @@ def fit_ranker(frame: pd.DataFrame, catalog: inputs.Catalog, cfg, *, model_name:
     spec = spec.fit(raw)
     model = build_model(model_name, spec, cfg)
     model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=cfg.learning_rate))
-    ds = inputs.make_dataset(raw, inputs.labels(frame, model.heads), batch_size=cfg.batch_size,
+    train_inputs = dict(raw)
+    if cfg.position_buckets > 0:  # training-only input of the position-bias tower
+        train_inputs[POSITION] = frame[POSITION].fillna(0).to_numpy(dtype=np.int64)
+    ds = inputs.make_dataset(train_inputs, inputs.labels(frame, model.heads), batch_size=cfg.batch_size,
                              shuffle=True, seed=cfg.seed)
     history: list[dict[str, float]] = []
     n = len(frame)

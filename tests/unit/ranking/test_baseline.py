@@ -113,3 +113,23 @@ def test_registry_refuses_a_tampered_smoke_example_and_keeps_serving(trained, tm
     assert live.refresh() is False
     assert live.current().version == good and "smoke test" in str(live.last_error)
     assert reference_scores  # the reference scorer is part of the public API
+
+
+def test_position_bias_tower_is_training_only(synth, tmp_path) -> None:
+    cat = synth.make_catalog()
+    catalog = inputs.Catalog.from_frame(cat)
+    train = synth.make_samples(cat, 900, synth.START, seed=5)
+    # planted examination bias: a track in a low slot is often not seen, so not played
+    seen = np.random.default_rng(0).random(len(train)) < 1 - 0.09 * train["position"].to_numpy()
+    for h in ("complete_play", "heart"):
+        train[h] = train[h] * seen
+    fitted = fit_ranker(train, catalog, synth.tiny_config(position_buckets=10))
+    bias = fitted.model.position_bias["complete_play"].embeddings.numpy().ravel()
+    assert bias[:3].mean() > bias[-3:].mean() + 0.3  # the tower took the slot effect
+
+    export_ranker(fitted.model, fitted.spec, tmp_path / "r", model_name="baseline",
+                  example=example_request(train, catalog, fitted.spec))
+    ranker = Ranker.load(tmp_path / "r")
+    _, kwargs = ranker._serve.structured_input_signature
+    assert "position" not in kwargs and "propensity" not in kwargs
+    assert ranker.smoke_test()
