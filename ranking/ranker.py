@@ -1,6 +1,7 @@
 """The Ranker contract: score many candidates for one listener in one call.
 
-A ranking model (``BaselineRanker`` and every later ranker) provides
+A ranking model (``BaselineRanker`` and every later ranker) provides ``heads`` (the
+head names, e.g. ``("complete_play", "heart", "skip")``) and
 
 - ``listener_part(listener_features) -> L``: the per-request work over the user and
   context features (each (1,) at serving, (B,) in training); ``L`` has leading
