@@ -199,12 +199,23 @@ def listener_keys(frame: pd.DataFrame) -> np.ndarray:
 def make_dataset(features: Mapping[str, np.ndarray], targets: Mapping[str, np.ndarray] | None = None,
                  *, batch_size: int, shuffle: bool = False, seed: int = 0):
     """tf.data of ``(features, labels)`` (or features only) batches: features name ->
-    (B,) tensors, labels head -> (B,) float32."""
+    (B,) tensors, labels head -> (B,) float32.
+
+    The columns are held once as tensors and each batch is gathered by index, so the
+    pipeline does per-batch, not per-row, work; ``shuffle`` draws a new permutation of
+    all rows every epoch (a full shuffle, not a window).
+    """
     import tensorflow as tf
 
-    data = (dict(features), dict(targets)) if targets is not None else dict(features)
-    ds = tf.data.Dataset.from_tensor_slices(data)
+    cols = {k: tf.constant(v) for k, v in features.items()}
+    labs = {k: tf.constant(v) for k, v in targets.items()} if targets is not None else None
     n = len(next(iter(features.values())))
+    index = tf.data.Dataset.range(n)
     if shuffle:
-        ds = ds.shuffle(min(n, 200_000), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        index = index.shuffle(max(n, 1), seed=seed, reshuffle_each_iteration=True)
+
+    def gather(idx):
+        feats = {k: tf.gather(v, idx) for k, v in cols.items()}
+        return feats if labs is None else (feats, {k: tf.gather(v, idx) for k, v in labs.items()})
+
+    return index.batch(batch_size).map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

@@ -76,9 +76,9 @@ def export_ranker(model: Any, spec: FeatureSpec, out_dir: str | Path, *, model_n
         logits = model.candidate_logits(listener, {n: features[n] for n in candidate_names})
         return {h: tf.sigmoid(logits[h]) for h in heads}
 
-    serve = tf.function(_score).get_concrete_function(
+    serve = tf.function(_score, autograph=False).get_concrete_function(
         {**{n: _spec(n, [1]) for n in listener_names}, **{n: _spec(n, [None]) for n in candidate_names}})
-    rows = tf.function(_score).get_concrete_function({n: _spec(n, [None]) for n in spec.names})
+    rows = tf.function(_score, autograph=False).get_concrete_function({n: _spec(n, [None]) for n in spec.names})
     module = tf.Module()
     module.model = model
     module.serve, module.score_rows = serve, rows
