@@ -46,13 +46,30 @@ def list_models(name: Optional[str] = typer.Argument(None, help="Only this model
             current = registry.promoted(model)
             for version in registry.versions(model):
                 m = registry.manifest(model, version)
-                metrics = ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
-                                    for k, v in list(_flat(m.metrics).items())[:4])
                 table.add_row(model, version, "*" if version == current else "", m.kind, m.created,
-                              json.dumps(m.data_window, separators=(",", ":")), metrics)
+                              _window(m.data_window), _headline(m.metrics))
     except RegistryError as err:
         _fail(err)
     Console().print(table)
+
+
+def _window(window: dict) -> str:
+    """``{"train": [a, b], "eval": [c, d]}`` -> ``train a..b, eval c..d``."""
+    parts = []
+    for key, value in window.items():
+        if isinstance(value, (list, tuple)) and len(value) == 2:
+            parts.append(f"{key} {value[0]}..{value[1]}")
+        else:
+            parts.append(f"{key} {value}")
+    return ", ".join(parts)
+
+
+def _headline(metrics: dict, limit: int = 4) -> str:
+    """The AUCs when there are any (the ranking headline), else the first metrics."""
+    flat = _flat(metrics)
+    chosen = [k for k in flat if k.endswith(".auc") or k == "auc"] or list(flat)
+    return ", ".join(f"{k}={flat[k]:.4f}" if isinstance(flat[k], float) else f"{k}={flat[k]}"
+                     for k in chosen[:limit])
 
 
 def _flat(metrics: dict, prefix: str = "") -> dict:
