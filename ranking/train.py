@@ -16,6 +16,7 @@ Library code receives its config (``RankingConfig``) and the registry explicitly
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 import time
@@ -130,6 +131,18 @@ def evaluate_ranker(ranker, frame: pd.DataFrame, catalog: inputs.Catalog,
             "scoring_seconds": round(seconds, 3)}
 
 
+def world_summary(world_dir: Path) -> dict[str, Any]:
+    """Size of the world the samples came from (its manifest), for reports; {} when the
+    folder has no world manifest (real data)."""
+    path = Path(world_dir) / "manifest.json"
+    if not path.is_file():
+        return {}
+    manifest = json.loads(path.read_text())
+    cfg = manifest.get("config", {})
+    return {k: cfg.get(k) for k in ("users", "days", "tracks", "artists", "seed")} | {
+        "events": manifest.get("counts", {}).get("events")}
+
+
 def train_rank(batch_dir: Path, world_dir: Path, cfg, registry=None, *, model_name: str = "baseline",
                promote: bool = False, progress: Callable[[str], None] | None = None,
                artifact_dir: Path | None = None) -> dict[str, Any]:
@@ -166,6 +179,7 @@ def train_rank(batch_dir: Path, world_dir: Path, cfg, registry=None, *, model_na
         evaluation = evaluate_ranker(ranker, held, catalog, base_rates)
         report: dict[str, Any] = {
             "model": model_name, "data_window": window, "data_fingerprint": fingerprint,
+            "world": world_summary(world_dir),
             "train_rows": len(train), "eval_rows": len(held),
             "training": {"epochs": cfg.epochs, "seconds": round(fitted.seconds, 2),
                          "rows_per_s": round(fitted.rows * cfg.epochs / fitted.seconds), "history": fitted.history},
