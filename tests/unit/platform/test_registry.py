@@ -167,3 +167,23 @@ def test_models_cli(tmp_path: Path) -> None:
     assert reg.promoted("m") == v1
     bad = runner.invoke(app, ["models", "rollback", "m", *root])
     assert bad.exit_code == 1 and "no earlier promoted version" in bad.output
+
+
+def test_live_model_polls_for_promotions(tmp_path: Path) -> None:
+    import time
+
+    reg = Registry(tmp_path / "models")
+    reg.promote("m", reg.publish("m", _artifact(tmp_path / "a", "one"), kind="k"))
+    live = LiveModel(reg, "m", _loader, _smoke)
+    with pytest.raises(RegistryError, match="nothing loaded"):
+        live.current()
+    live.refresh()
+    live.start(0.01)
+    try:
+        reg.promote("m", reg.publish("m", _artifact(tmp_path / "b", "two"), kind="k"))
+        deadline = time.monotonic() + 30
+        while live.current().model != "two" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert live.current().model == "two" and live.version == "v0002"
+    finally:
+        live.stop()
