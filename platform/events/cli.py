@@ -32,7 +32,7 @@ def _fail(message: str) -> typer.Exit:
 @app.command("topics")
 def topics() -> None:
     """Create the events and dead-letter topics if they are missing."""
-    from encore.platform.events.producer import TopicSetupError, setup_topics
+    from encore.platform.events.topics import TopicSetupError, setup_topics
 
     config = _kafka()
     try:
@@ -65,8 +65,9 @@ def serve(
     config = default_config()
     serving = config.serving
     try:
-        producer = EventProducer(config.kafka, source="events-service")
-    except ProduceError as err:  # it names the broker it could not reach
+        # creates or verifies both topics first (encore.platform.events.topics)
+        producer = EventProducer(config.kafka, source="events-service", limits=config.events)
+    except ProduceError as err:  # it names the broker it could not reach, or the topic
         raise _fail(str(err)) from err
     try:
         server, bound = start_server(
