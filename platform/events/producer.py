@@ -122,7 +122,7 @@ class EventProducer:
     ``limits`` bounds events and dead-letter records (default: the ``events`` section
     of the configuration). When it connects by itself (no ``client``), the producer
     first creates or verifies both topics (encore.platform.events.topics;
-    ``ensure_topics=False`` skips that). ``client`` replaces the KafkaProducer (tests);
+    ``check_topics=False`` skips that). ``client`` replaces the KafkaProducer (tests);
     ``client_options`` override DEFAULT_CLIENT_OPTIONS.
     """
 
@@ -133,7 +133,7 @@ class EventProducer:
         source: str = "producer",
         client: Any | None = None,
         limits: EventsConfig | None = None,
-        ensure_topics: bool = True,
+        check_topics: bool = True,
         **client_options: Any,
     ) -> None:
         self.topic = config.events_topic
@@ -145,7 +145,7 @@ class EventProducer:
             / 1000
         )
         if client is None:
-            if ensure_topics:
+            if check_topics:
                 try:
                     setup_topics(config, client_id=f"encore-{source}-admin")
                 except TopicSetupError as err:
