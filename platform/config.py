@@ -117,10 +117,32 @@ class StackConfig(_Section):
 
 
 class KafkaConfig(_Section):
+    """The event topics. ``encore events topics|serve|replay`` (and every EventProducer
+    that connects by itself) create a missing topic with these partition counts and
+    refuse to run on one that has fewer (see encore.platform.events.topics)."""
+
     bootstrap_servers: str = "127.0.0.1:19092"
     events_topic: str = "encore.events.v1"
     dead_letter_topic: str = "encore.events.dlq.v1"
-    partitions: int = 4
+    partitions: int = Field(4, ge=1)
+    dead_letter_partitions: int = Field(1, ge=1)
+    topic_setup_timeout_ms: int = Field(10_000, ge=100)  # create + wait until topics have leaders
+
+
+class EventsConfig(_Section):
+    """Size limits of the event ingestion path (encore.platform.events): checked by
+    validation before anything is produced, so one oversized event is rejected on its
+    own instead of failing a whole batch at the broker (which refuses records over its
+    message limit, 1 MB by default)."""
+
+    max_id_chars: int = Field(128, ge=1, le=4096)  # event_id, anonymous_id, session_id, request_id
+    max_event_bytes: int = Field(8192, ge=256, le=262_144)  # one serialized Event, unknown fields included
+    max_played_ms: int = Field(24 * 3600 * 1000, ge=1)  # a playback longer than a day is a client bug
+    max_clock_skew_s: int = Field(24 * 3600, ge=0)  # how far in the future a client clock may run
+    max_reason_chars: int = Field(500, ge=40)  # one reason in a dead-letter record
+    # A whole dead-letter record (key + JSON value); a longer original payload is cut and
+    # the record says so. Keep it below the broker's message limit.
+    max_dead_letter_bytes: int = Field(262_144, ge=4096, le=900_000)
 
 
 class SparkConfig(_Section):
@@ -194,6 +216,7 @@ class EncoreConfig(_Section):
     world: WorldConfig = WorldConfig()
     stack: StackConfig = StackConfig()
     kafka: KafkaConfig = KafkaConfig()
+    events: EventsConfig = EventsConfig()
     spark: SparkConfig = SparkConfig()
     feature_store: FeatureStoreConfig = FeatureStoreConfig()
     stream: StreamConfig = StreamConfig()

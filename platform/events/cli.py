@@ -11,6 +11,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from encore.platform.config import KafkaConfig, default_config
@@ -25,14 +26,15 @@ def _kafka() -> KafkaConfig:
 
 
 def _fail(message: str) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}")
+    """One line (never wrapped, markup in the message printed as is), exit code 1."""
+    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     return typer.Exit(code=1)
 
 
 @app.command("topics")
 def topics() -> None:
     """Create the events and dead-letter topics if they are missing."""
-    from encore.platform.events.producer import TopicSetupError, setup_topics
+    from encore.platform.events.topics import TopicSetupError, setup_topics
 
     config = _kafka()
     try:
@@ -65,8 +67,9 @@ def serve(
     config = default_config()
     serving = config.serving
     try:
-        producer = EventProducer(config.kafka, source="events-service")
-    except ProduceError as err:  # it names the broker it could not reach
+        # creates or verifies both topics first (encore.platform.events.topics)
+        producer = EventProducer(config.kafka, source="events-service", limits=config.events)
+    except ProduceError as err:  # it names the broker it could not reach, or the topic
         raise _fail(str(err)) from err
     try:
         server, bound = start_server(
@@ -104,13 +107,19 @@ def replay(
                                               help="Days to replay, YYYY-MM-DD (repeatable)."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
-    """Send a simulated world's event log to the events topic."""
-    from encore.platform.events.producer import EventProducer, ProduceError
-    from encore.platform.events.replay import ReplayError, replay_world
+    """Send a simulated world's event log to the events topic.
 
-    config = _kafka()
+    Every selected file is first checked against the world's manifest (sha256) and the
+    event schema; a bad file is an error naming it, and nothing is sent. Both topics are
+    created (or verified) with their configured partitions before the first record."""
+    from encore.platform.events.producer import EventProducer, ProduceError
+    from encore.platform.events.replay import ReplayError, replay_world, verified_event_files
+
+    full = default_config()
+    config = full.kafka
     try:
-        with EventProducer(config, source="replay") as producer:
+        verified_event_files(world, dates or None)  # before touching Kafka
+        with EventProducer(config, source="replay", limits=full.events) as producer:
             count = replay_world(world, producer, rate, dates or None, progress)
     except (ReplayError, ProduceError) as err:
         raise _fail(str(err)) from err
