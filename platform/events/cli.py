@@ -45,58 +45,6 @@ def topics() -> None:
         console.print(f"{name}: {'created' if name in created else 'already there'}")
 
 
-@app.command("serve")
-def serve(
-    host: Optional[str] = typer.Option(None, help="Override serving.host."),
-    port: Optional[int] = typer.Option(None, help="Override serving.events_port (0: any free port)."),
-    metrics_port: Optional[int] = typer.Option(
-        None, help="Override serving.metrics_port: Prometheus /metrics on this port (0: off)."),
-) -> None:
-    """Run the Events gRPC service (with health and reflection) until SIGTERM / Ctrl-C.
-
-    Valid events go to the events topic, malformed ones to the dead-letter topic and back
-    to the caller as rejections. On shutdown in-flight calls finish (serving.shutdown_grace_s)
-    and the producer is flushed, so no accepted event is lost."""
-    import signal
-    import threading
-
-    from encore.platform.events.producer import EventProducer, ProduceError
-    from encore.serving.events_service import events_service
-    from encore.serving.grpc_server import start_server
-
-    config = default_config()
-    serving = config.serving
-    try:
-        # creates or verifies both topics first (encore.platform.events.topics)
-        producer = EventProducer(config.kafka, source="events-service", limits=config.events)
-    except ProduceError as err:  # it names the broker it could not reach, or the topic
-        raise _fail(str(err)) from err
-    try:
-        server, bound = start_server(
-            events_service(producer, max_events=serving.max_events_per_log_call),
-            host=host or serving.host,
-            port=serving.events_port if port is None else port,
-            max_workers=serving.max_workers,
-        )
-    except OSError as err:
-        producer.close()
-        raise _fail(str(err)) from err
-    metrics = serving.metrics_port if metrics_port is None else metrics_port
-    if metrics:
-        from prometheus_client import start_http_server
-
-        start_http_server(metrics, addr=host or serving.host)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    # One parseable line, so scripts and tests can find the port when it was 0.
-    console.print(f"encore.v1.Events listening on {host or serving.host}:{bound}", highlight=False)
-    stop.wait()
-    server.stop(serving.shutdown_grace_s).wait()
-    producer.close()
-    console.print("Events service stopped; producer flushed")
-
-
 @app.command("replay")
 def replay(
     world: Path = typer.Option(..., "--world", help="Folder written by `encore world generate`.",

@@ -1,4 +1,5 @@
-"""The ``encore`` command line: one entry point, one sub-command group per role.
+"""The ``encore`` command line: one entry point, one sub-command group per role, each
+defined by the part that owns it and mounted here.
 
 Heavy libraries (TensorFlow, Spark, Feast) are imported inside the commands that need
 them, so ``encore --help`` stays instant.
@@ -20,6 +21,7 @@ from encore.platform.events.cli import app as events_app
 from encore.platform.stack.cli import app as stack_app
 from encore.platform.stream.cli import app as stream_app
 from encore.platform.world.cli import app as world_app
+from encore.serving.cli import events_serve
 
 app = typer.Typer(
     name="encore",
@@ -78,6 +80,7 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(bench_app, name="bench")
 app.add_typer(protos_app, name="protos")
 app.add_typer(features_app, name="features")
+events_app.command("serve")(events_serve)
 app.add_typer(events_app, name="events")
 app.add_typer(stream_app, name="stream")
 app.add_typer(batch_app, name="batch")

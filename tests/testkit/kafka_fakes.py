@@ -1,5 +1,6 @@
-"""Fakes for the events unit tests: a KafkaProducer stand-in that records what it is
-given, so producer / replay / service logic is tested without a broker."""
+"""Kafka fakes for unit tests: a KafkaProducer stand-in that records what it is given,
+so producer / replay / service logic is tested without a broker; registered as a pytest
+plugin (fixtures ``kafka_config``, ``fake_kafka``, ``make_event``)."""
 
 from __future__ import annotations
 
@@ -68,7 +69,7 @@ def fake_kafka() -> FakeKafka:
     return FakeKafka()
 
 
-def _make_event(**overrides: object) -> Event:
+def make_valid_event(**overrides: object) -> Event:
     """A valid PLAY_END event by user 7; keyword arguments replace fields."""
     event = Event(
         event_id="e-1", user_id=7, session_id="s-1", track_id=42,
@@ -82,5 +83,5 @@ def _make_event(**overrides: object) -> Event:
 
 @pytest.fixture
 def make_event():
-    """Factory of valid events (see _make_event)."""
-    return _make_event
+    """Factory of valid events (see make_valid_event)."""
+    return make_valid_event
