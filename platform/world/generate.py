@@ -45,8 +45,12 @@ class WorldManifest(BaseModel):
 
 def generate_world(cfg: WorldConfig, out: Path, progress: bool = True) -> WorldManifest:
     """Generate the world of ``cfg`` into ``out`` (files of an earlier world there are
-    replaced) and return its manifest. Deterministic for a config: same bytes."""
+    replaced) and return its manifest. Deterministic for a config: same bytes.
+
+    Raises ``NotADirectoryError`` naming the path when ``out`` or a folder above it is
+    an existing file (checked before anything is written)."""
     out = Path(out)
+    _check_writable_folder(out)
     for name in _GENERATED:
         target = out / name
         if target.is_dir():
@@ -97,6 +101,15 @@ def generate_world(cfg: WorldConfig, out: Path, progress: bool = True) -> WorldM
     )
     write_json(manifest.model_dump(mode="json"), out / schema.MANIFEST)
     return manifest
+
+
+def _check_writable_folder(out: Path) -> None:
+    """``out`` can become a folder: it and every existing folder above it are folders."""
+    for folder in (out, *out.parents):
+        if folder.exists() or folder.is_symlink():
+            if not folder.is_dir():
+                raise NotADirectoryError(20, "is a file, not a folder", str(folder))
+            return
 
 
 class _EventRate(ProgressColumn):
