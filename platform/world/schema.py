@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: kind moved from users/ to truth/user_kinds
 MANIFEST = "manifest.json"
 
 SCENARIOS = ("daily_recommend", "private_radio", "playlist", "search")
@@ -41,9 +41,15 @@ TRACKS = pa.schema([
 ])
 SHOWS = pa.schema([("show_id", pa.int64()), ("kind", pa.string()), ("name", pa.string())])
 TRIPLES = pa.schema([("head", pa.string()), ("relation", pa.string()), ("tail", pa.string())])
+# What the platform knows of a user (a profile); who they really are is truth (USER_KINDS).
 USERS = pa.schema([
-    ("user_id", pa.int64()), ("kind", pa.string()), ("signup_date", pa.date32()),
+    ("user_id", pa.int64()), ("signup_date", pa.date32()),
     ("age_bucket", pa.string()), ("region", pa.string()), ("home_language", pa.string()),
+])
+# Planted label of each user (kind in USER_KINDS; never_active: a new user with a profile
+# and no events at all). Ground truth: models must not read it.
+USER_KIND_TRUTH = pa.schema([
+    ("user_id", pa.int64()), ("kind", pa.string()), ("never_active", pa.bool_()),
 ])
 USER_TASTE = pa.schema([
     ("user_id", pa.int64()),
@@ -84,6 +90,7 @@ TABLES: dict[str, pa.Schema] = {
     "catalog/shows.parquet": SHOWS,
     "kg/triples.parquet": TRIPLES,
     "users/users.parquet": USERS,
+    "truth/user_kinds.parquet": USER_KIND_TRUTH,
     "truth/user_taste.parquet": USER_TASTE,
     "truth/interests.parquet": INTERESTS,
     "truth/sessions.parquet": SESSIONS,

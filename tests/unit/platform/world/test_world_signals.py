@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from encore.platform.sampling import cap_samples_per_user
 from encore.platform.world import World, generate_world, load_world, summarize
@@ -46,7 +47,8 @@ def test_skips_rise_with_mismatch_and_come_earlier(small_world, events):
 
 
 def test_repeat_share_of_regular_users_is_in_the_stated_band(small_world, events):
-    regular = small_world.users.loc[small_world.users["kind"] == "regular", "user_id"]
+    kinds = small_world.truth("user_kinds")
+    regular = kinds.loc[kinds["kind"] == "regular", "user_id"]
     plays = events[(events["action"] == "play_start") & events["user_id"].isin(regular)]
     low, high = small_world.manifest.config.repeat_share_band
     assert low <= repeat_share(plays) <= high
@@ -54,7 +56,8 @@ def test_repeat_share_of_regular_users_is_in_the_stated_band(small_world, events
 
 
 def test_bots_dominate_before_the_sample_cap_and_not_after(small_world, events):
-    bots = small_world.users.loc[small_world.users["kind"] == "bot", "user_id"]
+    kinds = small_world.truth("user_kinds")
+    bots = kinds.loc[kinds["kind"] == "bot", "user_id"]
     user_share = len(bots) / len(small_world.users)
     keyed = events[events["user_id"].notna()]
     before = keyed["user_id"].isin(bots).mean()
@@ -161,7 +164,7 @@ def test_anonymous_sessions_have_no_user(small_world, events):
 
 
 def test_new_users_have_no_events_before_signup_and_some_none_at_all(small_world, events):
-    users = small_world.users
+    users = small_world.users.merge(small_world.truth("user_kinds"), on="user_id", validate="one_to_one")
     new = users[users["kind"] == "new"].set_index("user_id")
     first_day = events[events["user_id"].isin(new.index)].groupby("user_id")["ts"].min().dt.date
     signup = pd.to_datetime(new.loc[first_day.index, "signup_date"]).dt.date
@@ -187,3 +190,14 @@ def test_exposure_truth_utility_is_the_sum_of_its_parts(small_world):
     parts = list(small_world.manifest.utility_parts)
     assert np.allclose(truth[parts].sum(axis=1), truth["utility"], atol=1e-4)
     assert (truth[parts].std() > 0).all()  # every part is active (rhythm: there is a weekend)
+
+
+def test_summary_reports_the_skip_rate_with_and_without_bots(small_world, events):
+    kinds = small_world.truth("user_kinds")
+    bots = kinds.loc[kinds["kind"] == "bot", "user_id"]
+    human = events[~events["user_id"].isin(bots)]
+    expected = (human["action"] == "skip").sum() / (human["action"] == "play_start").sum()
+    summary = summarize(small_world)
+    assert summary["skip_rate_without_bots"] == pytest.approx(expected)
+    assert summary["skip_rate_without_bots"] > summary["skip_rate"]  # bots never skip
+    assert sum(summary["users_by_kind"].values()) == len(small_world.users)
