@@ -100,6 +100,9 @@ class WorldConfig(_Section):
     inactivity_gap_minutes: int = Field(30, ge=1)
     candidate_pool_size: int = Field(60, ge=2)  # tracks the logging policy scores per slate
     logging_temperature: float = Field(1.0, gt=0)  # softmax temperature of the logging policy
+    # Monte-Carlo draws per slate for the marginal slate probabilities in
+    # policy/slates.parquet (exact enumeration instead when the pool is tiny).
+    marginal_draws: int = Field(32, ge=1)
     # Documented band of the share of a regular user's plays that re-play a track they
     # played before (earlier in the log); tests and `summarize` check against it.
     repeat_share_band: tuple[float, float] = (0.15, 0.40)

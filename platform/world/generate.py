@@ -25,7 +25,7 @@ from encore.platform.world.users import build_population, population_tables
 from encore.platform.world.utility import UtilityModel
 from encore.platform.world.writer import TableAppender, sha256_of, write_json, write_table
 
-_GENERATED = ("catalog", "kg", "users", "truth", schema.EVENTS_DIR, schema.MANIFEST)
+_GENERATED = ("catalog", "kg", "users", "truth", "policy", schema.EVENTS_DIR, schema.MANIFEST)
 
 
 class WorldManifest(BaseModel):
@@ -75,6 +75,7 @@ def generate_world(cfg: WorldConfig, out: Path, progress: bool = True) -> WorldM
     simulator = DaySimulator(cfg, cat, pop, behaviour)
     sessions_out = TableAppender(out / "truth/sessions.parquet", schema.SESSIONS)
     exposures_out = TableAppender(out / "truth/exposures.parquet", schema.EXPOSURE_TRUTH)
+    slates_out = TableAppender(out / "policy/slates.parquet", schema.POLICY_SLATES)
     dates: list[str] = []
     with _progress(progress) as bar:
         task = bar.add_task("simulating days", total=cfg.days, events=0)
@@ -83,15 +84,18 @@ def generate_world(cfg: WorldConfig, out: Path, progress: bool = True) -> WorldM
             write_table(tables.events, out / schema.event_partition(tables.date))
             sessions_out.append(tables.sessions)
             exposures_out.append(tables.exposures)
+            slates_out.append(tables.slates)
             dates.append(tables.date)
             counts["events"] += tables.events.num_rows
             counts["sessions"] += tables.sessions.num_rows
             counts["anonymous_sessions"] += tables.sessions["user_id"].null_count
             counts["exposures"] += tables.exposures.num_rows
+            counts["slates"] += tables.slates.num_rows
             counts["plays"] += int(pc.sum(pc.equal(tables.events["action"], "play_start")).as_py() or 0)
             bar.update(task, advance=1, events=counts["events"])
     sessions_out.close()
     exposures_out.close()
+    slates_out.close()
 
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*.parquet"))
     manifest = WorldManifest(

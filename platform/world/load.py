@@ -45,6 +45,13 @@ class World:
             raise KeyError(f"no truth table {name!r}; known: {known}")
         return pq.read_table(self.path / rel, columns=list(columns) if columns else None).to_pandas()
 
+    def policy_slates(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The logging policy's log (policy/slates.parquet): one row per request with its
+        candidate pool, scores, temperature and the shown tracks' propensities and
+        marginal slate probabilities (see encore.platform.world.policy)."""
+        return pq.read_table(self.path / "policy/slates.parquet",
+                             columns=list(columns) if columns else None).to_pandas()
+
     def events(self, dates: Sequence[str] | None = None,
                columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The event log of ``dates`` (all days if None), in (date, ts) order."""

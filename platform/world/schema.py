@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 2  # 2: kind moved from users/ to truth/user_kinds
+SCHEMA_VERSION = 2  # 2: kind moved from users/ to truth/user_kinds; policy/slates
 MANIFEST = "manifest.json"
 
 SCENARIOS = ("daily_recommend", "private_radio", "playlist", "search")
@@ -75,6 +75,17 @@ EXPOSURE_TRUTH = pa.schema(
     + [(part, pa.float32()) for part in UTILITY_PARTS]
     + [("mismatch", pa.float32())]
 )
+# The logging policy's own log, one row per slate (request) that reached the event log:
+# the candidate pool, its scores and temperature, and for each shown track (list index
+# = position) the logged propensity and its marginal slate probabilities. Which
+# off-policy estimator needs which column: see encore.platform.world.policy.
+POLICY_SLATES = pa.schema([
+    ("request_id", pa.string()), ("user_id", pa.int64()), ("temperature", pa.float32()),
+    ("slate_size", pa.int32()), ("pool_track_ids", pa.list_(pa.int64())),
+    ("pool_scores", pa.list_(pa.float32())), ("shown_track_ids", pa.list_(pa.int64())),
+    ("propensity", pa.list_(pa.float32())), ("position_prob", pa.list_(pa.float32())),
+    ("inclusion_prob", pa.list_(pa.float32())), ("marginal_draws", pa.int32()),
+])
 EVENTS = pa.schema([
     ("event_id", pa.string()), ("ts", TIMESTAMP), ("user_id", pa.int64()),
     ("session_id", pa.string()), ("scenario", pa.string()), ("track_id", pa.int64()),
@@ -95,6 +106,7 @@ TABLES: dict[str, pa.Schema] = {
     "truth/interests.parquet": INTERESTS,
     "truth/sessions.parquet": SESSIONS,
     "truth/exposures.parquet": EXPOSURE_TRUTH,
+    "policy/slates.parquet": POLICY_SLATES,
 }
 EVENTS_DIR = "events"
 
