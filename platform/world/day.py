@@ -29,6 +29,7 @@ from encore.platform.world.behaviour import ACTION, Behaviour, BatchResult, Even
 from encore.platform.world.bots import Bots
 from encore.platform.world.catalog import Catalog
 from encore.platform.world.history import ListeningHistory
+from encore.platform.world.past import ListeningPast
 from encore.platform.world.plan import MS_PER_MINUTE, SessionPlan, plan_day
 from encore.platform.world.policy import slate_marginals
 from encore.platform.world.rhythm import day_lift
@@ -69,9 +70,12 @@ class _Sessions:
 
 
 class DaySimulator:
-    def __init__(self, cfg: WorldConfig, cat: Catalog, pop: Population, behaviour: Behaviour) -> None:
+    def __init__(self, cfg: WorldConfig, cat: Catalog, pop: Population, behaviour: Behaviour,
+                 past: ListeningPast | None = None) -> None:
         self.cfg, self.cat, self.pop, self.behaviour = cfg, cat, pop, behaviour
         self.history = ListeningHistory(cat.n_tracks)
+        if past is not None:
+            self.history.record_plays(past.user, past.track, past.plays)
         self.bots = Bots(cfg.seed, pop, cat.track_duration_ms, cat.track_popularity)
 
     def run(self, day: int) -> DayTables:

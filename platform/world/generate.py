@@ -20,6 +20,7 @@ from encore.platform.world import schema
 from encore.platform.world.behaviour import Behaviour
 from encore.platform.world.catalog import build_catalog, catalog_tables
 from encore.platform.world.day import DaySimulator
+from encore.platform.world.past import listening_past
 from encore.platform.world.policy import LoggingPolicy
 from encore.platform.world.users import build_population, population_tables
 from encore.platform.world.utility import UtilityModel
@@ -69,10 +70,13 @@ def generate_world(cfg: WorldConfig, out: Path, progress: bool = True) -> WorldM
                    for code, kind in enumerate(schema.USER_KINDS)})
 
     policy = LoggingPolicy(cat, pop, cfg.candidate_pool_size, cfg.exposures_per_request,
-                           cfg.logging_temperature)
+                           cfg.logging_temperature, cfg.discovery_redraws)
+    past = listening_past(cfg, pop, policy)
+    write_table(past.table(), out / "users/past_plays.parquet")
+    counts["past_plays"] = int(past.plays.sum())
     behaviour = Behaviour(pop, policy, UtilityModel(cat, pop, cfg.utility_weights),
                           cat.track_duration_ms)
-    simulator = DaySimulator(cfg, cat, pop, behaviour)
+    simulator = DaySimulator(cfg, cat, pop, behaviour, past)
     sessions_out = TableAppender(out / "truth/sessions.parquet", schema.SESSIONS)
     exposures_out = TableAppender(out / "truth/exposures.parquet", schema.EXPOSURE_TRUTH)
     slates_out = TableAppender(out / "policy/slates.parquet", schema.POLICY_SLATES)

@@ -52,6 +52,11 @@ class World:
         return pq.read_table(self.path / "policy/slates.parquet",
                              columns=list(columns) if columns else None).to_pandas()
 
+    def past_plays(self) -> pd.DataFrame:
+        """Play counts per (user_id, track_id) before the world's first day
+        (users/past_plays.parquet, see encore.platform.world.past)."""
+        return pq.read_table(self.path / "users/past_plays.parquet").to_pandas()
+
     def events(self, dates: Sequence[str] | None = None,
                columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The event log of ``dates`` (all days if None), in (date, ts) order."""
@@ -116,17 +121,30 @@ def _read_manifest(path: Path) -> WorldManifest:
         raise WorldSchemaError(f"{file} is not a valid world manifest: {err}") from err
 
 
-def repeat_share(plays: pd.DataFrame) -> float:
-    """Share of plays (play_start rows with user_id, ts) whose track the same user had
-    started before, earlier in the log."""
-    if plays.empty:
-        return 0.0
+def repeat_share(plays: pd.DataFrame, past: pd.DataFrame | None = None) -> float:
+    """Share of plays (play_start rows with user_id, track_id, ts) that re-play a track
+    the listener played before: earlier in the log, or before day 0 when ``past``
+    (users/past_plays.parquet: user_id, track_id) is given."""
+    return float(repeat_flags(plays, past).mean()) if len(plays) else 0.0
+
+
+def repeat_flags(plays: pd.DataFrame, past: pd.DataFrame | None = None) -> pd.Series:
+    """Per play (index of ``plays``): whether it re-plays a track the listener played
+    before (see ``repeat_share``)."""
     ordered = plays.sort_values("ts", kind="stable")
-    return float(ordered.duplicated(["user_id", "track_id"]).mean())
+    repeated = ordered.duplicated(["user_id", "track_id"])
+    if past is not None and len(past):
+        pairs = pd.MultiIndex.from_arrays([ordered["user_id"].astype("int64"), ordered["track_id"].astype("int64")])
+        before = pd.MultiIndex.from_arrays([past["user_id"].astype("int64"), past["track_id"].astype("int64")])
+        repeated |= pairs.isin(before)
+    return repeated.reindex(plays.index)
 
 
 def summarize(world: World) -> dict[str, Any]:
     """Counts, events by action, skip rates, repeat share, users by kind, date range.
+
+    ``repeat_share_regular``: share of regular users' plays that re-play a track the
+    listener played before, the listening before day 0 included (``repeat_share``).
 
     ``skip_rate`` is skips / plays over every play; bots (always-on players that never
     skip) pull it down, so ``skip_rate_without_bots`` gives the same over the plays of
@@ -164,6 +182,6 @@ def summarize(world: World) -> dict[str, Any]:
         "events_by_action": by_action,
         "skip_rate": by_action["skip"] / by_action["play_start"] if by_action["play_start"] else 0.0,
         "skip_rate_without_bots": (by_action["skip"] - bot_skips) / human_plays if human_plays else 0.0,
-        "repeat_share_regular": repeat_share(all_plays[all_plays["user_id"].isin(regular)]),
+        "repeat_share_regular": repeat_share(all_plays[all_plays["user_id"].isin(regular)], world.past_plays()),
         "repeat_share_band": list(world.manifest.config.repeat_share_band),
     }

@@ -4,7 +4,8 @@ probability.
 For every slate it draws a candidate pool of ``candidate_pool_size`` tracks from
 sources mixed per scenario (``SOURCE_MIX``: the listener's taste genres, the active
 interest's genre, the interest's and favourite artists, popular tracks, the listener's
-history, the tracks of a show), scores them with a known noisy score
+history, the tracks of a show; the discovery sources skip tracks the listener already
+played, see ``candidate_pools``), scores them with a known noisy score
 
     score = 0.6 * popularity_z + 1.0 * genre taste + 0.5 * language taste
             + 0.4 * [from history] + Normal(0, 0.5)
@@ -100,8 +101,9 @@ class _Segments:
 
 class LoggingPolicy:
     def __init__(self, cat: Catalog, pop: Population, pool_size: int, slate_size: int,
-                 temperature: float) -> None:
+                 temperature: float, discovery_redraws: int = 8) -> None:
         self.cat, self.pop = cat, pop
+        self.discovery_redraws = discovery_redraws
         self.pool_size, self.slate_size, self.temperature = pool_size, min(slate_size, pool_size), temperature
         tracks = np.arange(cat.n_tracks)
         appeal = cat.track_popularity.astype(np.float64) ** 0.5
@@ -125,34 +127,64 @@ class LoggingPolicy:
     def candidate_pools(self, rows: np.ndarray, scenarios: list[str], interest_genre: np.ndarray,
                         interest_artists: np.ndarray, history: ListeningHistory,
                         rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """(slates, pool_size) candidate tracks and whether each came from history."""
+        """(slates, pool_size) candidate tracks and whether each came from history.
+
+        Discovery sources (taste, interest, artist, popular) propose tracks the listener
+        has not played: a candidate they draw that the listener played before is redrawn
+        from the same source up to ``discovery_redraws`` times; only what is left after
+        that is a re-play. So re-listening comes from the history source at its share of
+        the pool (and from the show source: a fan re-plays the show's soundtrack), and
+        the repeat share no longer climbs as the history fills the narrow discovery
+        sources (a listener's favourite artists have only so many tracks).
+        """
         source = np.stack([self.scenario_sources[s] for s in scenarios])
         n, p = source.shape
         row = np.repeat(rows, p)
         src = source.ravel()
-        pool = np.full(n * p, -1, dtype=np.int64)
-
-        def fill(mask: np.ndarray, tracks: np.ndarray) -> None:
-            pool[mask] = tracks
-
-        is_ = {name: src == code for code, name in enumerate(SOURCES)}
-        pool_genre_taste = self.pop.genre_taste[row[is_["taste"]]]
-        fill(is_["taste"], self.by_genre.draw(draw_columns(pool_genre_taste, rng), rng))
-        fill(is_["interest"], self.by_genre.draw(np.repeat(interest_genre, p)[is_["interest"]], rng))
-        fill(is_["popular"], self.popular.draw(np.zeros(is_["popular"].sum(), dtype=np.int64), rng))
-        fill(is_["history"], history.sample(row[is_["history"]], rng))
-        artist_choices = np.concatenate(
-            [interest_artists, self.pop.favourite_artists[rows]], axis=1)
-        artist_rows = np.repeat(np.arange(n), p)[is_["artist"]]
-        artist = draw_columns((artist_choices[artist_rows] >= 0).astype(np.float64) + 1e-12, rng)
-        fill(is_["artist"], self.by_artist.draw(np.maximum(artist_choices[artist_rows, artist], 0), rng))
-        affinity = self.pop.show_affinity[row[is_["kg"]]] + 0.02  # non-fans see shows too
-        fill(is_["kg"], self.by_show.draw(draw_columns(affinity, rng), rng))
-
+        slate = np.repeat(np.arange(n), p)
+        artist_choices = np.concatenate([interest_artists, self.pop.favourite_artists[rows]], axis=1)
+        pool = self.draw_sources(src, row, interest_genre[slate], artist_choices[slate], history, rng)
         missing = pool < 0  # a listener without history or an artist without tracks
         pool[missing] = self.by_genre.draw(draw_columns(self.pop.genre_taste[row[missing]], rng), rng)
-        from_history = (is_["history"] & ~missing).reshape(n, p)
-        return pool.reshape(n, p), from_history
+        from_history = (src == SOURCES.index("history")) & ~missing
+        src = np.where(missing, SOURCES.index("taste"), src)
+
+        discovery = ~from_history & (src != SOURCES.index("kg"))
+        played = discovery & (history.play_counts(row, pool) > 0)
+        for _ in range(self.discovery_redraws):
+            again = np.flatnonzero(played)
+            if len(again) == 0:
+                break
+            tracks = self.draw_sources(src[again], row[again], interest_genre[slate[again]],
+                                       artist_choices[slate[again]], history, rng)
+            tracks = np.where(tracks >= 0, tracks, pool[again])
+            pool[again] = tracks
+            played[again] = history.play_counts(row[again], tracks) > 0
+        return pool.reshape(n, p), from_history.reshape(n, p)
+
+    def draw_sources(self, src: np.ndarray, row: np.ndarray, interest_genre: np.ndarray,
+                     artist_choices: np.ndarray, history: ListeningHistory | None,
+                     rng: np.random.Generator) -> np.ndarray:
+        """One track per candidate from its source (index into SOURCES) for population
+        ``row``, given the candidate's interest genre and artist choices (interest and
+        favourite artists, -1 pad); -1 where a source has nothing (no history, an
+        artist without tracks)."""
+        pool = np.full(len(src), -1, dtype=np.int64)
+        is_ = {name: src == code for code, name in enumerate(SOURCES)}
+        taste = is_["taste"]
+        pool[taste] = self.by_genre.draw(draw_columns(self.pop.genre_taste[row[taste]], rng), rng)
+        pool[is_["interest"]] = self.by_genre.draw(interest_genre[is_["interest"]], rng)
+        pool[is_["popular"]] = self.popular.draw(np.zeros(is_["popular"].sum(), dtype=np.int64), rng)
+        if history is not None:
+            pool[is_["history"]] = history.sample(row[is_["history"]], rng)
+        choices = artist_choices[is_["artist"]]
+        artist = draw_columns((choices >= 0).astype(np.float64) + 1e-12, rng)
+        pool[is_["artist"]] = self.by_artist.draw(
+            np.maximum(choices[np.arange(len(choices)), artist], 0), rng)
+        kg = is_["kg"]
+        affinity = self.pop.show_affinity[row[kg]] + 0.02  # non-fans see shows too
+        pool[kg] = self.by_show.draw(draw_columns(affinity, rng), rng)
+        return pool
 
     def choose(self, rows: np.ndarray, pool: np.ndarray, from_history: np.ndarray,
                rng: np.random.Generator) -> Slates:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 2  # 2: kind moved from users/ to truth/user_kinds; policy/slates
+SCHEMA_VERSION = 2  # 2: kind moved from users/ to truth/user_kinds; policy/slates; past_plays
 MANIFEST = "manifest.json"
 
 SCENARIOS = ("daily_recommend", "private_radio", "playlist", "search")
@@ -46,6 +46,9 @@ USERS = pa.schema([
     ("user_id", pa.int64()), ("signup_date", pa.date32()),
     ("age_bucket", pa.string()), ("region", pa.string()), ("home_language", pa.string()),
 ])
+# What each user played before the world's first day (what the platform logged before
+# the event log begins): play counts per (user, track), sorted by (user, track).
+PAST_PLAYS = pa.schema([("user_id", pa.int64()), ("track_id", pa.int64()), ("plays", pa.int32())])
 # Planted label of each user (kind in USER_KINDS; never_active: a new user with a profile
 # and no events at all). Ground truth: models must not read it.
 USER_KIND_TRUTH = pa.schema([
@@ -101,6 +104,7 @@ TABLES: dict[str, pa.Schema] = {
     "catalog/shows.parquet": SHOWS,
     "kg/triples.parquet": TRIPLES,
     "users/users.parquet": USERS,
+    "users/past_plays.parquet": PAST_PLAYS,
     "truth/user_kinds.parquet": USER_KIND_TRUTH,
     "truth/user_taste.parquet": USER_TASTE,
     "truth/interests.parquet": INTERESTS,
