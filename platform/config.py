@@ -100,8 +100,21 @@ class WorldConfig(_Section):
     inactivity_gap_minutes: int = Field(30, ge=1)
     candidate_pool_size: int = Field(60, ge=2)  # tracks the logging policy scores per slate
     logging_temperature: float = Field(1.0, gt=0)  # softmax temperature of the logging policy
+    # Monte-Carlo draws per slate for the marginal slate probabilities in
+    # policy/slates.parquet (exact enumeration instead when the pool is tiny).
+    marginal_draws: int = Field(32, ge=1)
+    # The logging policy's discovery sources redraw a track the listener already played
+    # up to this many times: re-listening comes from the history (and show) sources, so
+    # the repeat share settles instead of climbing.
+    discovery_redraws: int = Field(8, ge=0)
+    # Listening before day 0 (users/past_plays.parquet): a listener who signed up before
+    # the world has played for min(past_days, days since signup) days, at
+    # past_plays_per_session plays per session of theirs on an active day.
+    past_days: int = Field(60, ge=0)
+    past_plays_per_session: float = Field(12.0, ge=0)
     # Documented band of the share of a regular user's plays that re-play a track they
-    # played before (earlier in the log); tests and `summarize` check against it.
+    # played before (earlier in the log or before day 0, users/past_plays.parquet), each
+    # day of the world; tests and `summarize` check against it.
     repeat_share_band: tuple[float, float] = (0.15, 0.40)
     utility_weights: UtilityWeights = UtilityWeights()
 

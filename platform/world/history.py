@@ -2,8 +2,10 @@
 
 Stored as sorted ``row * n_tracks + track`` keys with play counts, so lookups and
 weighted draws over a whole batch of sessions are vectorised ``searchsorted`` calls.
-It feeds the ``familiarity`` part of the utility (re-playing favourites) and the
-logging policy's history candidates (what makes repeat listening possible at all).
+It feeds the ``familiarity`` part of the utility (re-playing favourites), the logging
+policy's history candidates (what makes repeat listening possible at all) and its
+discovery sources (which skip what was played). It starts from each listener's past
+before day 0 (past.py), so day 0 is not a first day for anyone who signed up earlier.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ class ListeningHistory:
         self._keys = np.empty(0, dtype=np.int64)
         self._counts = np.empty(0, dtype=np.int64)
         self._hearted = np.empty(0, dtype=np.int64)
+        self._cumulative: np.ndarray | None = None  # of sqrt(counts), for sample()
 
     def _key(self, rows: np.ndarray, tracks: np.ndarray) -> np.ndarray:
         return rows.astype(np.int64) * self.n_tracks + tracks
@@ -28,11 +31,20 @@ class ListeningHistory:
     def is_hearted(self, rows: np.ndarray, tracks: np.ndarray) -> np.ndarray:
         return _lookup(self._hearted, np.ones_like(self._hearted), self._key(rows, tracks)) > 0
 
-    def record_plays(self, rows: np.ndarray, tracks: np.ndarray) -> None:
-        keys = np.concatenate([self._keys, self._key(rows, tracks)])
-        counts = np.concatenate([self._counts, np.ones(len(rows), dtype=np.int64)])
-        self._keys, inverse = np.unique(keys, return_inverse=True)
-        self._counts = np.bincount(inverse, weights=counts).astype(np.int64)
+    def record_plays(self, rows: np.ndarray, tracks: np.ndarray,
+                     counts: np.ndarray | None = None) -> None:
+        """Add ``counts`` plays (1 each if None) of each (row, track); merges into the
+        sorted keys in O(history + new log new)."""
+        keys, inverse = np.unique(self._key(rows, tracks), return_inverse=True)
+        added = np.bincount(inverse, weights=None if counts is None else counts,
+                            minlength=len(keys)).astype(np.int64)
+        at = np.searchsorted(self._keys, keys)
+        known = at < len(self._keys)
+        known[known] = self._keys[at[known]] == keys[known]
+        self._counts[at[known]] += added[known]
+        self._keys = np.insert(self._keys, at[~known], keys[~known])
+        self._counts = np.insert(self._counts, at[~known], added[~known])
+        self._cumulative = None
 
     def record_hearts(self, rows: np.ndarray, tracks: np.ndarray, hearted: bool) -> None:
         if len(rows) == 0:  # (un)hearts are rare: don't rebuild the set for nothing
@@ -47,9 +59,11 @@ class ListeningHistory:
         """One previously played track per row, drawn ∝ sqrt(play count) (favourites
         come back more, without one track crowding out the rest); -1 for rows with
         no history."""
-        if len(self._keys) == 0:
+        if len(self._keys) == 0 or len(rows) == 0:
             return np.full(len(rows), -1, dtype=np.int64)
-        cumulative = np.cumsum(np.sqrt(self._counts))
+        if self._cumulative is None:
+            self._cumulative = np.cumsum(np.sqrt(self._counts))
+        cumulative = self._cumulative
         lo = np.searchsorted(self._keys, self._key(rows, np.zeros_like(rows)))
         hi = np.searchsorted(self._keys, self._key(rows + 1, np.zeros_like(rows)))
         base = np.where(lo > 0, cumulative[np.maximum(lo - 1, 0)], 0)

@@ -20,8 +20,8 @@ from encore.platform.world.writer import sha256_of
 
 @dataclass(frozen=True)
 class World:
-    """A loaded world: the catalog, users and knowledge graph as DataFrames; truth
-    tables and events are read on demand."""
+    """A loaded world: the catalog, users (profiles only) and knowledge graph as
+    DataFrames; truth tables (who is a bot, taste, ...) and events are read on demand."""
 
     path: Path
     manifest: WorldManifest
@@ -37,11 +37,25 @@ class World:
         return list(self.manifest.dates)
 
     def truth(self, name: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
-        """One truth table: user_taste, interests, sessions or exposures."""
+        """One truth table: user_kinds, user_taste, interests, sessions or exposures."""
         rel = f"truth/{name}.parquet"
         if rel not in schema.TABLES:
-            raise KeyError(f"no truth table {name!r}; known: user_taste, interests, sessions, exposures")
+            known = ", ".join(t.removeprefix("truth/").removesuffix(".parquet")
+                              for t in schema.TABLES if t.startswith("truth/"))
+            raise KeyError(f"no truth table {name!r}; known: {known}")
         return pq.read_table(self.path / rel, columns=list(columns) if columns else None).to_pandas()
+
+    def policy_slates(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The logging policy's log (policy/slates.parquet): one row per request with its
+        candidate pool, scores, temperature and the shown tracks' propensities and
+        marginal slate probabilities (see encore.platform.world.policy)."""
+        return pq.read_table(self.path / "policy/slates.parquet",
+                             columns=list(columns) if columns else None).to_pandas()
+
+    def past_plays(self) -> pd.DataFrame:
+        """Play counts per (user_id, track_id) before the world's first day
+        (users/past_plays.parquet, see encore.platform.world.past)."""
+        return pq.read_table(self.path / "users/past_plays.parquet").to_pandas()
 
     def events(self, dates: Sequence[str] | None = None,
                columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -107,32 +121,58 @@ def _read_manifest(path: Path) -> WorldManifest:
         raise WorldSchemaError(f"{file} is not a valid world manifest: {err}") from err
 
 
-def repeat_share(plays: pd.DataFrame) -> float:
-    """Share of plays (play_start rows with user_id, ts) whose track the same user had
-    started before, earlier in the log."""
-    if plays.empty:
-        return 0.0
+def repeat_share(plays: pd.DataFrame, past: pd.DataFrame | None = None) -> float:
+    """Share of plays (play_start rows with user_id, track_id, ts) that re-play a track
+    the listener played before: earlier in the log, or before day 0 when ``past``
+    (users/past_plays.parquet: user_id, track_id) is given."""
+    return float(repeat_flags(plays, past).mean()) if len(plays) else 0.0
+
+
+def repeat_flags(plays: pd.DataFrame, past: pd.DataFrame | None = None) -> pd.Series:
+    """Per play (index of ``plays``): whether it re-plays a track the listener played
+    before (see ``repeat_share``)."""
     ordered = plays.sort_values("ts", kind="stable")
-    return float(ordered.duplicated(["user_id", "track_id"]).mean())
+    repeated = ordered.duplicated(["user_id", "track_id"])
+    if past is not None and len(past):
+        pairs = pd.MultiIndex.from_arrays([ordered["user_id"].astype("int64"), ordered["track_id"].astype("int64")])
+        before = pd.MultiIndex.from_arrays([past["user_id"].astype("int64"), past["track_id"].astype("int64")])
+        repeated |= pairs.isin(before)
+    return repeated.reindex(plays.index)
 
 
 def summarize(world: World) -> dict[str, Any]:
-    """Counts, events by action, skip rate, repeat share, users by kind, date range."""
+    """Counts, events by action, skip rates, repeat share, users by kind, date range.
+
+    ``repeat_share_regular``: share of regular users' plays that re-play a track the
+    listener played before, the listening before day 0 included (``repeat_share``).
+
+    ``skip_rate`` is skips / plays over every play; bots (always-on players that never
+    skip) pull it down, so ``skip_rate_without_bots`` gives the same over the plays of
+    everyone else (users of other kinds and anonymous visitors). Kinds come from the
+    truth file ``truth/user_kinds.parquet``.
+    """
+    kinds = world.truth("user_kinds", columns=["user_id", "kind"])
+    bots = kinds.loc[kinds["kind"] == "bot", "user_id"]
     by_action: dict[str, int] = dict.fromkeys(schema.ACTIONS, 0)
+    bot_plays = bot_skips = 0
     plays = []
     for _, day in world.iter_event_days(columns=["ts", "user_id", "track_id", "action"]):
         for action, n in day["action"].value_counts().items():
             by_action[str(action)] += int(n)
+        by_bot = day["user_id"].isin(bots)
+        bot_plays += int((by_bot & (day["action"] == "play_start")).sum())
+        bot_skips += int((by_bot & (day["action"] == "skip")).sum())
         plays.append(day.loc[day["action"] == "play_start", ["ts", "user_id", "track_id"]])
     all_plays = pd.concat(plays, ignore_index=True) if plays else pd.DataFrame(columns=["ts", "user_id", "track_id"])
-    regular = world.users.loc[world.users["kind"] == "regular", "user_id"]
+    regular = kinds.loc[kinds["kind"] == "regular", "user_id"]
+    human_plays = by_action["play_start"] - bot_plays
     counts = world.manifest.counts
     return {
         "path": str(world.path),
         "date_range": [world.dates[0], world.dates[-1]] if world.dates else [],
         "days": len(world.dates),
         "users": len(world.users),
-        "users_by_kind": {k: int(n) for k, n in world.users["kind"].value_counts().sort_index().items()},
+        "users_by_kind": {k: int(n) for k, n in kinds["kind"].value_counts().sort_index().items()},
         "tracks": len(world.tracks),
         "artists": len(world.artists),
         "triples": len(world.triples),
@@ -141,6 +181,7 @@ def summarize(world: World) -> dict[str, Any]:
         "anonymous_sessions": counts.get("anonymous_sessions", 0),
         "events_by_action": by_action,
         "skip_rate": by_action["skip"] / by_action["play_start"] if by_action["play_start"] else 0.0,
-        "repeat_share_regular": repeat_share(all_plays[all_plays["user_id"].isin(regular)]),
+        "skip_rate_without_bots": (by_action["skip"] - bot_skips) / human_plays if human_plays else 0.0,
+        "repeat_share_regular": repeat_share(all_plays[all_plays["user_id"].isin(regular)], world.past_plays()),
         "repeat_share_band": list(world.manifest.config.repeat_share_band),
     }
