@@ -229,6 +229,7 @@ def prepare_log(events: pd.DataFrame, params: QueryParams) -> pd.DataFrame:
     ev["sid"] = ev["session_id"].astype(object)
     if known.any():
         users = ev.loc[known, ["user_id", "ts_ms", "scenario"]]
+        users = users.assign(user_id=users["user_id"].astype(np.int64))
         ev.loc[known, "sid"] = sessionize_frame(
             users, key_col="user_id", ts_col="ts_ms",
             max_session_ms=params.max_session_ms, inactivity_gap_ms=params.inactivity_gap_ms)
