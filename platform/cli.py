@@ -20,6 +20,7 @@ from encore.platform.events.cli import app as events_app
 from encore.platform.stack.cli import app as stack_app
 from encore.platform.stream.cli import app as stream_app
 from encore.platform.world.cli import app as world_app
+from encore.recall.cli import app as eval_app
 
 app = typer.Typer(
     name="encore",
@@ -81,6 +82,7 @@ app.add_typer(features_app, name="features")
 app.add_typer(events_app, name="events")
 app.add_typer(stream_app, name="stream")
 app.add_typer(batch_app, name="batch")
+app.add_typer(eval_app, name="eval")
 
 
 def main() -> None:

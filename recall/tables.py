@@ -63,11 +63,12 @@ def sessions_from_events(events: pd.DataFrame, params: QueryParams) -> pd.DataFr
     """Sessions (session_id, start_ms, track_ids) from the log by the one rule."""
     ev = prepare_log(events, params)
     plays = ev[ev["action"] == "play_start"].sort_values(["sid", "ts_ms", "event_id"], kind="mergesort")
-    grouped = plays.groupby("sid", sort=True)
+    sid = plays["sid"].to_numpy(dtype=object)
+    starts = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]]) if len(sid) else np.zeros(0, np.int64)
     return pd.DataFrame({
-        "session_id": grouped.size().index.to_numpy(dtype=object),
-        "start_ms": grouped["sid_start_ms"].first().to_numpy(dtype=np.int64),
-        "track_ids": grouped["track_id"].agg(lambda s: s.to_numpy(dtype=np.int64)).to_numpy(),
+        "session_id": sid[starts],
+        "start_ms": plays["sid_start_ms"].to_numpy(dtype=np.int64)[starts],
+        "track_ids": np.split(plays["track_id"].to_numpy(dtype=np.int64), starts[1:]) if len(sid) else [],
     })
 
 
