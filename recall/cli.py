@@ -47,6 +47,8 @@ def eval_recall(
     prepared_s = time.perf_counter() - started
     channels, fit_s, skipped = [], {}, {}
     for channel_config in config.recall.enabled:
+        # ask every channel for the largest cut-off, whatever its serving k
+        channel_config = channel_config.model_copy(update={"k": max(channel_config.k, max(cutoffs))})
         t0 = time.perf_counter()
         try:
             channels.append(build_channel(channel_config).fit(holdout.tables))

@@ -65,8 +65,14 @@ class SessionKNNChannel(Channel):
         a = self.arrays
         self._index = TrackIndex(a["track_ids"])
         self._sessions = Csr(a["indptr"], a["indices"], np.ones(len(a["indices"]), np.float32), len(a["track_ids"]))
-        self._items = self._sessions.transpose()  # (n, S): the sessions of each item
         self._start = a["session_start_ms"]
+        # the sessions of each item, only its ``sample_size`` most recent: enough to find
+        # the most recent sessions sharing any item with a query (exact, see neighbours)
+        items, sessions, _ = self._sessions.transpose().row_coo()
+        recent = top_k_index(items, self._start[sessions].astype(np.float64) - float(self._start.min(initial=0)) + 1.0,
+                             len(self._index), self.settings.sample_size, tie=sessions)
+        self._items = Csr.from_coo(items[recent], sessions[recent], np.ones(len(recent)),
+                                   len(self._index), self._sessions.n_rows)
 
     def session_weights(self, queries: Sequence[Query]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The (B, n) batch of V-SKNN position weights of each query's session."""
@@ -95,10 +101,15 @@ class SessionKNNChannel(Channel):
         return rows[pick], cols[pick], weight[pick]
 
     def neighbours(self, queries: Sequence[Query]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(rows, past session numbers, similarity) of each query's top neighbours."""
+        """(rows, past session numbers, similarity) of each query's top neighbours.
+
+        Exact with the truncated item index: if past session n is among the
+        ``sample_size`` most recent sessions sharing an item with the query, then for
+        every shared item i the sessions of i more recent than n share an item too, so
+        fewer than ``sample_size`` of them exist and n is in i's truncated list; the
+        similarity summed over the truncated index is therefore n's full similarity."""
         p = self.settings
-        rows, cols, weight = self.session_weights(queries)
-        rows, sess, sim = batch_times_csr(rows, cols, weight, self._items)
+        rows, sess, sim = batch_times_csr(*self.session_weights(queries), self._items)
         recency = self._start[sess].astype(np.float64) - float(self._start.min(initial=0)) + 1.0
         sample = top_k_index(rows, recency, len(queries), p.sample_size, tie=sess)
         rows, sess, sim = rows[sample], sess[sample], sim[sample]

@@ -197,3 +197,39 @@ def test_a_broken_or_foreign_artifact_is_refused(tmp_path):
         load_channel(tmp_path / "pop")
     with pytest.raises(ChannelArtifactError, match="not found"):
         load_channel(tmp_path / "nothing")
+
+
+def brute_force_vsknn(sessions, start, session_items, n_items, sample_size, neighbours):
+    """Dense V-SKNN straight from the definition (one query)."""
+    dense = np.zeros((len(sessions), n_items))
+    for i, items in enumerate(sessions):
+        dense[i, items] = 1.0
+    weights = np.zeros(n_items)
+    for p, item in enumerate(session_items):
+        weights[item] = (p + 1) / len(session_items)
+    sims = dense @ weights
+    sharing = [i for i in np.flatnonzero(sims > 0)]
+    sample = sorted(sharing, key=lambda i: (-start[i], i))[:sample_size]
+    top = sorted(sample, key=lambda i: (-sims[i], -start[i]))[:neighbours]
+    scores = sims[top] @ dense[top]
+    order = sorted(np.flatnonzero(scores > 0), key=lambda t: (-scores[t], t))
+    return [int(t) for t in order], [float(scores[t]) for t in order]
+
+
+def test_vsknn_matches_the_dense_definition_on_random_sessions():
+    rng = np.random.default_rng(4)
+    n_items, n_sessions = 15, 80
+    sessions = [rng.choice(n_items, size=rng.integers(1, 6), replace=False) for _ in range(n_sessions)]
+    start = rng.integers(0, 40, size=n_sessions) * HOUR + AS_OF - 50 * HOUR  # many equal starts
+    frame = pd.DataFrame({"session_id": [f"s{i}" for i in range(n_sessions)], "start_ms": start,
+                          "track_ids": sessions})
+    for sample_size, neighbours in ((5, 3), (20, 10), (1000, 100)):
+        knn = channel("session_knn", sample_size=sample_size, neighbours=neighbours, k=50).fit(
+            tables(catalog(list(range(n_items))), sessions=frame))
+        # lengths 1, 2, 4: position weights are binary fractions, so sums (and ties) are exact
+        queries = [rng.choice(n_items, size=rng.choice([1, 2, 4])).tolist() for _ in range(10)]
+        got = knn.recall([query(session=q) for q in queries], k=50)
+        for q, candidates in zip(queries, got):
+            ids, scores = brute_force_vsknn(sessions, start, q, n_items, sample_size, neighbours)
+            assert candidates.track_ids.tolist() == ids
+            np.testing.assert_allclose(candidates.scores, scores, rtol=1e-6)
