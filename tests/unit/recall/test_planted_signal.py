@@ -4,32 +4,17 @@ tables from their on-disk layout."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from encore.platform.config import RecallConfig
 from encore.recall import build_channel
 from encore.recall.evaluate import evaluate_channels, holdout_day, last_day
 from encore.recall.queries import QueryParams
-from encore.recall.tables import read_events
-
-from .helpers import item_graph_frame
 
 
 @pytest.fixture(scope="module")
-def holdout(recall_world, tmp_path_factory):
-    test_day = last_day(recall_world.path)
-    graph_day = test_day - timedelta(days=1)
-    days = [date.fromisoformat(d) for d in recall_world.dates if date.fromisoformat(d) < test_day]
-    graph = item_graph_frame(read_events(recall_world.path, days))
-    batch = tmp_path_factory.mktemp("batch")
-    folder = batch / "item_graph" / f"date={graph_day.isoformat()}"
-    folder.mkdir(parents=True)
-    pq.write_table(pa.Table.from_pandas(graph, preserve_index=False), folder / "part-00000.parquet")
-    return holdout_day(recall_world.path, batch, test_day, params=QueryParams())
+def holdout(recall_world, recall_batch):
+    return holdout_day(recall_world.path, recall_batch, last_day(recall_world.path), params=QueryParams())
 
 
 def test_co_listening_channels_beat_popularity_on_the_held_out_day(holdout):
