@@ -383,22 +383,18 @@ def _hearts_alive(ev_codes, track, hearts, unhearts, h_lo, h_hi, q_ms, ts, n) ->
     pair_heart = hearts[np.repeat(start, counts) + offsets]
     alive = np.ones(total, dtype=bool)
     if len(unhearts):
-        n_tracks = int(track.max()) + 2
+        # the first unheart of the same (listener, track) after the heart (a larger row:
+        # a listener's rows are in (ts, event_id) order) removes it if it is before the request
+        n_tracks = np.int64(track.max()) + 2
+        n_rows = np.int64(len(track)) + 1
         u_pair = ev_codes[unhearts].astype(np.int64) * n_tracks + track[unhearts] + 1
         order = np.lexsort((unhearts, u_pair))
-        u_key, u_row = u_pair[order], unhearts[order]
+        u_pair, u_row = u_pair[order], unhearts[order]
         h_pair = ev_codes[pair_heart].astype(np.int64) * n_tracks + track[pair_heart] + 1
-        # unhearts of the same (listener, track) with row > heart row and ts < request
-        lo = np.searchsorted(u_key, h_pair, side="left")
-        hi = np.searchsorted(u_key, h_pair, side="right")
-        # rows of one listener are in (ts, event_id) order, so "after the heart" is a
-        # larger row number; "before the request" is ts < request_ms
-        found = np.zeros(total, dtype=bool)
-        has = np.flatnonzero(hi > lo)
-        for j in has:  # only hearts whose track this listener ever unhearted (rare)
-            rows = u_row[lo[j]:hi[j]]
-            found[j] = bool(((rows > pair_heart[j]) & (ts[rows] < q_ms[q_of_pair[j]])).any())
-        alive = ~found
+        nxt = np.searchsorted(u_pair * n_rows + u_row, h_pair * n_rows + pair_heart + 1)
+        ok = nxt < len(u_row)
+        nxt = np.minimum(nxt, len(u_row) - 1)
+        alive = ~(ok & (u_pair[nxt] == h_pair) & (ts[u_row[nxt]] < q_ms[q_of_pair]))
     return np.split(alive, np.cumsum(counts)[:-1])
 
 

@@ -45,6 +45,10 @@ EVENTS = log([
     (7, "x", "search", 8, "skip", T + 2 * HOUR + MIN, 3_000),
     (8, "y", "playlist", 9, "play_start", T + 30 * MIN, None),
     (None, "anon-1-1", "private_radio", 9, "play_start", T + 3 * MIN, None),
+    (9, "z", "playlist", 1, "heart", T, None),  # few hearts: the vectorised unheart path
+    (9, "z", "playlist", 2, "heart", T + MIN, None),
+    (9, "z", "playlist", 1, "unheart", T + 2 * MIN, None),
+    (9, "z", "playlist", 1, "heart", T + 3 * MIN, None),
     (None, "anon-1-1", "private_radio", 3, "play_start", T + 5 * MIN, None),
 ])
 
@@ -76,6 +80,7 @@ REQUESTS = [
     (7, T + 10 * MIN, "private_radio"),  # the search exposure at T+10 is not strictly before
     (7, T + 12 * MIN, "search"), (7, T + 12 * MIN, "private_radio"),  # switching would open a session
     (7, T + 3 * HOUR, "search"), (8, T, "playlist"), (8, T + DAY, None),
+    (9, T + 2 * MIN, None), (9, T + 2 * MIN + 1, None), (9, T + DAY, None),
 ]
 
 
@@ -88,7 +93,8 @@ def test_log_and_online_builders_give_equal_queries():
 def test_log_builder_follows_stream_semantics_by_hand():
     at = pd.DataFrame(REQUESTS, columns=["user_id", "request_ms", "scenario"])
     q = queries_from_log(EVENTS, at, tracks=pd.DataFrame(), users=None, params=PARAMS)
-    first, _, after_unheart, radio_at_10, search, switch, gap, before_any, next_day = q
+    first, _, after_unheart, radio_at_10, search, switch, gap, before_any, next_day, *nine = q
+    assert [x.heart_track_ids for x in nine] == [(1, 2), (2,), (2, 1)]
     assert first.play_track_ids == (1,) and first.session.track_ids == (1,)
     # window 3: hearts 1,3,4,5 -> [3,4,5] after truncation; unheart 4 -> [3,5] (1 does not come back)
     assert after_unheart.heart_track_ids == (3, 5)
