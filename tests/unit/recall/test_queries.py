@@ -158,3 +158,19 @@ def test_generated_world_log_equals_stream_replay(recall_world):
             assert getattr(a, f) == getattr(b, f), (a.user_id, f)
     assert from_log == from_online
     assert sum(len(q.play_track_ids) for q in from_log) > 0 and any(q.session.track_ids for q in from_log)
+
+
+def test_online_user_with_a_profile_but_no_stream_state():
+    from encore.feature_store.schema import USER_PROFILE, USER_REALTIME
+
+    row = {name: None for name in USER_PROFILE.feature_names + USER_REALTIME.feature_names}
+    row.update(top_genres=["rock", "pop"], top_artist_ids=[3], home_language="en", age_bucket="18-24",
+               region="EU", plays_30d=4, skip_rate_30d=0.25, active_days_30d=2)
+    [q] = queries_from_online({5: row}, request_ms=T, scenario="daily_recommend", params=PARAMS)
+    assert q.user_id == 5 and not q.has_history and q.session.session_id == ""
+    assert q.profile == Profile(genres=("rock", "pop"), genre_weights=(1.0, 0.5), languages=("en",),
+                                language_weights=(1.0,), artist_ids=(3,), artist_weights=(1.0,),
+                                age_bucket="18-24", region="EU", plays_30d=4, skip_rate_30d=0.25,
+                                active_days_30d=2)
+    [unknown] = queries_from_online({6: {name: None for name in row}}, request_ms=T, params=PARAMS)
+    assert unknown.profile == Profile() and unknown.context.scenario == ""
