@@ -21,6 +21,7 @@ from encore.platform.events.cli import app as events_app
 from encore.platform.stack.cli import app as stack_app
 from encore.platform.stream.cli import app as stream_app
 from encore.platform.world.cli import app as world_app
+from encore.recall.cli import app as eval_app
 from encore.serving.cli import events_serve
 
 app = typer.Typer(
@@ -84,6 +85,7 @@ events_app.command("serve")(events_serve)
 app.add_typer(events_app, name="events")
 app.add_typer(stream_app, name="stream")
 app.add_typer(batch_app, name="batch")
+app.add_typer(eval_app, name="eval")
 
 
 def main() -> None:

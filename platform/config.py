@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_CONFIG_FILE = PACKAGE_DIR / "encore.yaml"
@@ -224,6 +224,145 @@ class ServingConfig(_Section):
     shutdown_grace_s: float = Field(5.0, ge=0)
 
 
+class PopularityParams(_Section):
+    """``popularity`` channel: time-decayed play counts (encore.recall.popularity).
+
+    Each play counts ``0.5 ** (age / half_life_hours)`` at the end of the fitted window;
+    a short half-life makes it *trending*. ``by_hour`` scores by the decayed counts at
+    the query's local hour (smoothed towards the all-day counts by ``hour_smoothing``)."""
+
+    half_life_hours: float = Field(168.0, gt=0)
+    by_hour: bool = False
+    hour_smoothing: float = Field(0.2, ge=0, le=1)
+    signal: Literal["plays", "completes"] = "plays"
+
+
+class ItemCFParams(_Section):
+    """``item_cf`` channel over the ``item_graph`` batch table (encore.recall.item_cf).
+
+    Source weight of a recent play: ``0.5 ** (age / recency_half_life_hours)``; a heart
+    adds ``heart_boost`` times its recency weight, a skip subtracts ``skip_penalty``
+    times it. At most ``max_sources`` most recent plays (and hearts, skips) are used."""
+
+    recency_half_life_hours: float = Field(24.0, gt=0)
+    heart_boost: float = Field(1.0, ge=0)
+    skip_penalty: float = Field(1.0, ge=0)
+    max_sources: int = Field(50, ge=1)
+
+
+class SessionKNNParams(_Section):
+    """``session_knn`` channel: V-SKNN (Ludewig & Jannach 2018; encore.recall.session_knn).
+
+    ``neighbours``: top-M most similar past sessions; ``sample_size``: only the most
+    recent sessions sharing an item with the query are candidates; ``max_session_items``:
+    the last items of the current session used; ``fallback_to_recent``: a listener whose
+    session has no play yet uses their last recent plays as the session."""
+
+    neighbours: int = Field(100, ge=1)
+    sample_size: int = Field(1000, ge=1)
+    max_session_items: int = Field(20, ge=1)
+    fallback_to_recent: bool = True
+    window_days: int = Field(30, ge=1)
+
+
+class ProfileParams(_Section):
+    """``profile`` channel: genre / language / artist taste of the ``user_profile``
+    features against the catalog (encore.recall.profile); a profile without play
+    history falls back to the genre prior of its age bucket."""
+
+    genre_weight: float = Field(1.0, ge=0)
+    language_weight: float = Field(0.5, ge=0)
+    artist_weight: float = Field(1.0, ge=0)
+    popularity_weight: float = Field(0.5, ge=0)
+    popularity_half_life_hours: float = Field(168.0, gt=0)
+    prior_genres: int = Field(3, ge=1)
+
+
+CHANNEL_PARAMS: dict[str, type[_Section]] = {
+    "popularity": PopularityParams,
+    "item_cf": ItemCFParams,
+    "session_knn": SessionKNNParams,
+    "profile": ProfileParams,
+}
+"""Known recall channel kinds and the typed parameters of each (the registry of the
+channel classes, ``encore.recall.CHANNEL_KINDS``, has exactly these keys)."""
+
+
+class ChannelConfig(_Section):
+    """One recall channel of the serving pipeline: ``k`` candidates are asked of it,
+    at most ``quota`` of them enter the merged list, and it is dropped when it takes
+    longer than ``deadline_ms``. ``params`` are checked against the kind's parameter
+    model (``CHANNEL_PARAMS``); ``settings`` is that model."""
+
+    name: str = Field(..., pattern=r"^[a-z][a-z0-9_]*$")
+    kind: str
+    k: int = Field(200, ge=1)
+    quota: int = Field(100, ge=0)
+    deadline_ms: float = Field(50.0, gt=0)
+    enabled: bool = True
+    params: dict[str, Any] = {}
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        if kind not in CHANNEL_PARAMS:
+            raise ValueError(f"unknown channel kind {kind!r}; known: {sorted(CHANNEL_PARAMS)}")
+        return kind
+
+    @model_validator(mode="after")
+    def _valid_params(self) -> "ChannelConfig":
+        if self.quota > self.k:
+            raise ValueError(f"channel {self.name}: quota {self.quota} exceeds k {self.k}")
+        self.settings  # raises on an unknown or invalid parameter
+        return self
+
+    @property
+    def settings(self) -> Any:
+        """The typed parameters of this channel's kind (defaults filled in)."""
+        return CHANNEL_PARAMS[self.kind].model_validate(self.params)
+
+
+def _default_channels() -> list[ChannelConfig]:
+    return [
+        ChannelConfig(name="popular", kind="popularity", k=200, quota=50,
+                      params={"half_life_hours": 168.0}),
+        ChannelConfig(name="trending", kind="popularity", k=200, quota=30,
+                      params={"half_life_hours": 24.0}),
+        ChannelConfig(name="popular_at_hour", kind="popularity", k=200, quota=30,
+                      params={"half_life_hours": 168.0, "by_hour": True}),
+        ChannelConfig(name="item_cf", kind="item_cf", k=500, quota=200),
+        ChannelConfig(name="session_knn", kind="session_knn", k=500, quota=150),
+        ChannelConfig(name="profile", kind="profile", k=300, quota=100),
+    ]
+
+
+class RecallConfig(_Section):
+    """The recall stage: the channels run in parallel for every request (see
+    encore.recall). Names are unique; a disabled channel is configured but not run."""
+
+    channels: list[ChannelConfig] = Field(default_factory=_default_channels)
+    history_length: int = Field(50, ge=1)  # longest play / heart / skip sequence in a Query
+
+    @field_validator("channels")
+    @classmethod
+    def _unique_names(cls, channels: list[ChannelConfig]) -> list[ChannelConfig]:
+        names = [c.name for c in channels]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate channel names: {duplicates}")
+        return channels
+
+    def channel(self, name: str) -> ChannelConfig:
+        for channel in self.channels:
+            if channel.name == name:
+                return channel
+        raise KeyError(f"no recall channel {name!r}; configured: {[c.name for c in self.channels]}")
+
+    @property
+    def enabled(self) -> list[ChannelConfig]:
+        return [c for c in self.channels if c.enabled]
+
+
 class EncoreConfig(_Section):
     paths: PathsConfig = PathsConfig()
     world: WorldConfig = WorldConfig()
@@ -235,6 +374,7 @@ class EncoreConfig(_Section):
     stream: StreamConfig = StreamConfig()
     batch: BatchConfig = BatchConfig()
     serving: ServingConfig = ServingConfig()
+    recall: RecallConfig = RecallConfig()
 
 
 class ConfigError(ValueError):
