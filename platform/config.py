@@ -107,16 +107,31 @@ class WorldConfig(_Section):
     # up to this many times: re-listening comes from the history (and show) sources, so
     # the repeat share settles instead of climbing.
     discovery_redraws: int = Field(8, ge=0)
+    # Listeners remember the plays of the last history_window_days days (and of the day
+    # so far): familiarity, the policy's history candidates and its "already played"
+    # check use that window, and a play "repeats" when the listener played the track
+    # in it. A finite memory keeps the world stationary (an all-time history only
+    # grows, so the repeat share would climb for as long as the world runs).
+    history_window_days: int = Field(30, ge=1)
     # Listening before day 0 (users/past_plays.parquet): a listener who signed up before
-    # the world has played for min(past_days, days since signup) days, at
-    # past_plays_per_session plays per session of theirs on an active day.
-    past_days: int = Field(60, ge=0)
+    # the world has played for min(past_days, days since signup) days, at the rate of
+    # their listening in the world. It must cover the history window, so that day 0
+    # starts in the steady state.
+    past_days: int = Field(30, ge=1)
     past_plays_per_session: float = Field(12.0, ge=0)
     # Documented band of the share of a regular user's plays that re-play a track they
-    # played before (earlier in the log or before day 0, users/past_plays.parquet), each
-    # day of the world; tests and `summarize` check against it.
+    # played in the previous history_window_days days (earlier in the log or before
+    # day 0, users/past_plays.parquet), each day of the world; tests and `summarize`
+    # check against it.
     repeat_share_band: tuple[float, float] = (0.15, 0.40)
     utility_weights: UtilityWeights = UtilityWeights()
+
+    @model_validator(mode="after")
+    def _past_covers_the_history_window(self) -> WorldConfig:
+        if self.past_days < self.history_window_days:
+            raise ValueError(f"past_days ({self.past_days}) must cover history_window_days "
+                             f"({self.history_window_days}): day 0 would not start in the steady state")
+        return self
 
 
 class StackConfig(_Section):

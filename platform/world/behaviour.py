@@ -112,9 +112,9 @@ class Behaviour:
         interest_genre = pop.interest_genre[rows, plan.interest_slot[slate_session]]
         interest_artists = pop.interest_artists[rows, plan.interest_slot[slate_session]]
         scenario_names = [schema.SCENARIOS[s] for s in plan.scenario[slate_session]]
-        pool, from_history = self.policy.candidate_pools(
+        pool, from_history, excluded = self.policy.candidate_pools(
             rows, scenario_names, interest_genre, interest_artists, history, rng)
-        slates = self.policy.choose(rows, pool, from_history, rng)
+        slates = self.policy.choose(rows, pool, from_history, rng, excluded)
 
         n_slates = len(slate_session)
         track = slates.tracks.ravel()

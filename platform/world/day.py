@@ -73,9 +73,9 @@ class DaySimulator:
     def __init__(self, cfg: WorldConfig, cat: Catalog, pop: Population, behaviour: Behaviour,
                  past: ListeningPast | None = None) -> None:
         self.cfg, self.cat, self.pop, self.behaviour = cfg, cat, pop, behaviour
-        self.history = ListeningHistory(cat.n_tracks)
+        self.history = ListeningHistory(cat.n_tracks, cfg.history_window_days)
         if past is not None:
-            self.history.record_plays(past.user, past.track, past.plays)
+            self.history.record_past(past.user, past.track, past.plays, past.day)
         self.bots = Bots(cfg.seed, pop, cat.track_duration_ms, cat.track_popularity)
 
     def run(self, day: int) -> DayTables:
@@ -83,6 +83,7 @@ class DaySimulator:
         date = cfg.start_date + timedelta(days=day)
         day_start_ms = int(datetime(date.year, date.month, date.day, tzinfo=timezone.utc).timestamp() * 1000)
         lift = day_lift(self.cat.genres, date.weekday())
+        self.history.start_day(day)
         plan = plan_day(cfg, pop, day, day_start_ms, lift,
                         stream(cfg.seed, "day", day, "plan"))
 

@@ -72,7 +72,7 @@ def generate_world(cfg: WorldConfig, out: Path, progress: bool = True) -> WorldM
     policy = LoggingPolicy(cat, pop, cfg.candidate_pool_size, cfg.exposures_per_request,
                            cfg.logging_temperature, cfg.discovery_redraws)
     past = listening_past(cfg, pop, policy)
-    write_table(past.table(), out / "users/past_plays.parquet")
+    write_table(past.table(cfg.start_date), out / "users/past_plays.parquet")
     counts["past_plays"] = int(past.plays.sum())
     behaviour = Behaviour(pop, policy, UtilityModel(cat, pop, cfg.utility_weights),
                           cat.track_duration_ms)

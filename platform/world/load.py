@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 from pydantic import ValidationError
@@ -121,30 +122,51 @@ def _read_manifest(path: Path) -> WorldManifest:
         raise WorldSchemaError(f"{file} is not a valid world manifest: {err}") from err
 
 
-def repeat_share(plays: pd.DataFrame, past: pd.DataFrame | None = None) -> float:
+def repeat_share(plays: pd.DataFrame, past: pd.DataFrame | None = None,
+                 window_days: int | None = None) -> float:
     """Share of plays (play_start rows with user_id, track_id, ts) that re-play a track
-    the listener played before: earlier in the log, or before day 0 when ``past``
-    (users/past_plays.parquet: user_id, track_id) is given."""
-    return float(repeat_flags(plays, past).mean()) if len(plays) else 0.0
+    the listener played in the previous ``window_days`` days (see ``repeat_flags``)."""
+    return float(repeat_flags(plays, past, window_days).mean()) if len(plays) else 0.0
 
 
-def repeat_flags(plays: pd.DataFrame, past: pd.DataFrame | None = None) -> pd.Series:
-    """Per play (index of ``plays``): whether it re-plays a track the listener played
-    before (see ``repeat_share``)."""
-    ordered = plays.sort_values("ts", kind="stable")
-    repeated = ordered.duplicated(["user_id", "track_id"])
+def repeat_flags(plays: pd.DataFrame, past: pd.DataFrame | None = None,
+                 window_days: int | None = None) -> pd.Series:
+    """Per play (index of ``plays``): whether the listener played the same track in the
+    previous ``window_days`` days: earlier the same (UTC) day, or on one of the
+    ``window_days`` days before, in the log or, when ``past`` is given
+    (users/past_plays.parquet: user_id, track_id, date), before day 0. That is the
+    world's definition (``world.history_window_days``, what listeners remember: see
+    encore.platform.world.history); ``window_days=None`` looks back over all time."""
+    ts = plays["ts"].sort_values(kind="stable")
+    order = ts.index
+    user = plays.loc[order, "user_id"].to_numpy(dtype=np.int64)
+    track = plays.loc[order, "track_id"].to_numpy(dtype=np.int64)
+    day = ts.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
+    seq = np.arange(len(order))
     if past is not None and len(past):
-        pairs = pd.MultiIndex.from_arrays([ordered["user_id"].astype("int64"), ordered["track_id"].astype("int64")])
-        before = pd.MultiIndex.from_arrays([past["user_id"].astype("int64"), past["track_id"].astype("int64")])
-        repeated |= pairs.isin(before)
-    return repeated.reindex(plays.index)
+        user = np.concatenate([past["user_id"].to_numpy(dtype=np.int64), user])
+        track = np.concatenate([past["track_id"].to_numpy(dtype=np.int64), track])
+        past_day = np.asarray(past["date"], dtype="datetime64[D]").astype(np.int64)
+        day = np.concatenate([past_day, day])
+        seq = np.concatenate([np.full(len(past), -1), seq])
+    by = np.lexsort((seq, day, track, user))
+    user, track, day, seq = user[by], track[by], day[by], seq[by]
+    same = np.zeros(len(by), dtype=bool)
+    same[1:] = (user[1:] == user[:-1]) & (track[1:] == track[:-1])
+    if window_days is not None:
+        same[1:] &= day[1:] - day[:-1] <= window_days
+    in_log = seq >= 0
+    flags = np.zeros(len(order), dtype=bool)
+    flags[seq[in_log]] = same[in_log]
+    return pd.Series(flags, index=order).reindex(plays.index)
 
 
 def summarize(world: World) -> dict[str, Any]:
     """Counts, events by action, skip rates, repeat share, users by kind, date range.
 
     ``repeat_share_regular``: share of regular users' plays that re-play a track the
-    listener played before, the listening before day 0 included (``repeat_share``).
+    listener played in the previous ``world.history_window_days`` days, the listening
+    before day 0 included (``repeat_share``); ``repeat_share_window_days`` is that window.
 
     ``skip_rate`` is skips / plays over every play; bots (always-on players that never
     skip) pull it down, so ``skip_rate_without_bots`` gives the same over the plays of
@@ -182,6 +204,8 @@ def summarize(world: World) -> dict[str, Any]:
         "events_by_action": by_action,
         "skip_rate": by_action["skip"] / by_action["play_start"] if by_action["play_start"] else 0.0,
         "skip_rate_without_bots": (by_action["skip"] - bot_skips) / human_plays if human_plays else 0.0,
-        "repeat_share_regular": repeat_share(all_plays[all_plays["user_id"].isin(regular)], world.past_plays()),
+        "repeat_share_regular": repeat_share(all_plays[all_plays["user_id"].isin(regular)], world.past_plays(),
+                                             world.manifest.config.history_window_days),
+        "repeat_share_window_days": world.manifest.config.history_window_days,
         "repeat_share_band": list(world.manifest.config.repeat_share_band),
     }

@@ -4,8 +4,8 @@ probability.
 For every slate it draws a candidate pool of ``candidate_pool_size`` tracks from
 sources mixed per scenario (``SOURCE_MIX``: the listener's taste genres, the active
 interest's genre, the interest's and favourite artists, popular tracks, the listener's
-history, the tracks of a show; the discovery sources skip tracks the listener already
-played, see ``candidate_pools``), scores them with a known noisy score
+history, the tracks of a show; the discovery sources skip tracks the listener played
+in their history window, see ``candidate_pools``), scores them with a known noisy score
 
     score = 0.6 * popularity_z + 1.0 * genre taste + 0.5 * language taste
             + 0.4 * [from history] + Normal(0, 0.5)
@@ -30,7 +30,8 @@ What is logged for off-policy evaluation, and which estimator each piece support
   (the target policy must be a Plackett-Luce-style ranker scored on the same pool).
 - ``policy/slates.parquet``, one row per request (``request_id`` joins the events):
   ``pool_track_ids``, ``pool_scores`` and ``temperature``: the logging policy itself
-  (softmax(score / temperature), repeats in a pool already removed), so any marginal
+  (softmax(score / temperature), repeats in a pool and excluded candidates already
+  removed), so any marginal
   of it can be recomputed (``slate_marginals``), and direct-method or doubly-robust
   estimators can score the same candidates. Per shown track (list index = position):
   ``propensity`` (as in the event log), ``position_prob`` = P(track at this position)
@@ -126,16 +127,20 @@ class LoggingPolicy:
 
     def candidate_pools(self, rows: np.ndarray, scenarios: list[str], interest_genre: np.ndarray,
                         interest_artists: np.ndarray, history: ListeningHistory,
-                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """(slates, pool_size) candidate tracks and whether each came from history.
+                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(slates, pool_size) candidate tracks, whether each came from history, and
+        whether each is left out of the pool.
 
-        Discovery sources (taste, interest, artist, popular) propose tracks the listener
-        has not played: a candidate they draw that the listener played before is redrawn
-        from the same source up to ``discovery_redraws`` times; only what is left after
-        that is a re-play. So re-listening comes from the history source at its share of
-        the pool (and from the show source: a fan re-plays the show's soundtrack), and
-        the repeat share no longer climbs as the history fills the narrow discovery
-        sources (a listener's favourite artists have only so many tracks).
+        The discovery sources (taste, interest, artist, popular) propose tracks the
+        listener has not played in their history window (history.py): a candidate they
+        draw that the listener played is redrawn from the same source up to
+        ``discovery_redraws`` times, then (a narrow source ran dry: a favourite artist's
+        few tracks) from the popular tracks of the whole catalogue as many times, and one
+        still played after that (rare) is left out of the pool (``excluded``: never
+        shown, like a repeat within the pool). So re-listening comes from the history
+        source, at its share of the pool, and from the show (kg) source, unfiltered: a
+        fan re-plays the show's soundtrack. Neither grows with time: the window keeps the
+        history's size steady, and the past (past.py) fills it before day 0.
         """
         source = np.stack([self.scenario_sources[s] for s in scenarios])
         n, p = source.shape
@@ -150,17 +155,30 @@ class LoggingPolicy:
         src = np.where(missing, SOURCES.index("taste"), src)
 
         discovery = ~from_history & (src != SOURCES.index("kg"))
-        played = discovery & (history.play_counts(row, pool) > 0)
-        for _ in range(self.discovery_redraws):
+        played = self.redraw_played(pool, src, row, interest_genre[slate], artist_choices[slate],
+                                    discovery, history, rng)
+        return pool.reshape(n, p), from_history.reshape(n, p), played.reshape(n, p)
+
+    def redraw_played(self, pool: np.ndarray, src: np.ndarray, row: np.ndarray, interest_genre: np.ndarray,
+                      artist_choices: np.ndarray, check: np.ndarray, history: ListeningHistory,
+                      rng: np.random.Generator) -> np.ndarray:
+        """Redraw, in place, each ``check``ed candidate of ``pool`` that row's listener
+        played in their window: from its source up to ``discovery_redraws`` times, then
+        from the popular tracks as many times. Returns which are still played."""
+        played = check & (history.play_counts(row, pool) > 0)
+        popular = np.full(len(src), SOURCES.index("popular"))
+        for attempt in range(2 * self.discovery_redraws):
             again = np.flatnonzero(played)
             if len(again) == 0:
                 break
-            tracks = self.draw_sources(src[again], row[again], interest_genre[slate[again]],
-                                       artist_choices[slate[again]], history, rng)
+            if attempt == self.discovery_redraws:  # a narrow source ran dry: fall back to popular
+                src = popular
+            tracks = self.draw_sources(src[again], row[again], interest_genre[again],
+                                       artist_choices[again], history, rng)
             tracks = np.where(tracks >= 0, tracks, pool[again])
             pool[again] = tracks
             played[again] = history.play_counts(row[again], tracks) > 0
-        return pool.reshape(n, p), from_history.reshape(n, p)
+        return played
 
     def draw_sources(self, src: np.ndarray, row: np.ndarray, interest_genre: np.ndarray,
                      artist_choices: np.ndarray, history: ListeningHistory | None,
@@ -187,14 +205,20 @@ class LoggingPolicy:
         return pool
 
     def choose(self, rows: np.ndarray, pool: np.ndarray, from_history: np.ndarray,
-               rng: np.random.Generator) -> Slates:
-        """Show slate_size tracks per pool by Plackett-Luce sampling; exact propensities."""
+               rng: np.random.Generator, excluded: np.ndarray | None = None) -> Slates:
+        """Show slate_size tracks per pool by Plackett-Luce sampling; exact propensities.
+        Repeats within a pool and ``excluded`` candidates get score -inf: never shown."""
         cat = self.cat
         score = (0.6 * self.popularity_z[pool]
                  + 1.0 * self.pop.genre_taste[rows[:, None], cat.track_genre[pool]]
                  + 0.5 * self.pop.language_taste[rows[:, None], cat.track_language[pool]]
                  + 0.4 * from_history + rng.normal(0.0, SCORE_NOISE, pool.shape)) / self.temperature
-        score[_duplicates(pool)] = -np.inf
+        blocked = _duplicates(pool)
+        if excluded is not None:
+            out = blocked | excluded
+            out[out.all(axis=1)] = blocked[out.all(axis=1)]  # keep every pool non-empty
+            blocked = out
+        score[blocked] = -np.inf
         weight = np.exp(score - score.max(axis=1, keepdims=True))
         gumbel = np.where(np.isfinite(score), score + rng.gumbel(size=pool.shape), -np.inf)
         picked = np.argsort(-gumbel, axis=1, kind="stable")[:, : self.slate_size]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 2  # 2: kind moved from users/ to truth/user_kinds; policy/slates; past_plays
+SCHEMA_VERSION = 3  # 2: kind moved from users/ to truth/user_kinds; policy/slates; past_plays
+# 3: past_plays per day (date column)
 MANIFEST = "manifest.json"
 
 SCENARIOS = ("daily_recommend", "private_radio", "playlist", "search")
@@ -47,8 +48,10 @@ USERS = pa.schema([
     ("age_bucket", pa.string()), ("region", pa.string()), ("home_language", pa.string()),
 ])
 # What each user played before the world's first day (what the platform logged before
-# the event log begins): play counts per (user, track), sorted by (user, track).
-PAST_PLAYS = pa.schema([("user_id", pa.int64()), ("track_id", pa.int64()), ("plays", pa.int32())])
+# the event log begins): play counts per (user, track, date), sorted by (user, track,
+# date); it covers at least the history window (world.history_window_days).
+PAST_PLAYS = pa.schema([("user_id", pa.int64()), ("track_id", pa.int64()), ("date", pa.date32()),
+                        ("plays", pa.int32())])
 # Planted label of each user (kind in USER_KINDS; never_active: a new user with a profile
 # and no events at all). Ground truth: models must not read it.
 USER_KIND_TRUTH = pa.schema([

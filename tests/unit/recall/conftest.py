@@ -13,7 +13,7 @@ from encore.platform.world import generate_world, load_world
 from encore.platform.world.cli import world_config as configured_world
 
 RECALL_WORLD = {
-    "users": 300, "days": 6, "artists": 150, "tracks": 2000, "anonymous_sessions_per_day": 10,
+    "users": 500, "days": 8, "artists": 150, "tracks": 2000, "anonymous_sessions_per_day": 10,
     "bot_share": 0.01, "seed": 5,
 }
 
