@@ -60,7 +60,7 @@ def user_day_quotas(days: pd.DataFrame, rate: int, burst: int, horizon_days: int
         raise ValueError(f"horizon_days must be >= 0, got {horizon_days}")
     rows = []
     day_ns = np.timedelta64(1, "D")
-    wanted = None if targets is None else set(pd.to_datetime(pd.Series(list(targets))).to_numpy())
+    wanted = None if targets is None else {pd.Timestamp(d).date() for d in targets}
     frame = days[[user_col, day_col, count_col]].copy()
     frame[day_col] = pd.to_datetime(frame[day_col])
     for user, g in frame.groupby(user_col, sort=True):
@@ -69,7 +69,7 @@ def user_day_quotas(days: pd.DataFrame, rate: int, burst: int, horizon_days: int
         dense = g.reindex(pd.date_range(first, g.index.max(), freq="D"), fill_value=0)
         values = dense.to_numpy()
         for day, n in g.items():
-            if wanted is not None and day.to_datetime64() not in wanted:
+            if wanted is not None and day.date() not in wanted:
                 continue
             end = int((day - first) / day_ns)
             start = max(0, end - horizon_days)

@@ -152,7 +152,7 @@ def test_item_graph_weights_equal_hand_count(built, events, world):
         (r.src_track_id, r.dst_track_id) for r in last.itertuples() if r.src_track_id in small}
 
 
-def test_recall_samples_point_in_time_and_capped(built, events):
+def test_recall_samples_point_in_time_and_capped(built, events, world):
     out, _ = built
     h = default_config().batch.recall_history_length
     got = _table(out, "recall_samples").set_index("sample_id")
