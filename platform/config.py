@@ -220,12 +220,29 @@ class StreamConfig(_Section):
     offline_log_dir: Path = Path(".runtime/events")
 
 
+class SampleBudget(_Section):
+    """Per-user budget of training samples over time (``encore.platform.sampling``), on
+    top of ``world.max_sample_per_user_per_day``: a token bucket that holds ``burst``
+    samples and refills ``rate`` a day, so no user keeps more than
+    ``burst + rate * (T - 1)`` samples in any ``T`` days. The defaults: ``rate`` is about
+    a regular listener's average day (11 plays), ``burst`` about a heavy regular
+    listener's week (p90: 148 plays), so a bot or an always-on player keeps about what
+    a heavy regular listener does. ``horizon_days``: the bucket of a day starts full
+    this many days before it (a batch job reads that much history)."""
+
+    rate: int = Field(10, ge=0)
+    burst: int = Field(150, ge=1)
+    horizon_days: int = Field(30, ge=0)
+
+
 class BatchConfig(_Section):
     """Spark batch jobs (``encore batch <job>``)."""
 
     output_dir: Path = Path(".runtime/batch")
     negatives_per_positive: int = Field(4, ge=0)
     recall_history_length: int = Field(50, ge=1)
+    # recall_samples: per-user sample budget over time; null = per-day cap only
+    sample_budget: SampleBudget | None = SampleBudget()
 
 
 class ServingConfig(_Section):
