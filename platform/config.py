@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_CONFIG_FILE = PACKAGE_DIR / "encore.yaml"
@@ -100,10 +100,38 @@ class WorldConfig(_Section):
     inactivity_gap_minutes: int = Field(30, ge=1)
     candidate_pool_size: int = Field(60, ge=2)  # tracks the logging policy scores per slate
     logging_temperature: float = Field(1.0, gt=0)  # softmax temperature of the logging policy
+    # Monte-Carlo draws per slate for the marginal slate probabilities in
+    # policy/slates.parquet (exact enumeration instead when the pool is tiny).
+    marginal_draws: int = Field(32, ge=1)
+    # The logging policy's discovery sources redraw a track the listener already played
+    # up to this many times: re-listening comes from the history (and show) sources, so
+    # the repeat share settles instead of climbing.
+    discovery_redraws: int = Field(8, ge=0)
+    # Listeners remember the plays of the last history_window_days days (and of the day
+    # so far): familiarity, the policy's history candidates and its "already played"
+    # check use that window, and a play "repeats" when the listener played the track
+    # in it. A finite memory keeps the world stationary (an all-time history only
+    # grows, so the repeat share would climb for as long as the world runs).
+    history_window_days: int = Field(30, ge=1)
+    # Listening before day 0 (users/past_plays.parquet): a listener who signed up before
+    # the world has played for min(past_days, days since signup) days, at the rate of
+    # their listening in the world. It must cover the history window, so that day 0
+    # starts in the steady state.
+    past_days: int = Field(30, ge=1)
+    past_plays_per_session: float = Field(12.0, ge=0)
     # Documented band of the share of a regular user's plays that re-play a track they
-    # played before (earlier in the log); tests and `summarize` check against it.
+    # played in the previous history_window_days days (earlier in the log or before
+    # day 0, users/past_plays.parquet), each day of the world; tests and `summarize`
+    # check against it.
     repeat_share_band: tuple[float, float] = (0.15, 0.40)
     utility_weights: UtilityWeights = UtilityWeights()
+
+    @model_validator(mode="after")
+    def _past_covers_the_history_window(self) -> WorldConfig:
+        if self.past_days < self.history_window_days:
+            raise ValueError(f"past_days ({self.past_days}) must cover history_window_days "
+                             f"({self.history_window_days}): day 0 would not start in the steady state")
+        return self
 
 
 class StackConfig(_Section):
@@ -117,10 +145,32 @@ class StackConfig(_Section):
 
 
 class KafkaConfig(_Section):
+    """The event topics. ``encore events topics|serve|replay`` (and every EventProducer
+    that connects by itself) create a missing topic with these partition counts and
+    refuse to run on one that has fewer (see encore.platform.events.topics)."""
+
     bootstrap_servers: str = "127.0.0.1:19092"
     events_topic: str = "encore.events.v1"
     dead_letter_topic: str = "encore.events.dlq.v1"
-    partitions: int = 4
+    partitions: int = Field(4, ge=1)
+    dead_letter_partitions: int = Field(1, ge=1)
+    topic_setup_timeout_ms: int = Field(10_000, ge=100)  # create + wait until topics have leaders
+
+
+class EventsConfig(_Section):
+    """Size limits of the event ingestion path (encore.platform.events): checked by
+    validation before anything is produced, so one oversized event is rejected on its
+    own instead of failing a whole batch at the broker (which refuses records over its
+    message limit, 1 MB by default)."""
+
+    max_id_chars: int = Field(128, ge=1, le=4096)  # event_id, anonymous_id, session_id, request_id
+    max_event_bytes: int = Field(8192, ge=256, le=262_144)  # one serialized Event, unknown fields included
+    max_played_ms: int = Field(24 * 3600 * 1000, ge=1)  # a playback longer than a day is a client bug
+    max_clock_skew_s: int = Field(24 * 3600, ge=0)  # how far in the future a client clock may run
+    max_reason_chars: int = Field(500, ge=40)  # one reason in a dead-letter record
+    # A whole dead-letter record (key + JSON value); a longer original payload is cut and
+    # the record says so. Keep it below the broker's message limit.
+    max_dead_letter_bytes: int = Field(262_144, ge=4096, le=900_000)
 
 
 class SparkConfig(_Section):
@@ -170,12 +220,29 @@ class StreamConfig(_Section):
     offline_log_dir: Path = Path(".runtime/events")
 
 
+class SampleBudget(_Section):
+    """Per-user budget of training samples over time (``encore.platform.sampling``), on
+    top of ``world.max_sample_per_user_per_day``: a token bucket that holds ``burst``
+    samples and refills ``rate`` a day, so no user keeps more than
+    ``burst + rate * (T - 1)`` samples in any ``T`` days. The defaults: ``rate`` is about
+    a regular listener's average day (11 plays), ``burst`` about a heavy regular
+    listener's week (p90: 148 plays), so a bot or an always-on player keeps about what
+    a heavy regular listener does. ``horizon_days``: the bucket of a day starts full
+    this many days before it (a batch job reads that much history)."""
+
+    rate: int = Field(10, ge=0)
+    burst: int = Field(150, ge=1)
+    horizon_days: int = Field(30, ge=0)
+
+
 class BatchConfig(_Section):
     """Spark batch jobs (``encore batch <job>``)."""
 
     output_dir: Path = Path(".runtime/batch")
     negatives_per_positive: int = Field(4, ge=0)
     recall_history_length: int = Field(50, ge=1)
+    # recall_samples: per-user sample budget over time; null = per-day cap only
+    sample_budget: SampleBudget | None = SampleBudget()
 
 
 class ServingConfig(_Section):
@@ -219,11 +286,151 @@ class RankingConfig(_Section):
     seed: int = 7
 
 
+class PopularityParams(_Section):
+    """``popularity`` channel: time-decayed play counts (encore.recall.popularity).
+
+    Each play counts ``0.5 ** (age / half_life_hours)`` at the end of the fitted window;
+    a short half-life makes it *trending*. ``by_hour`` scores by the decayed counts at
+    the query's local hour (smoothed towards the all-day counts by ``hour_smoothing``)."""
+
+    half_life_hours: float = Field(168.0, gt=0)
+    by_hour: bool = False
+    hour_smoothing: float = Field(0.2, ge=0, le=1)
+    signal: Literal["plays", "completes"] = "plays"
+
+
+class ItemCFParams(_Section):
+    """``item_cf`` channel over the ``item_graph`` batch table (encore.recall.item_cf).
+
+    Source weight of a recent play: ``0.5 ** (age / recency_half_life_hours)``; a heart
+    adds ``heart_boost`` times its recency weight, a skip subtracts ``skip_penalty``
+    times it. At most ``max_sources`` most recent plays (and hearts, skips) are used."""
+
+    recency_half_life_hours: float = Field(24.0, gt=0)
+    heart_boost: float = Field(1.0, ge=0)
+    skip_penalty: float = Field(1.0, ge=0)
+    max_sources: int = Field(50, ge=1)
+
+
+class SessionKNNParams(_Section):
+    """``session_knn`` channel: V-SKNN (Ludewig & Jannach 2018; encore.recall.session_knn).
+
+    ``neighbours``: top-M most similar past sessions; ``sample_size``: only the most
+    recent sessions sharing an item with the query are candidates; ``max_session_items``:
+    the last items of the current session used; ``fallback_to_recent``: a listener whose
+    session has no play yet uses their last recent plays as the session."""
+
+    neighbours: int = Field(100, ge=1)
+    sample_size: int = Field(1000, ge=1)
+    max_session_items: int = Field(20, ge=1)
+    fallback_to_recent: bool = True
+    window_days: int = Field(30, ge=1)
+
+
+class ProfileParams(_Section):
+    """``profile`` channel: genre / language / artist taste of the ``user_profile``
+    features against the catalog (encore.recall.profile); a profile without play
+    history falls back to the genre prior of its age bucket."""
+
+    genre_weight: float = Field(1.0, ge=0)
+    language_weight: float = Field(0.5, ge=0)
+    artist_weight: float = Field(1.0, ge=0)
+    popularity_weight: float = Field(0.5, ge=0)
+    popularity_half_life_hours: float = Field(168.0, gt=0)
+    prior_genres: int = Field(3, ge=1)
+
+
+CHANNEL_PARAMS: dict[str, type[_Section]] = {
+    "popularity": PopularityParams,
+    "item_cf": ItemCFParams,
+    "session_knn": SessionKNNParams,
+    "profile": ProfileParams,
+}
+"""Known recall channel kinds and the typed parameters of each (the registry of the
+channel classes, ``encore.recall.CHANNEL_KINDS``, has exactly these keys)."""
+
+
+class ChannelConfig(_Section):
+    """One recall channel of the serving pipeline: ``k`` candidates are asked of it,
+    at most ``quota`` of them enter the merged list, and it is dropped when it takes
+    longer than ``deadline_ms``. ``params`` are checked against the kind's parameter
+    model (``CHANNEL_PARAMS``); ``settings`` is that model."""
+
+    name: str = Field(..., pattern=r"^[a-z][a-z0-9_]*$")
+    kind: str
+    k: int = Field(200, ge=1)
+    quota: int = Field(100, ge=0)
+    deadline_ms: float = Field(50.0, gt=0)
+    enabled: bool = True
+    params: dict[str, Any] = {}
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        if kind not in CHANNEL_PARAMS:
+            raise ValueError(f"unknown channel kind {kind!r}; known: {sorted(CHANNEL_PARAMS)}")
+        return kind
+
+    @model_validator(mode="after")
+    def _valid_params(self) -> "ChannelConfig":
+        if self.quota > self.k:
+            raise ValueError(f"channel {self.name}: quota {self.quota} exceeds k {self.k}")
+        self.settings  # raises on an unknown or invalid parameter
+        return self
+
+    @property
+    def settings(self) -> Any:
+        """The typed parameters of this channel's kind (defaults filled in)."""
+        return CHANNEL_PARAMS[self.kind].model_validate(self.params)
+
+
+def _default_channels() -> list[ChannelConfig]:
+    return [
+        ChannelConfig(name="popular", kind="popularity", k=200, quota=50,
+                      params={"half_life_hours": 168.0}),
+        ChannelConfig(name="trending", kind="popularity", k=200, quota=30,
+                      params={"half_life_hours": 24.0}),
+        ChannelConfig(name="popular_at_hour", kind="popularity", k=200, quota=30,
+                      params={"half_life_hours": 168.0, "by_hour": True}),
+        ChannelConfig(name="item_cf", kind="item_cf", k=500, quota=200),
+        ChannelConfig(name="session_knn", kind="session_knn", k=500, quota=150),
+        ChannelConfig(name="profile", kind="profile", k=300, quota=100),
+    ]
+
+
+class RecallConfig(_Section):
+    """The recall stage: the channels run in parallel for every request (see
+    encore.recall). Names are unique; a disabled channel is configured but not run."""
+
+    channels: list[ChannelConfig] = Field(default_factory=_default_channels)
+    history_length: int = Field(50, ge=1)  # longest play / heart / skip sequence in a Query
+
+    @field_validator("channels")
+    @classmethod
+    def _unique_names(cls, channels: list[ChannelConfig]) -> list[ChannelConfig]:
+        names = [c.name for c in channels]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate channel names: {duplicates}")
+        return channels
+
+    def channel(self, name: str) -> ChannelConfig:
+        for channel in self.channels:
+            if channel.name == name:
+                return channel
+        raise KeyError(f"no recall channel {name!r}; configured: {[c.name for c in self.channels]}")
+
+    @property
+    def enabled(self) -> list[ChannelConfig]:
+        return [c for c in self.channels if c.enabled]
+
+
 class EncoreConfig(_Section):
     paths: PathsConfig = PathsConfig()
     world: WorldConfig = WorldConfig()
     stack: StackConfig = StackConfig()
     kafka: KafkaConfig = KafkaConfig()
+    events: EventsConfig = EventsConfig()
     spark: SparkConfig = SparkConfig()
     feature_store: FeatureStoreConfig = FeatureStoreConfig()
     stream: StreamConfig = StreamConfig()
@@ -231,6 +438,7 @@ class EncoreConfig(_Section):
     serving: ServingConfig = ServingConfig()
     registry: RegistryConfig = RegistryConfig()
     ranking: RankingConfig = RankingConfig()
+    recall: RecallConfig = RecallConfig()
 
 
 class ConfigError(ValueError):

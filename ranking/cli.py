@@ -16,8 +16,8 @@ from typing import Any, Optional
 
 import typer
 
-BatchOpt = typer.Option(..., "--batch", help="Batch output root holding ranking_samples/ (encore batch ranking-samples).",
-                        exists=True, file_okay=False)
+BatchOpt = typer.Option(..., "--batch", exists=True, file_okay=False,
+                        help="Batch output root holding ranking_samples/ (encore batch ranking-samples).")
 WorldOpt = typer.Option(..., "--world", help="World folder (its catalog/tracks.parquet).", exists=True, file_okay=False)
 RootOpt = typer.Option(None, "--registry", help="Registry root (default registry.root).")
 ReportOpt = typer.Option(None, "--report", help="Write the JSON report to this file.")
@@ -96,8 +96,8 @@ def eval_rank_command(
     world: Path = WorldOpt,
     name: Optional[str] = typer.Option(None, "--name", help="Registered model (default ranking.registry_name)."),
     version: Optional[str] = typer.Option(None, "--version", help="Version (default: the promoted one)."),
-    artifact: Optional[Path] = typer.Option(None, "--artifact", help="An exported ranker folder instead of the registry.",
-                                            exists=True, file_okay=False),
+    artifact: Optional[Path] = typer.Option(None, "--artifact", exists=True, file_okay=False,
+                                            help="An exported ranker folder instead of the registry."),
     dates: Optional[str] = typer.Option(None, "--dates", help="Comma-separated days (default: the last eval_days)."),
     registry: Optional[Path] = RootOpt,
     report: Optional[Path] = ReportOpt,

@@ -44,7 +44,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Literal, Mapping
+from typing import Any, Final, Iterable, Literal, Mapping
 
 import numpy as np
 
@@ -52,7 +52,9 @@ Kind = Literal["user", "context", "candidate"]
 DType = Literal["int64", "float32", "string"]
 Transform = Literal["vocab", "hash", "index", "log_norm", "norm"]
 
-USER, CONTEXT, CANDIDATE = "user", "context", "candidate"
+USER: Final = "user"
+CONTEXT: Final = "context"
+CANDIDATE: Final = "candidate"
 KINDS: tuple[str, ...] = (USER, CONTEXT, CANDIDATE)
 CATEGORICAL: tuple[str, ...] = ("vocab", "hash", "index")
 NUMERIC: tuple[str, ...] = ("log_norm", "norm")
@@ -141,6 +143,7 @@ class FeatureSpec:
             elif f.transform == "vocab":
                 uniq, counts = np.unique(values, return_counts=True)
                 keep = uniq[counts >= f.min_count]
+                vocab: tuple[Any, ...]
                 if f.dtype == "string":
                     vocab = tuple(str(v) for v in keep if str(v) != "")
                 else:

@@ -1,4 +1,29 @@
-"""encore.recall: the Channel contract, one module per recall channel, ScaNN indexes;
-see docs/design.md."""
+"""Recall channels: many candidate tracks per listener, fast (encore.recall).
 
-from encore.platform import runtime_env as _runtime_env  # noqa: F401  (sets env first)
+Contracts (docs/design.md, "The contracts every model plugs into"):
+
+* :class:`~encore.recall.query.Query` (query.py): everything a channel may read;
+* queries.py: the ONE builder of Queries, ``queries_from_online`` (Feast rows, serving)
+  and ``queries_from_log`` (point in time from the event log), one shared core;
+* :class:`~encore.recall.channel.Channel` and ``Candidates`` (channel.py): fit from
+  :class:`~encore.recall.tables.RecallTables`, save/load a versioned artifact, batched
+  pure ``recall(queries, k)``; ``CHANNEL_KINDS`` (registry.py) builds them by name;
+* evaluate.py: ``evaluate_channels`` (recall@K offline) and the held-out-day protocol
+  behind ``encore eval recall``.
+
+Baseline channels: popularity.py (popular / trending / by hour), item_cf.py,
+session_knn.py (V-SKNN), profile.py. Heavy imports stay inside these modules; importing
+``encore.recall`` only loads numpy and pandas.
+"""
+
+from encore.recall.channel import Candidates, Channel, ChannelArtifactError
+from encore.recall.query import Context, Profile, Query, Session
+from encore.recall.queries import QueryParams, assemble_query, queries_from_log, queries_from_online
+from encore.recall.registry import CHANNEL_KINDS, build_channel, fit_channels, load_channel
+from encore.recall.tables import RecallTables, load_recall_tables
+
+__all__ = [
+    "CHANNEL_KINDS", "Candidates", "Channel", "ChannelArtifactError", "Context", "Profile", "Query",
+    "QueryParams", "RecallTables", "Session", "assemble_query", "build_channel", "fit_channels",
+    "load_channel", "load_recall_tables", "queries_from_log", "queries_from_online",
+]

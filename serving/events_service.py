@@ -3,9 +3,14 @@
 ``Log`` validates every event of the batch; valid ones are produced to the events topic,
 malformed ones go to the dead-letter topic AND come back as Rejection entries, so the
 client learns what was wrong and the operator can still inspect it: nothing is silently
-dropped. The call returns only once the broker has acknowledged every record, so
-``accepted`` means durably written. If the stream is down the call fails with
-UNAVAILABLE and the client retries the batch (safe: consumers deduplicate by event_id).
+dropped. Every event is checked (size limits included, ``events`` config section)
+before any record is produced, so a malformed event, however large, is one rejection
+and never fails the call. The call returns only once the broker has acknowledged every
+record, so ``accepted`` means durably written, and an OK response covers every event of
+the batch. If the stream is down the call fails with UNAVAILABLE and the client retries
+the batch (safe: consumers deduplicate by event_id); the status message says how many
+events were written before the failure and the trailing metadata key
+``encore-written-indices`` lists them (e.g. ``0-3,5``; empty: none).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import logging
 import grpc
 from prometheus_client import Counter
 
-from encore.platform.events.producer import EventProducer, ProduceError
+from encore.platform.events.producer import BatchProduceError, EventProducer, ProduceError
 from encore.protos.encore.v1 import events_pb2, events_pb2_grpc
 from encore.serving.grpc_server import Service
 
@@ -23,6 +28,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_EVENTS = 1000
 """Largest batch one Log call takes; bounds a call's latency and memory."""
+WRITTEN_INDICES_KEY = "encore-written-indices"
+"""Trailing metadata of an UNAVAILABLE Log: the batch indices that were written anyway."""
 SERVICE_NAME = events_pb2.DESCRIPTOR.services_by_name["Events"].full_name
 
 EVENTS_ACCEPTED = Counter("encore_events_accepted", "Events produced to the events topic.")
@@ -57,9 +64,12 @@ class EventsServicer(events_pb2_grpc.EventsServicer):
         except ProduceError as err:
             log.warning("Events.Log: event stream unavailable: %s", err)
             LOG_FAILURES.labels(code="UNAVAILABLE").inc()
+            written = err.written if isinstance(err, BatchProduceError) else []
+            context.set_trailing_metadata(((WRITTEN_INDICES_KEY, index_ranges(written)),))
             context.abort(
                 grpc.StatusCode.UNAVAILABLE,
-                f"event stream unavailable, retry the batch: {err}",
+                f"event stream unavailable, retry the batch (resending is safe; indices "
+                f"written anyway are in the {WRITTEN_INDICES_KEY} trailer): {err}",
             )
         EVENTS_ACCEPTED.inc(result.accepted)
         EVENTS_REJECTED.inc(len(result.rejections))
@@ -70,6 +80,17 @@ class EventsServicer(events_pb2_grpc.EventsServicer):
                 for r in result.rejections
             ],
         )
+
+
+def index_ranges(indices: list[int]) -> str:
+    """Sorted indices as compact ranges: [0, 1, 2, 5] -> "0-2,5"; [] -> ""."""
+    parts: list[str] = []
+    for index in sorted(indices):
+        if parts and index == int(parts[-1].rsplit("-", 1)[-1]) + 1:
+            parts[-1] = f"{parts[-1].split('-')[0]}-{index}"
+        else:
+            parts.append(str(index))
+    return ",".join(parts)
 
 
 def events_service(producer: EventProducer, *, max_events: int = DEFAULT_MAX_EVENTS) -> Service:

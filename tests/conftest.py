@@ -12,6 +12,8 @@ from hypothesis import settings
 
 import encore.platform  # noqa: F401
 
+pytest_plugins = ["testkit.kafka_fakes"]
+
 
 # Property tests: the same search in CI as on a developer's machine. Hypothesis's own
 # "ci" profile (loaded when $CI is set) derandomizes, so CI would try one fixed set of

@@ -175,6 +175,24 @@ def world_dir_for(events_dir: Path) -> Path:
     return Path(events_dir).resolve().parent
 
 
+def world_seed(world_dir: Path | None) -> int | None:
+    """The ``seed`` in a world folder's manifest, or None when the folder has no
+    manifest (or one without an integer seed). Read as plain JSON, so a manifest with
+    fields this code does not know still gives its seed."""
+    import json
+
+    from encore.platform.world.schema import MANIFEST
+
+    if world_dir is None:
+        return None
+    path = Path(world_dir) / MANIFEST
+    try:
+        seed = json.loads(path.read_text()).get("seed")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+
+
 def read_world_table(spark: "SparkSession", world_dir: Path, relative: str) -> "DataFrame":
     path = Path(world_dir) / relative
     if not path.exists():

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import encore.platform  # noqa: F401  (process environment before pyspark)
-from encore.platform.batch.batch_io import JobReport, select_dates, world_dir_for
+from encore.platform.batch.batch_io import JobReport, select_dates, world_dir_for, world_seed
 from encore.platform.config import EncoreConfig, default_config, load_config
 
 if TYPE_CHECKING:
@@ -44,6 +44,13 @@ class JobContext:
         value = self.options.get(name)
         return default if value is None else value
 
+    def default_seed(self) -> int:
+        """The seed a job uses when none is given: the world's own (its manifest's
+        ``seed``), else ``config.world.seed`` (an event log with no world manifest,
+        such as the stream processor's)."""
+        seed = world_seed(self.world_dir)
+        return self.config.world.seed if seed is None else seed
+
 
 #: Every job in dependency order (module name under encore.platform.batch): its
 #: one-line description and its own options (name -> (type, help)). The one table that
@@ -61,10 +68,10 @@ JOBS: dict[str, tuple[str, dict[str, tuple[type, str]]]] = {
         "top_n": (int, "Neighbours kept per item (default 50)."),
         "max_items_per_context": (int, "Distinct tracks per user-day (default world.max_sample_per_user_per_day)."),
     }),
-    "recall_samples": ("Next-item recall samples with point-in-time history, capped per user-day.", {
+    "recall_samples": ("Next-item recall samples with point-in-time history, capped per user-day and per-user budget.", {
         "history_days": (int, "Days of history read before each date (default 30)."),
         "cap": (int, "Samples per user per day (default world.max_sample_per_user_per_day)."),
-        "seed": (int, "Seed of the cap and negative sampling (default world.seed)."),
+        "seed": (int, "Seed of the cap and negative sampling (default: the world manifest's seed, else world.seed)."),
     }),
     "ranking_samples": ("One row per exposure with labels and point-in-time features.", {
         "history_days": (int, "Days of user history for the features (default 30)."),

@@ -1,10 +1,22 @@
 """Job ``ranking_samples``: one row per exposure with its labels, logging propensity
 and point-in-time features (table ``ranking_samples``).
 
-Labels come from the events of the same session and track from the exposure's ts up to
-(not including) the next exposure of that track in that session: ``complete_play`` (a
-complete play_end, :mod:`~encore.platform.labels`), ``heart``, ``skip`` and
-``skip_at_ms`` (played_ms of the first such skip). Exposure without play = all zero.
+Labels are the outcomes (``play_end``, ``skip``, ``heart``) attributed to the exposure:
+``complete_play`` (a complete play_end, :mod:`~encore.platform.labels`), ``heart``,
+``skip`` and ``skip_at_ms`` (played_ms of its first skip in (ts, event_id) order).
+Exposure without an outcome = all zero. Each outcome goes to at most one exposure
+(:func:`attribute_outcomes`):
+
+* an outcome with a ``request_id`` goes to the exposure of its track *in that request*
+  (the slate it answers), whatever the timestamps say: the last track played from one
+  slate often ends in the very millisecond the next slate (which may show the same
+  track again) is shown, so time alone cannot tell the two exposures apart;
+* an outcome without one (a client that does not send it) falls back to the last
+  exposure of its (session, track) at or before it in (ts, event_id) order.
+
+Should one request show a track twice, its outcome goes to the last of those exposures
+at or before it in (ts, event_id) order. An outcome with no such exposure in the events
+read (the exposure is older than the history read) labels nothing.
 
 Features use only events *strictly before* the exposure's ts (Spark range windows over
 epoch ms ending at -1 ms), per listener (user id, or the anonymous session):
@@ -21,19 +33,74 @@ epoch ms ending at -1 ms), per listener (user id, or the anonymous session):
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from encore.platform.batch import batch_io as bio
 from encore.platform.batch.job import JobContext, run_main
 from encore.platform.labels import EXPOSURE, HEART, PLAY_END, SKIP, complete_play_col
 from encore.platform.batch.plays import listener_key, with_flags
 
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
 JOB = TABLE = "ranking_samples"
 USER_COUNTS = ("exposures", "plays", "completes", "skips", "hearts")
+LABELS = ("complete_play", "heart", "skip")
 TRACK_FEATURES = {
     "track_plays": "cum_plays", "track_listeners": "cum_listeners",
     "track_completion_rate": "cum_completion_rate", "track_skip_rate": "cum_skip_rate",
     "track_heart_rate": "cum_heart_rate",
 }
+
+
+def attribute_outcomes(events: "DataFrame") -> "DataFrame":
+    """Labels per exposure: ``event_id`` (the exposure's), ``complete_play``, ``heart``,
+    ``skip`` (int 0/1) and ``skip_at_ms``, from the outcomes of ``events`` (the event
+    log with ``ts_ms``, ``duration_ms``), attributed by the rule of the module
+    docstring. Only exposures with at least one outcome have a row.
+
+    One window pass: every exposure appears twice, keyed by (request_id, track_id) and
+    by (session_id, track_id); every outcome once, keyed by its request id when it has
+    one, else by its session; in each key's (ts, event_id) order an outcome takes the
+    last exposure before it.
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    def keyed(frame, by_request: bool, key: str, exposure: bool):
+        return frame.select(
+            F.lit(by_request).alias("_by_request"), F.col(key).alias("_akey"), "track_id",
+            "ts_ms", "event_id",
+            (F.col("event_id") if exposure else F.lit(None).cast("string")).alias("_exposure_id"),
+            (F.lit(None).cast("string") if exposure else F.col("action")).alias("_o_action"),
+            (F.lit(None).cast("long") if exposure else F.col("played_ms")).alias("_o_played"),
+            (F.lit(None).cast("boolean") if exposure
+             else complete_play_col("played_ms", "duration_ms")).alias("_o_complete"),
+        )
+
+    shown = events.where(F.col("action") == EXPOSURE)
+    outcomes = events.where(F.col("action").isin(PLAY_END, SKIP, HEART))
+    rows = (
+        keyed(shown.where(F.col("request_id").isNotNull()), True, "request_id", True)
+        .unionByName(keyed(shown, False, "session_id", True))
+        .unionByName(keyed(outcomes.where(F.col("request_id").isNotNull()), True, "request_id", False))
+        .unionByName(keyed(outcomes.where(F.col("request_id").isNull()), False, "session_id", False))
+    )
+    upto = (
+        Window.partitionBy("_by_request", "_akey", "track_id").orderBy("ts_ms", "event_id")
+        .rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    )
+    linked = (
+        rows.withColumn("_exp", F.last("_exposure_id", ignorenulls=True).over(upto))
+        .where(F.col("_o_action").isNotNull() & F.col("_exp").isNotNull())
+    )
+    is_skip = F.col("_o_action") == SKIP
+    return linked.groupBy(F.col("_exp").alias("event_id")).agg(
+        F.max(((F.col("_o_action") == PLAY_END) & F.col("_o_complete")).cast("int")).alias("complete_play"),
+        F.max((F.col("_o_action") == HEART).cast("int")).alias("heart"),
+        F.max(is_skip.cast("int")).alias("skip"),
+        F.min_by(F.when(is_skip, F.col("_o_played")), F.when(is_skip, F.struct("ts_ms", "event_id"))).alias("skip_at_ms"),
+    )
 
 
 def run(ctx: JobContext) -> bio.JobReport:
@@ -68,38 +135,14 @@ def run(ctx: JobContext) -> bio.JobReport:
         feats.withColumn("user_plays_today", F.coalesce(F.sum("is_play").over(wday), F.lit(0)).cast("long"))
         .withColumn("user_track_plays_30d", F.coalesce(F.sum("is_play").over(wtrack), F.lit(0)).cast("long"))
     )
-    nxt = Window.partitionBy("session_id", "track_id").orderBy("ts_ms", "event_id")
-    exposures = (
-        feats.where(F.col("is_exposure") == 1)
-        .withColumn("_until_ms", F.lead("ts_ms").over(nxt))
-        .join(F.broadcast(bio.dates_frame(spark, ctx.dates)), bio.DATE_COL)
+    exposures = feats.where(F.col("is_exposure") == 1).join(
+        F.broadcast(bio.dates_frame(spark, ctx.dates)), bio.DATE_COL
     )
-
-    # ---- labels from the same session and track until the next exposure of it
-    outcome = events.where(F.col("action").isin(PLAY_END, SKIP, HEART)).select(
-        "session_id", "track_id", F.col("ts_ms").alias("_o_ts"), F.col("event_id").alias("_o_id"),
-        F.col("action").alias("_o_action"), F.col("played_ms").alias("_o_played"),
-        complete_play_col("played_ms", "duration_ms").alias("_o_complete"),
-    )
-    e = exposures.alias("e")
-    linked = e.join(
-        outcome.alias("o"),
-        (F.col("e.session_id") == F.col("o.session_id")) & (F.col("e.track_id") == F.col("o.track_id"))
-        & (F.col("o._o_ts") >= F.col("e.ts_ms"))
-        & (F.col("e._until_ms").isNull() | (F.col("o._o_ts") < F.col("e._until_ms"))),
-        "left",
-    )
-    is_skip = F.col("_o_action") == SKIP
-    labels = linked.groupBy(F.col("e.event_id").alias("event_id")).agg(
-        F.max(((F.col("_o_action") == PLAY_END) & F.col("_o_complete")).cast("int")).alias("complete_play"),
-        F.max((F.col("_o_action") == HEART).cast("int")).alias("heart"),
-        F.max(is_skip.cast("int")).alias("skip"),
-        F.min_by(F.when(is_skip, F.col("_o_played")), F.when(is_skip, F.struct("_o_ts", "_o_id"))).alias("skip_at_ms"),
-    ).fillna(0, ["complete_play", "heart", "skip"])
+    labels = attribute_outcomes(events)
 
     # ---- track stats as of the previous day
     stats = bio.read_table(spark, ctx.out_dir, "item_stats", prev_days)
-    out = exposures.join(labels, "event_id", "left").withColumn(
+    out = exposures.join(labels, "event_id", "left").fillna(0, list(LABELS)).withColumn(
         "_prev", F.date_sub(F.col(bio.DATE_COL), 1)
     )
     if stats is not None:

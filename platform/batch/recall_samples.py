@@ -8,11 +8,19 @@ the listener's order (ts, event_id), oldest first: for a known user over their p
 the last ``history_days`` days (default 30, read from earlier partitions, point-in-time);
 for an anonymous listener only within its session (session-only samples).
 
-Cap: at most ``world.max_sample_per_user_per_day`` samples per known user and day,
-chosen by :func:`encore.platform.sampling.cap_samples_per_user` (a seeded hash of the
-play's event id, seed ``--seed``, default ``world.seed``), applied with a grouped pandas
-UDF to the over-cap user-days only, so bots and always-on players cannot dominate and
-the choice is identical to the Python one. Anonymous samples are not capped.
+Cap, per known user (anonymous samples are not capped), chosen by
+:func:`encore.platform.sampling.cap_samples_per_user` so the Spark choice is the Python
+one (a seeded hash of the play's event id; seed ``--seed``, default the world
+manifest's seed, else ``world.seed``):
+
+* at most ``world.max_sample_per_user_per_day`` samples per user and day (``--cap``);
+* and at most the user's budget of the day (``batch.sample_budget``: a token bucket of
+  ``burst`` samples refilled by ``rate`` a day, started full ``horizon_days`` before the
+  day), so no user keeps more than ``burst + rate * (T - 1)`` samples in any ``T``
+  days: a bot or an always-on player plays all day every day, and a per-day cap alone
+  would still give it many times a listener's samples. The quotas come from the
+  users' play counts per day (a grouped pandas UDF per user over the days read), and
+  the over-quota user-days go through a grouped pandas UDF that calls the Python cap.
 
 Negatives: each positive gets ``batch.negatives_per_positive`` track ids drawn uniformly
 from the catalog without the target, by a seeded hash of (event id, i, seed).
@@ -31,32 +39,58 @@ import pandas as pd
 from encore.platform.batch import batch_io as bio
 from encore.platform.batch.job import JobContext, run_main
 from encore.platform.batch.plays import listener_key, plays_with_outcome
-from encore.platform.sampling import cap_samples_per_user
+from encore.platform.config import SampleBudget
+from encore.platform.labels import PLAY
+from encore.platform.sampling import cap_samples_per_user, user_day_quotas
 
 JOB = TABLE = "recall_samples"
 
 
-def _cap_udf(cap: int, seed: int):
+def _cap_udf(seed: int):
     def keep(pdf: pd.DataFrame) -> pd.DataFrame:
+        cap = int(pdf["_limit"].iloc[0])  # one user-day per group
         kept = cap_samples_per_user(pdf, cap, seed, user_col="user_id", ts_col="ts", id_col="event_id")
         return kept[["event_id"]]
 
     return keep
 
 
-def cap_per_user_day(samples, cap: int, seed: int):
-    """Rows of ``samples`` (event_id, user_id, date, ts) kept by the per-user-day cap."""
+def _quota_udf(budget: SampleBudget, targets):
+    def quotas(pdf: pd.DataFrame) -> pd.DataFrame:
+        out = user_day_quotas(pdf, budget.rate, budget.burst, budget.horizon_days,
+                              day_col=bio.DATE_COL, targets=targets)
+        out[bio.DATE_COL] = out[bio.DATE_COL].dt.date
+        return out[["user_id", bio.DATE_COL, "quota"]]
+
+    return quotas
+
+
+def cap_per_user(samples, plays, cap: int, budget: SampleBudget | None, seed: int, dates):
+    """Rows of ``samples`` (event_id, user_id, date, ts) kept by the per-user-day cap
+    and, with ``budget``, the per-user bucket quota computed from ``plays`` (the known
+    users' plays of ``budget.horizon_days`` before the first date up to the last:
+    event_id, user_id, date). Same rows as ``cap_samples_per_user`` on the whole log."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     counted = samples.withColumn("_n", F.count(F.lit(1)).over(Window.partitionBy("user_id", bio.DATE_COL)))
-    over = F.col("user_id").isNotNull() & (F.col("_n") > cap)
+    if budget is not None:
+        counts = plays.where(F.col("user_id").isNotNull()).groupBy("user_id", bio.DATE_COL).agg(
+            F.count(F.lit(1)).alias("n"))
+        quotas = counts.groupBy("user_id").applyInPandas(
+            _quota_udf(budget, dates), f"user_id long, {bio.DATE_COL} date, quota long")
+        counted = counted.join(quotas, ["user_id", bio.DATE_COL], "left").withColumn(
+            "_limit", F.least(F.lit(cap).cast("long"), F.coalesce(F.col("quota"), F.lit(cap).cast("long")))
+        ).drop("quota")
+    else:
+        counted = counted.withColumn("_limit", F.lit(cap).cast("long"))
+    over = F.col("user_id").isNotNull() & (F.col("_n") > F.col("_limit"))
     kept_over = (
-        counted.where(over).select("user_id", bio.DATE_COL, "ts", "event_id")
-        .groupBy("user_id", bio.DATE_COL).applyInPandas(_cap_udf(cap, seed), "event_id string")
+        counted.where(over).select("user_id", bio.DATE_COL, "ts", "event_id", "_limit")
+        .groupBy("user_id", bio.DATE_COL).applyInPandas(_cap_udf(seed), "event_id string")
     )
-    return counted.where(~over).drop("_n").unionByName(
-        counted.where(over).drop("_n").join(kept_over, "event_id", "left_semi")
+    return counted.where(~over).drop("_n", "_limit").unionByName(
+        counted.where(over).drop("_n", "_limit").join(kept_over, "event_id", "left_semi")
     )
 
 
@@ -101,14 +135,18 @@ def run(ctx: JobContext) -> bio.JobReport:
     h = ctx.config.batch.recall_history_length
     history_days = int(ctx.opt("history_days", 30))
     cap = int(ctx.opt("cap", ctx.config.world.max_sample_per_user_per_day))
-    seed = int(ctx.opt("seed", ctx.config.world.seed))
+    seed = int(ctx.opt("seed", ctx.default_seed()))
+    budget = ctx.config.batch.sample_budget
     progress = bio.Progress(JOB, ctx.dates)
 
-    days = bio.date_range(ctx.dates[0] - timedelta(days=history_days), ctx.dates[-1])
+    lookback = max(history_days, budget.horizon_days if budget else 0)
+    days = bio.date_range(ctx.dates[0] - timedelta(days=lookback), ctx.dates[-1])
     events = bio.read_events(spark, ctx.events_dir, days).cache()
     progress.read(events.count(), f"events ({history_days}-day history)")
     tracks = bio.read_tracks(spark, ctx.world_dir)
+    plays_seen = events.where(F.col("action") == PLAY).select("event_id", "user_id", bio.DATE_COL)
     plays = plays_with_outcome(events, tracks).withColumn("_key", listener_key())
+    plays = plays.where(F.col(bio.DATE_COL) >= F.lit(ctx.dates[0] - timedelta(days=history_days)))
     w = Window.partitionBy("_key").orderBy("ts_ms", "event_id").rowsBetween(-h, -1)
     samples = (
         plays.withColumn("history_track_ids", F.collect_list("track_id").over(w))
@@ -121,7 +159,7 @@ def run(ctx: JobContext) -> bio.JobReport:
             F.size("history_track_ids").alias("history_length"),
         )
     )
-    samples = cap_per_user_day(samples, cap, seed).withColumnRenamed("event_id", "sample_id")
+    samples = cap_per_user(samples, plays_seen, cap, budget, seed, ctx.dates).withColumnRenamed("event_id", "sample_id")
     samples = add_negatives(spark, samples, tracks, ctx.config.batch.negatives_per_positive, seed)
     samples = samples.select(
         bio.DATE_COL, "sample_id", "user_id", "session_id", "anonymous", "scenario", "ts",

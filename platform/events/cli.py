@@ -11,6 +11,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from encore.platform.config import KafkaConfig, default_config
@@ -25,14 +26,15 @@ def _kafka() -> KafkaConfig:
 
 
 def _fail(message: str) -> typer.Exit:
-    console.print(f"[red]error:[/red] {message}")
+    """One line (never wrapped, markup in the message printed as is), exit code 1."""
+    console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     return typer.Exit(code=1)
 
 
 @app.command("topics")
 def topics() -> None:
     """Create the events and dead-letter topics if they are missing."""
-    from encore.platform.events.producer import TopicSetupError, setup_topics
+    from encore.platform.events.topics import TopicSetupError, setup_topics
 
     config = _kafka()
     try:
@@ -41,57 +43,6 @@ def topics() -> None:
         raise _fail(str(err)) from err
     for name in (config.events_topic, config.dead_letter_topic):
         console.print(f"{name}: {'created' if name in created else 'already there'}")
-
-
-@app.command("serve")
-def serve(
-    host: Optional[str] = typer.Option(None, help="Override serving.host."),
-    port: Optional[int] = typer.Option(None, help="Override serving.events_port (0: any free port)."),
-    metrics_port: Optional[int] = typer.Option(
-        None, help="Override serving.metrics_port: Prometheus /metrics on this port (0: off)."),
-) -> None:
-    """Run the Events gRPC service (with health and reflection) until SIGTERM / Ctrl-C.
-
-    Valid events go to the events topic, malformed ones to the dead-letter topic and back
-    to the caller as rejections. On shutdown in-flight calls finish (serving.shutdown_grace_s)
-    and the producer is flushed, so no accepted event is lost."""
-    import signal
-    import threading
-
-    from encore.platform.events.producer import EventProducer, ProduceError
-    from encore.serving.events_service import events_service
-    from encore.serving.grpc_server import start_server
-
-    config = default_config()
-    serving = config.serving
-    try:
-        producer = EventProducer(config.kafka, source="events-service")
-    except ProduceError as err:  # it names the broker it could not reach
-        raise _fail(str(err)) from err
-    try:
-        server, bound = start_server(
-            events_service(producer, max_events=serving.max_events_per_log_call),
-            host=host or serving.host,
-            port=serving.events_port if port is None else port,
-            max_workers=serving.max_workers,
-        )
-    except OSError as err:
-        producer.close()
-        raise _fail(str(err)) from err
-    metrics = serving.metrics_port if metrics_port is None else metrics_port
-    if metrics:
-        from prometheus_client import start_http_server
-
-        start_http_server(metrics, addr=host or serving.host)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    # One parseable line, so scripts and tests can find the port when it was 0.
-    console.print(f"encore.v1.Events listening on {host or serving.host}:{bound}", highlight=False)
-    stop.wait()
-    server.stop(serving.shutdown_grace_s).wait()
-    producer.close()
-    console.print("Events service stopped; producer flushed")
 
 
 @app.command("replay")
@@ -104,13 +55,19 @@ def replay(
                                               help="Days to replay, YYYY-MM-DD (repeatable)."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
-    """Send a simulated world's event log to the events topic."""
-    from encore.platform.events.producer import EventProducer, ProduceError
-    from encore.platform.events.replay import ReplayError, replay_world
+    """Send a simulated world's event log to the events topic.
 
-    config = _kafka()
+    Every selected file is first checked against the world's manifest (sha256) and the
+    event schema; a bad file is an error naming it, and nothing is sent. Both topics are
+    created (or verified) with their configured partitions before the first record."""
+    from encore.platform.events.producer import EventProducer, ProduceError
+    from encore.platform.events.replay import ReplayError, replay_world, verified_event_files
+
+    full = default_config()
+    config = full.kafka
     try:
-        with EventProducer(config, source="replay") as producer:
+        verified_event_files(world, dates or None)  # before touching Kafka
+        with EventProducer(config, source="replay", limits=full.events) as producer:
             count = replay_world(world, producer, rate, dates or None, progress)
     except (ReplayError, ProduceError) as err:
         raise _fail(str(err)) from err

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
 from google.protobuf.message import DecodeError
 
@@ -115,8 +115,9 @@ def row_to_event(row: Mapping[str, Any]) -> Event:
     event = Event(
         event_id=_str(row, "event_id"),
         session_id=_str(row, "session_id"),
-        scenario=_enum(row, "scenario", SCENARIO_BY_NAME),
-        action=_enum(row, "action", ACTION_BY_NAME),
+        # enum numbers are valid values; the stubs only name the Python enum types
+        scenario=cast(Scenario, _enum(row, "scenario", SCENARIO_BY_NAME)),
+        action=cast(Action, _enum(row, "action", ACTION_BY_NAME)),
         position=_int(row, "position"),
         request_id=_str(row, "request_id"),
     )

@@ -4,10 +4,18 @@ This is how the demo and the stream tests feed the live path with realistic traf
 log of a generated world (``<world>/events/date=YYYY-MM-DD/part-*.parquet``) is read day
 by day in timestamp order and sent through an EventProducer, so replayed events meet the
 same validation, keying and dead-letter handling as events from the gRPC service.
+
+Nothing is sent before every selected file is checked (``verified_event_files``): it
+must be listed in the world's ``manifest.json`` with the sha256 of its bytes, be a
+readable parquet file and have the columns and types of
+``encore.platform.world.schema.EVENTS``. A truncated, empty, altered or mis-typed file
+is a ReplayError naming it, so corrupt data never reaches the stream (or the
+dead-letter topic) row by row.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -16,6 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 from rich.progress import (
     BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn,
@@ -25,7 +34,9 @@ from rich.text import Text
 
 from encore.platform.events.codec import CodecError, row_to_event
 from encore.platform.events.producer import EventProducer
-from encore.platform.world.schema import EVENTS_DIR
+from encore.platform.world.schema import (
+    EVENTS, EVENTS_DIR, MANIFEST, WorldSchemaError, check_schema,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +45,9 @@ MAX_CHUNK = 1000
 
 
 class ReplayError(ValueError):
-    """The world folder has no event log, or a requested date is not in it."""
+    """The world folder has no event log or manifest, a requested date is not in it, or
+    an event file is unreadable, altered or not of the event schema (the message names
+    the file)."""
 
 
 class TokenBucket:
@@ -83,11 +96,79 @@ def event_files(world_dir: Path, dates: Iterable[str | date] | None = None) -> l
     return [f for day in wanted for f in sorted(days[day].glob("*.parquet"))]
 
 
+def _manifest_files(world_dir: Path) -> dict[str, str]:
+    """relative path -> sha256 of every file the world's manifest lists."""
+    manifest = world_dir / MANIFEST
+    try:
+        files = json.loads(manifest.read_text()).get("files")
+    except FileNotFoundError as err:
+        raise ReplayError(f"{manifest} not found: {world_dir} is not a world written by "
+                          "`encore world generate` (replay checks the event files against it)") from err
+    except (OSError, ValueError, AttributeError) as err:
+        raise ReplayError(f"{manifest} is not a valid world manifest: {err}") from err
+    if not isinstance(files, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+        raise ReplayError(f"{manifest} is not a valid world manifest: no 'files' checksums")
+    return files
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_event_file(path: Path, expected_sha256: str | None) -> None:
+    """ReplayError naming ``path`` unless it is a readable parquet file of the event
+    schema whose sha256 is ``expected_sha256`` (None: not in the manifest)."""
+    if expected_sha256 is None:
+        raise ReplayError(f"{path} is not listed in the world's {MANIFEST}")
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowException, OSError) as err:
+        raise ReplayError(f"{path} is not a readable parquet file "
+                          f"(truncated or empty?): {err}") from err
+    try:
+        check_schema(str(path), EVENTS, schema)
+    except WorldSchemaError as err:
+        raise ReplayError(str(err)) from err
+    if _sha256(path) != expected_sha256:
+        raise ReplayError(f"{path} does not match its sha256 in the world's {MANIFEST} "
+                          "(corrupt, or changed after the world was written)")
+
+
+def verified_event_files(
+    world_dir: Path, dates: Iterable[str | date] | None = None,
+) -> list[Path]:
+    """``event_files``, each checked with ``check_event_file`` against the world's
+    manifest; also a ReplayError when the manifest lists an event file of a selected
+    day that is not there. Reads every byte once; sends nothing."""
+    world_dir = Path(world_dir)
+    dates = None if dates is None else [str(d) for d in dates]
+    files = event_files(world_dir, dates)
+    listed = _manifest_files(world_dir)
+    present = {f.relative_to(world_dir).as_posix() for f in files}
+    for rel in sorted(listed):
+        parts = rel.split("/")
+        if len(parts) != 3 or parts[0] != EVENTS_DIR or not parts[1].startswith("date="):
+            continue
+        if (dates is None or parts[1].removeprefix("date=") in dates) and rel not in present:
+            raise ReplayError(f"{world_dir / rel} is listed in the world's {MANIFEST} but missing")
+    for path in files:
+        check_event_file(path, listed.get(path.relative_to(world_dir).as_posix()))
+    return files
+
+
 def _rows(files: list[Path], chunk: int) -> Iterator[list[dict[str, Any]]]:
     """Log rows in chunks, each day's file in timestamp order (stable, so events with the
     same ts keep their logged order)."""
     for path in files:
-        table = pq.read_table(path).sort_by([("ts", "ascending")])
+        try:
+            table = pq.read_table(path, schema=EVENTS).sort_by([("ts", "ascending")])
+        except (pa.ArrowException, OSError) as err:  # changed since it was verified
+            raise ReplayError(f"{path} cannot be read: {err}") from err
         for batch in table.to_batches(max_chunksize=chunk):
             yield batch.to_pylist()
 
@@ -111,11 +192,13 @@ def replay_world(
     """Send the world's event log through ``producer`` at ``rate`` events/s (None: as
     fast as the broker takes them); returns how many events were accepted onto the
     events topic. Rows that fail conversion or validation go to the dead-letter topic
-    (logged, not counted). Every chunk is acknowledged before the next is read, so on
-    return everything is durably written; ProduceError stops the replay."""
+    (logged, not counted). Every selected file is verified first
+    (``verified_event_files``): a bad one is a ReplayError and nothing is sent. Every
+    chunk is acknowledged before the next is read, so on return everything is durably
+    written; ProduceError stops the replay."""
     if rate is not None and rate <= 0:
         raise ValueError(f"rate must be positive events/s or None, got {rate}")
-    files = event_files(Path(world_dir), dates)
+    files = verified_event_files(Path(world_dir), dates)
     chunk = MAX_CHUNK if rate is None else max(1, min(MAX_CHUNK, int(rate / 10)))
     bucket = None if rate is None else TokenBucket(rate, chunk, clock=clock, sleep=sleep)
     total = sum(pq.ParquetFile(f).metadata.num_rows for f in files)

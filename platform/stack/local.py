@@ -113,16 +113,20 @@ class LocalStack:
 
 def _process_status(process: ManagedProcess) -> ServiceStatus:
     found = process.inspect()
-    common = dict(name=process.name, port=process.port, log_path=process.log_file, pid=found.pid)
+
+    def status(state: str, healthy: bool, detail: str) -> ServiceStatus:
+        return ServiceStatus(name=process.name, state=state, healthy=healthy, detail=detail,
+                             pid=found.pid, port=process.port, log_path=process.log_file)
+
     if found.state == "stopped":
-        return ServiceStatus(state="stopped", healthy=True, detail="not started", **common)
+        return status("stopped", True, "not started")
     if found.state == "stale":
         # A PID file without its process: the service was meant to run and died.
-        return ServiceStatus(state="stale", healthy=False, detail=found.detail, **common)
+        return status("stale", False, found.detail)
     try:
-        return ServiceStatus(state="running", healthy=True, detail=process.health(), **common)
+        return status("running", True, process.health())
     except StackError as err:
-        return ServiceStatus(state="unhealthy", healthy=False, detail=str(err), **common)
+        return status("unhealthy", False, str(err))
 
 
 def _java_status() -> ServiceStatus:

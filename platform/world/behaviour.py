@@ -34,7 +34,7 @@ import numpy as np
 from encore.platform.world import schema
 from encore.platform.world.history import ListeningHistory
 from encore.platform.world.plan import AUTOPLAY_CODES, SessionPlan
-from encore.platform.world.policy import LoggingPolicy
+from encore.platform.world.policy import LoggingPolicy, Slates
 from encore.platform.world.users import Population
 from encore.platform.world.utility import Context, UtilityModel
 
@@ -89,6 +89,9 @@ class BatchResult:
     exposure_track: np.ndarray
     exposure_session: np.ndarray
     session_end_ms: np.ndarray  # per session: ts of its last event
+    pool: np.ndarray  # (slates, pool_size) candidate tracks per slate
+    slates: Slates  # what the logging policy showed, its logits and propensities
+    slate_exposed: np.ndarray  # per slate: shown before the session's planned end
 
 
 class Behaviour:
@@ -109,9 +112,9 @@ class Behaviour:
         interest_genre = pop.interest_genre[rows, plan.interest_slot[slate_session]]
         interest_artists = pop.interest_artists[rows, plan.interest_slot[slate_session]]
         scenario_names = [schema.SCENARIOS[s] for s in plan.scenario[slate_session]]
-        pool, from_history = self.policy.candidate_pools(
+        pool, from_history, excluded = self.policy.candidate_pools(
             rows, scenario_names, interest_genre, interest_artists, history, rng)
-        slates = self.policy.choose(rows, pool, from_history, rng)
+        slates = self.policy.choose(rows, pool, from_history, rng, excluded)
 
         n_slates = len(slate_session)
         track = slates.tracks.ravel()
@@ -201,7 +204,8 @@ class Behaviour:
             events=columns, slate_session=slate_session, slate_rank=slate_rank,
             exposure_parts={name: values[exposed] for name, values in parts.items()},
             exposure_track=track[exposed], exposure_session=exp_session[exposed],
-            session_end_ms=session_end,
+            session_end_ms=session_end, pool=pool, slates=slates,
+            slate_exposed=exposed.reshape(n_slates, k).any(axis=1),
         )
 
     @staticmethod

@@ -56,7 +56,12 @@ def generate(
     except ConfigError as err:
         raise typer.BadParameter(str(err)) from err
     started = time.perf_counter()
-    manifest = generate_world(cfg, out, progress=progress)
+    try:
+        manifest = generate_world(cfg, out, progress=progress)
+    except OSError as err:  # e.g. --out under a plain file, or no permission
+        where = err.filename or out
+        typer.echo(f"error: cannot write the world to {out}: {where}: {err.strerror or err}", err=True)
+        raise typer.Exit(code=1) from err
     elapsed = time.perf_counter() - started
     summary = summarize(load_world(out))
     summary["generate_seconds"] = round(elapsed, 2)

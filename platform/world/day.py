@@ -29,7 +29,9 @@ from encore.platform.world.behaviour import ACTION, Behaviour, BatchResult, Even
 from encore.platform.world.bots import Bots
 from encore.platform.world.catalog import Catalog
 from encore.platform.world.history import ListeningHistory
+from encore.platform.world.past import ListeningPast
 from encore.platform.world.plan import MS_PER_MINUTE, SessionPlan, plan_day
+from encore.platform.world.policy import slate_marginals
 from encore.platform.world.rhythm import day_lift
 from encore.platform.world.seeds import stream
 from encore.platform.world.users import Population
@@ -43,6 +45,7 @@ class DayTables:
     events: pa.Table
     sessions: pa.Table
     exposures: pa.Table
+    slates: pa.Table  # the logging policy's log (schema.POLICY_SLATES)
 
 
 @dataclass
@@ -67,9 +70,12 @@ class _Sessions:
 
 
 class DaySimulator:
-    def __init__(self, cfg: WorldConfig, cat: Catalog, pop: Population, behaviour: Behaviour) -> None:
+    def __init__(self, cfg: WorldConfig, cat: Catalog, pop: Population, behaviour: Behaviour,
+                 past: ListeningPast | None = None) -> None:
         self.cfg, self.cat, self.pop, self.behaviour = cfg, cat, pop, behaviour
-        self.history = ListeningHistory(cat.n_tracks)
+        self.history = ListeningHistory(cat.n_tracks, cfg.history_window_days)
+        if past is not None:
+            self.history.record_past(past.user, past.track, past.plays, past.day)
         self.bots = Bots(cfg.seed, pop, cat.track_duration_ms, cat.track_popularity)
 
     def run(self, day: int) -> DayTables:
@@ -77,12 +83,14 @@ class DaySimulator:
         date = cfg.start_date + timedelta(days=day)
         day_start_ms = int(datetime(date.year, date.month, date.day, tzinfo=timezone.utc).timestamp() * 1000)
         lift = day_lift(self.cat.genres, date.weekday())
+        self.history.start_day(day)
         plan = plan_day(cfg, pop, day, day_start_ms, lift,
                         stream(cfg.seed, "day", day, "plan"))
 
         parts: list[EventColumns] = []
         slate_ids: list[str] = []
         truth: list[dict[str, np.ndarray]] = []
+        policy_log: list[pa.Table] = []
         sessions = _Sessions.empty()
         order_offset = exposures_so_far = 0
         for level in range(int(plan.round.max(initial=-1)) + 1):
@@ -97,7 +105,12 @@ class DaySimulator:
             exposures_so_far += len(result.exposure_track)
             events.order = events.order + order_offset
             order_offset = int(events.order.max(initial=order_offset)) + 1
-            slate_ids += [f"{batch_sessions.ids[s]}-r{r}" for s, r in zip(result.slate_session, result.slate_rank)]
+            batch_slate_ids = [f"{batch_sessions.ids[s]}-r{r}"
+                               for s, r in zip(result.slate_session, result.slate_rank)]
+            slate_ids += batch_slate_ids
+            policy_log.append(self._policy_log(
+                result, batch_slate_ids, batch_sessions.user,
+                stream(cfg.seed, "day", day, "round", level, "marginals")))
             truth.append({"session": result.exposure_session + len(sessions.ids),
                           "track": result.exposure_track, **result.exposure_parts})
             sessions = _concat_sessions(sessions, batch_sessions)
@@ -106,7 +119,43 @@ class DaySimulator:
         bot_events, bot_sessions = self._bot_day(day, day_start_ms, len(sessions.ids), order_offset)
         parts.append(bot_events)
         sessions = _concat_sessions(sessions, bot_sessions)
-        return self._tables(date.isoformat(), EventColumns.concat(parts), sessions, slate_ids, truth)
+        slates = pa.concat_tables(policy_log) if policy_log else schema.POLICY_SLATES.empty_table()
+        return self._tables(date.isoformat(), EventColumns.concat(parts), sessions, slate_ids, truth, slates)
+
+    def _policy_log(self, result: BatchResult, slate_ids: list[str], session_user: np.ndarray,
+                    rng: np.random.Generator) -> pa.Table:
+        """One row per exposed slate: pool, scores, and the shown tracks' propensities and
+        marginal slate probabilities (policy.slate_marginals)."""
+        keep = np.flatnonzero(result.slate_exposed)
+        slates = result.slates
+        logits, picked, tracks = slates.logits[keep], slates.picked[keep], slates.tracks[keep]
+        k = tracks.shape[1]
+        shown = tracks >= 0
+        positions = np.broadcast_to(np.arange(k), tracks.shape)
+        inclusion, at_position, exact = slate_marginals(
+            logits, k, np.where(shown, picked, -1), positions, self.cfg.marginal_draws, rng)
+        in_pool = np.isfinite(logits)
+        temperature = self.cfg.logging_temperature
+        user = session_user[result.slate_session[keep]]
+
+        def lists(values: np.ndarray, mask: np.ndarray, value_type: pa.DataType) -> pa.Array:
+            offsets = np.concatenate([[0], np.cumsum(mask.sum(axis=1))]).astype(np.int32)
+            return pa.ListArray.from_arrays(offsets, pa.array(values[mask], type=value_type))
+
+        return pa.table({
+            "request_id": pa.array([slate_ids[i] for i in keep], type=pa.string()),
+            "user_id": pa.array(user, mask=user < 0, type=pa.int64()),
+            "temperature": pa.array(np.full(len(keep), temperature, dtype=np.float32)),
+            "slate_size": pa.array(np.full(len(keep), k, dtype=np.int32)),
+            "pool_track_ids": lists(result.pool[keep], in_pool, pa.int64()),
+            "pool_scores": lists((logits * temperature).astype(np.float32), in_pool, pa.float32()),
+            "shown_track_ids": lists(tracks, shown, pa.int64()),
+            "propensity": lists(slates.propensity[keep].astype(np.float32), shown, pa.float32()),
+            "position_prob": lists(at_position.astype(np.float32), shown, pa.float32()),
+            "inclusion_prob": lists(inclusion.astype(np.float32), shown, pa.float32()),
+            "marginal_draws": pa.array(np.full(len(keep), 0 if exact else self.cfg.marginal_draws,
+                                               dtype=np.int32)),
+        }, schema=schema.POLICY_SLATES)
 
     def _user_sessions(self, plan: SessionPlan, result: BatchResult, day: int) -> _Sessions:
         n_users = self.pop.n_users
@@ -155,7 +204,7 @@ class DaySimulator:
         return events, sessions
 
     def _tables(self, date: str, ev: EventColumns, sessions: _Sessions, slate_ids: list[str],
-                truth: list[dict[str, np.ndarray]]) -> DayTables:
+                truth: list[dict[str, np.ndarray]], slates: pa.Table) -> DayTables:
         order = np.lexsort((ev.order, ev.ts))
         ev = EventColumns(**{name: getattr(ev, name)[order] for name in EventColumns.__dataclass_fields__})
         n = len(ev.ts)
@@ -182,7 +231,8 @@ class DaySimulator:
         }, schema=schema.EVENTS)
         return DayTables(date=date, events=events,
                          sessions=_session_table(sessions, self.cat.genres),
-                         exposures=_exposure_table(ev, event_ids, session_ids, sessions, truth))
+                         exposures=_exposure_table(ev, event_ids, session_ids, sessions, truth),
+                         slates=slates)
 
 
 def _concat_sessions(a: _Sessions, b: _Sessions) -> _Sessions:

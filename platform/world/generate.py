@@ -20,12 +20,13 @@ from encore.platform.world import schema
 from encore.platform.world.behaviour import Behaviour
 from encore.platform.world.catalog import build_catalog, catalog_tables
 from encore.platform.world.day import DaySimulator
+from encore.platform.world.past import listening_past
 from encore.platform.world.policy import LoggingPolicy
 from encore.platform.world.users import build_population, population_tables
 from encore.platform.world.utility import UtilityModel
 from encore.platform.world.writer import TableAppender, sha256_of, write_json, write_table
 
-_GENERATED = ("catalog", "kg", "users", "truth", schema.EVENTS_DIR, schema.MANIFEST)
+_GENERATED = ("catalog", "kg", "users", "truth", "policy", schema.EVENTS_DIR, schema.MANIFEST)
 
 
 class WorldManifest(BaseModel):
@@ -45,8 +46,12 @@ class WorldManifest(BaseModel):
 
 def generate_world(cfg: WorldConfig, out: Path, progress: bool = True) -> WorldManifest:
     """Generate the world of ``cfg`` into ``out`` (files of an earlier world there are
-    replaced) and return its manifest. Deterministic for a config: same bytes."""
+    replaced) and return its manifest. Deterministic for a config: same bytes.
+
+    Raises ``NotADirectoryError`` naming the path when ``out`` or a folder above it is
+    an existing file (checked before anything is written)."""
     out = Path(out)
+    _check_writable_folder(out)
     for name in _GENERATED:
         target = out / name
         if target.is_dir():
@@ -65,12 +70,16 @@ def generate_world(cfg: WorldConfig, out: Path, progress: bool = True) -> WorldM
                    for code, kind in enumerate(schema.USER_KINDS)})
 
     policy = LoggingPolicy(cat, pop, cfg.candidate_pool_size, cfg.exposures_per_request,
-                           cfg.logging_temperature)
+                           cfg.logging_temperature, cfg.discovery_redraws)
+    past = listening_past(cfg, pop, policy)
+    write_table(past.table(cfg.start_date), out / "users/past_plays.parquet")
+    counts["past_plays"] = int(past.plays.sum())
     behaviour = Behaviour(pop, policy, UtilityModel(cat, pop, cfg.utility_weights),
                           cat.track_duration_ms)
-    simulator = DaySimulator(cfg, cat, pop, behaviour)
+    simulator = DaySimulator(cfg, cat, pop, behaviour, past)
     sessions_out = TableAppender(out / "truth/sessions.parquet", schema.SESSIONS)
     exposures_out = TableAppender(out / "truth/exposures.parquet", schema.EXPOSURE_TRUTH)
+    slates_out = TableAppender(out / "policy/slates.parquet", schema.POLICY_SLATES)
     dates: list[str] = []
     with _progress(progress) as bar:
         task = bar.add_task("simulating days", total=cfg.days, events=0)
@@ -79,15 +88,18 @@ def generate_world(cfg: WorldConfig, out: Path, progress: bool = True) -> WorldM
             write_table(tables.events, out / schema.event_partition(tables.date))
             sessions_out.append(tables.sessions)
             exposures_out.append(tables.exposures)
+            slates_out.append(tables.slates)
             dates.append(tables.date)
             counts["events"] += tables.events.num_rows
             counts["sessions"] += tables.sessions.num_rows
             counts["anonymous_sessions"] += tables.sessions["user_id"].null_count
             counts["exposures"] += tables.exposures.num_rows
+            counts["slates"] += tables.slates.num_rows
             counts["plays"] += int(pc.sum(pc.equal(tables.events["action"], "play_start")).as_py() or 0)
             bar.update(task, advance=1, events=counts["events"])
     sessions_out.close()
     exposures_out.close()
+    slates_out.close()
 
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*.parquet"))
     manifest = WorldManifest(
@@ -97,6 +109,15 @@ def generate_world(cfg: WorldConfig, out: Path, progress: bool = True) -> WorldM
     )
     write_json(manifest.model_dump(mode="json"), out / schema.MANIFEST)
     return manifest
+
+
+def _check_writable_folder(out: Path) -> None:
+    """``out`` can become a folder: it and every existing folder above it are folders."""
+    for folder in (out, *out.parents):
+        if folder.exists() or folder.is_symlink():
+            if not folder.is_dir():
+                raise NotADirectoryError(20, "is a file, not a folder", str(folder))
+            return
 
 
 class _EventRate(ProgressColumn):

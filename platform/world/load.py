@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 from pydantic import ValidationError
@@ -20,8 +21,8 @@ from encore.platform.world.writer import sha256_of
 
 @dataclass(frozen=True)
 class World:
-    """A loaded world: the catalog, users and knowledge graph as DataFrames; truth
-    tables and events are read on demand."""
+    """A loaded world: the catalog, users (profiles only) and knowledge graph as
+    DataFrames; truth tables (who is a bot, taste, ...) and events are read on demand."""
 
     path: Path
     manifest: WorldManifest
@@ -37,11 +38,25 @@ class World:
         return list(self.manifest.dates)
 
     def truth(self, name: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
-        """One truth table: user_taste, interests, sessions or exposures."""
+        """One truth table: user_kinds, user_taste, interests, sessions or exposures."""
         rel = f"truth/{name}.parquet"
         if rel not in schema.TABLES:
-            raise KeyError(f"no truth table {name!r}; known: user_taste, interests, sessions, exposures")
+            known = ", ".join(t.removeprefix("truth/").removesuffix(".parquet")
+                              for t in schema.TABLES if t.startswith("truth/"))
+            raise KeyError(f"no truth table {name!r}; known: {known}")
         return pq.read_table(self.path / rel, columns=list(columns) if columns else None).to_pandas()
+
+    def policy_slates(self, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """The logging policy's log (policy/slates.parquet): one row per request with its
+        candidate pool, scores, temperature and the shown tracks' propensities and
+        marginal slate probabilities (see encore.platform.world.policy)."""
+        return pq.read_table(self.path / "policy/slates.parquet",
+                             columns=list(columns) if columns else None).to_pandas()
+
+    def past_plays(self) -> pd.DataFrame:
+        """Play counts per (user_id, track_id) before the world's first day
+        (users/past_plays.parquet, see encore.platform.world.past)."""
+        return pq.read_table(self.path / "users/past_plays.parquet").to_pandas()
 
     def events(self, dates: Sequence[str] | None = None,
                columns: Sequence[str] | None = None) -> pd.DataFrame:
@@ -107,32 +122,79 @@ def _read_manifest(path: Path) -> WorldManifest:
         raise WorldSchemaError(f"{file} is not a valid world manifest: {err}") from err
 
 
-def repeat_share(plays: pd.DataFrame) -> float:
-    """Share of plays (play_start rows with user_id, ts) whose track the same user had
-    started before, earlier in the log."""
-    if plays.empty:
-        return 0.0
-    ordered = plays.sort_values("ts", kind="stable")
-    return float(ordered.duplicated(["user_id", "track_id"]).mean())
+def repeat_share(plays: pd.DataFrame, past: pd.DataFrame | None = None,
+                 window_days: int | None = None) -> float:
+    """Share of plays (play_start rows with user_id, track_id, ts) that re-play a track
+    the listener played in the previous ``window_days`` days (see ``repeat_flags``)."""
+    return float(repeat_flags(plays, past, window_days).mean()) if len(plays) else 0.0
+
+
+def repeat_flags(plays: pd.DataFrame, past: pd.DataFrame | None = None,
+                 window_days: int | None = None) -> pd.Series:
+    """Per play (index of ``plays``): whether the listener played the same track in the
+    previous ``window_days`` days: earlier the same (UTC) day, or on one of the
+    ``window_days`` days before, in the log or, when ``past`` is given
+    (users/past_plays.parquet: user_id, track_id, date), before day 0. That is the
+    world's definition (``world.history_window_days``, what listeners remember: see
+    encore.platform.world.history); ``window_days=None`` looks back over all time."""
+    ts = plays["ts"].sort_values(kind="stable")
+    order = ts.index
+    user = plays.loc[order, "user_id"].to_numpy(dtype=np.int64)
+    track = plays.loc[order, "track_id"].to_numpy(dtype=np.int64)
+    day = ts.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]").astype(np.int64)
+    seq = np.arange(len(order))
+    if past is not None and len(past):
+        user = np.concatenate([past["user_id"].to_numpy(dtype=np.int64), user])
+        track = np.concatenate([past["track_id"].to_numpy(dtype=np.int64), track])
+        past_day = np.asarray(past["date"], dtype="datetime64[D]").astype(np.int64)
+        day = np.concatenate([past_day, day])
+        seq = np.concatenate([np.full(len(past), -1), seq])
+    by = np.lexsort((seq, day, track, user))
+    user, track, day, seq = user[by], track[by], day[by], seq[by]
+    same = np.zeros(len(by), dtype=bool)
+    same[1:] = (user[1:] == user[:-1]) & (track[1:] == track[:-1])
+    if window_days is not None:
+        same[1:] &= day[1:] - day[:-1] <= window_days
+    in_log = seq >= 0
+    flags = np.zeros(len(order), dtype=bool)
+    flags[seq[in_log]] = same[in_log]
+    return pd.Series(flags, index=order).reindex(plays.index)
 
 
 def summarize(world: World) -> dict[str, Any]:
-    """Counts, events by action, skip rate, repeat share, users by kind, date range."""
+    """Counts, events by action, skip rates, repeat share, users by kind, date range.
+
+    ``repeat_share_regular``: share of regular users' plays that re-play a track the
+    listener played in the previous ``world.history_window_days`` days, the listening
+    before day 0 included (``repeat_share``); ``repeat_share_window_days`` is that window.
+
+    ``skip_rate`` is skips / plays over every play; bots (always-on players that never
+    skip) pull it down, so ``skip_rate_without_bots`` gives the same over the plays of
+    everyone else (users of other kinds and anonymous visitors). Kinds come from the
+    truth file ``truth/user_kinds.parquet``.
+    """
+    kinds = world.truth("user_kinds", columns=["user_id", "kind"])
+    bots = kinds.loc[kinds["kind"] == "bot", "user_id"]
     by_action: dict[str, int] = dict.fromkeys(schema.ACTIONS, 0)
+    bot_plays = bot_skips = 0
     plays = []
     for _, day in world.iter_event_days(columns=["ts", "user_id", "track_id", "action"]):
         for action, n in day["action"].value_counts().items():
             by_action[str(action)] += int(n)
+        by_bot = day["user_id"].isin(bots)
+        bot_plays += int((by_bot & (day["action"] == "play_start")).sum())
+        bot_skips += int((by_bot & (day["action"] == "skip")).sum())
         plays.append(day.loc[day["action"] == "play_start", ["ts", "user_id", "track_id"]])
     all_plays = pd.concat(plays, ignore_index=True) if plays else pd.DataFrame(columns=["ts", "user_id", "track_id"])
-    regular = world.users.loc[world.users["kind"] == "regular", "user_id"]
+    regular = kinds.loc[kinds["kind"] == "regular", "user_id"]
+    human_plays = by_action["play_start"] - bot_plays
     counts = world.manifest.counts
     return {
         "path": str(world.path),
         "date_range": [world.dates[0], world.dates[-1]] if world.dates else [],
         "days": len(world.dates),
         "users": len(world.users),
-        "users_by_kind": {k: int(n) for k, n in world.users["kind"].value_counts().sort_index().items()},
+        "users_by_kind": {k: int(n) for k, n in kinds["kind"].value_counts().sort_index().items()},
         "tracks": len(world.tracks),
         "artists": len(world.artists),
         "triples": len(world.triples),
@@ -141,6 +203,9 @@ def summarize(world: World) -> dict[str, Any]:
         "anonymous_sessions": counts.get("anonymous_sessions", 0),
         "events_by_action": by_action,
         "skip_rate": by_action["skip"] / by_action["play_start"] if by_action["play_start"] else 0.0,
-        "repeat_share_regular": repeat_share(all_plays[all_plays["user_id"].isin(regular)]),
+        "skip_rate_without_bots": (by_action["skip"] - bot_skips) / human_plays if human_plays else 0.0,
+        "repeat_share_regular": repeat_share(all_plays[all_plays["user_id"].isin(regular)], world.past_plays(),
+                                             world.manifest.config.history_window_days),
+        "repeat_share_window_days": world.manifest.config.history_window_days,
         "repeat_share_band": list(world.manifest.config.repeat_share_band),
     }

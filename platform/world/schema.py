@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3  # 2: kind moved from users/ to truth/user_kinds; policy/slates; past_plays
+# 3: past_plays per day (date column)
 MANIFEST = "manifest.json"
 
 SCENARIOS = ("daily_recommend", "private_radio", "playlist", "search")
@@ -41,9 +42,20 @@ TRACKS = pa.schema([
 ])
 SHOWS = pa.schema([("show_id", pa.int64()), ("kind", pa.string()), ("name", pa.string())])
 TRIPLES = pa.schema([("head", pa.string()), ("relation", pa.string()), ("tail", pa.string())])
+# What the platform knows of a user (a profile); who they really are is truth (USER_KINDS).
 USERS = pa.schema([
-    ("user_id", pa.int64()), ("kind", pa.string()), ("signup_date", pa.date32()),
+    ("user_id", pa.int64()), ("signup_date", pa.date32()),
     ("age_bucket", pa.string()), ("region", pa.string()), ("home_language", pa.string()),
+])
+# What each user played before the world's first day (what the platform logged before
+# the event log begins): play counts per (user, track, date), sorted by (user, track,
+# date); it covers at least the history window (world.history_window_days).
+PAST_PLAYS = pa.schema([("user_id", pa.int64()), ("track_id", pa.int64()), ("date", pa.date32()),
+                        ("plays", pa.int32())])
+# Planted label of each user (kind in USER_KINDS; never_active: a new user with a profile
+# and no events at all). Ground truth: models must not read it.
+USER_KIND_TRUTH = pa.schema([
+    ("user_id", pa.int64()), ("kind", pa.string()), ("never_active", pa.bool_()),
 ])
 USER_TASTE = pa.schema([
     ("user_id", pa.int64()),
@@ -69,6 +81,17 @@ EXPOSURE_TRUTH = pa.schema(
     + [(part, pa.float32()) for part in UTILITY_PARTS]
     + [("mismatch", pa.float32())]
 )
+# The logging policy's own log, one row per slate (request) that reached the event log:
+# the candidate pool, its scores and temperature, and for each shown track (list index
+# = position) the logged propensity and its marginal slate probabilities. Which
+# off-policy estimator needs which column: see encore.platform.world.policy.
+POLICY_SLATES = pa.schema([
+    ("request_id", pa.string()), ("user_id", pa.int64()), ("temperature", pa.float32()),
+    ("slate_size", pa.int32()), ("pool_track_ids", pa.list_(pa.int64())),
+    ("pool_scores", pa.list_(pa.float32())), ("shown_track_ids", pa.list_(pa.int64())),
+    ("propensity", pa.list_(pa.float32())), ("position_prob", pa.list_(pa.float32())),
+    ("inclusion_prob", pa.list_(pa.float32())), ("marginal_draws", pa.int32()),
+])
 EVENTS = pa.schema([
     ("event_id", pa.string()), ("ts", TIMESTAMP), ("user_id", pa.int64()),
     ("session_id", pa.string()), ("scenario", pa.string()), ("track_id", pa.int64()),
@@ -84,10 +107,13 @@ TABLES: dict[str, pa.Schema] = {
     "catalog/shows.parquet": SHOWS,
     "kg/triples.parquet": TRIPLES,
     "users/users.parquet": USERS,
+    "users/past_plays.parquet": PAST_PLAYS,
+    "truth/user_kinds.parquet": USER_KIND_TRUTH,
     "truth/user_taste.parquet": USER_TASTE,
     "truth/interests.parquet": INTERESTS,
     "truth/sessions.parquet": SESSIONS,
     "truth/exposures.parquet": EXPOSURE_TRUTH,
+    "policy/slates.parquet": POLICY_SLATES,
 }
 EVENTS_DIR = "events"
 

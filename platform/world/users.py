@@ -220,17 +220,21 @@ def _interests(cfg: WorldConfig, cat: Catalog, rows: int, n_users: int,
 
 
 def population_tables(cfg: WorldConfig, cat: Catalog, pop: Population) -> dict[str, pa.Table]:
-    """users.parquet and the taste/interest truth files (users only, not visitors)."""
+    """users.parquet (the profile a platform knows) and the truth files: each user's
+    kind, taste and interests (users only, not visitors)."""
     n = pop.n_users
     user_ids = np.arange(n, dtype=np.int64)
     origins, languages, genres = (np.array(x, dtype=object) for x in (cat.origins, cat.languages, cat.genres))
     signup = np.array([cfg.start_date + timedelta(days=int(d)) for d in pop.signup_day])
     users = pa.table({
-        "user_id": user_ids, "kind": np.array(schema.USER_KINDS, dtype=object)[pop.kind],
-        "signup_date": pa.array(signup, type=pa.date32()),
+        "user_id": user_ids, "signup_date": pa.array(signup, type=pa.date32()),
         "age_bucket": np.array(schema.AGE_BUCKETS, dtype=object)[pop.age_bucket[:n]],
         "region": origins[pop.region[:n]], "home_language": languages[pop.home_language[:n]],
     }, schema=schema.USERS)
+    kinds = pa.table({
+        "user_id": user_ids, "kind": np.array(schema.USER_KINDS, dtype=object)[pop.kind],
+        "never_active": pop.never_active,
+    }, schema=schema.USER_KIND_TRUTH)
 
     def as_map(keys: np.ndarray, values: np.ndarray, key_type: pa.DataType) -> pa.Array:
         keep = values > 0
@@ -247,7 +251,8 @@ def population_tables(cfg: WorldConfig, cat: Catalog, pop: Population) -> dict[s
         "show_affinities": as_map(np.broadcast_to(np.arange(cat.n_shows), (n, cat.n_shows)),
                                   pop.show_affinity[:n], pa.int64()),
     }, schema=schema.USER_TASTE)
-    return {"users/users.parquet": users, "truth/user_taste.parquet": taste,
+    return {"users/users.parquet": users, "truth/user_kinds.parquet": kinds,
+            "truth/user_taste.parquet": taste,
             "truth/interests.parquet": _interest_table(cfg, cat, pop)}
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from encore.platform.cli import app
+from encore.cli.main import app
 from encore.platform.demo import run_demo
 
 pytestmark = pytest.mark.integration

@@ -5,12 +5,14 @@ behind."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from encore.platform.config import StackConfig
+from encore.platform.config import KafkaConfig, StackConfig
+from encore.platform.events.producer import setup_topics
 from encore.platform.stack import LocalStack, free_port
 
 
@@ -47,6 +49,18 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack
 @pytest.fixture(scope="session")
 def kafka_bootstrap(local_stack: LocalStack) -> str:
     return local_stack.kafka_bootstrap
+
+
+@pytest.fixture
+def kafka_config(kafka_bootstrap: str) -> KafkaConfig:
+    """A config naming topics of this test only, created on the broker."""
+    suffix = uuid.uuid4().hex[:8]
+    config = KafkaConfig(
+        bootstrap_servers=kafka_bootstrap, events_topic=f"events-{suffix}",
+        dead_letter_topic=f"events-dlq-{suffix}", partitions=4,
+    )
+    setup_topics(config, client_id="events-tests")
+    return config
 
 
 @pytest.fixture(scope="session")

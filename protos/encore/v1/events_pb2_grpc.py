@@ -48,10 +48,16 @@ class EventsServicer:
 
     def Log(self, request, context):
         """Validates each event and produces the valid ones to the event stream.
-        Malformed events are reported in rejections, never silently dropped; a
-        batch with some bad events still accepts the good ones. If the stream is
-        unavailable the whole call fails with UNAVAILABLE and the client retries
-        the batch: resending is safe because events are deduplicated by event_id.
+        Malformed events (including ones over the server's size limits: string
+        fields over the id length limit, a serialized event over the byte limit)
+        are reported in rejections, never silently dropped; a batch with some bad
+        events still accepts the good ones. The whole batch is checked before
+        anything is written, so an OK response always covers every event. If the
+        stream is unavailable the whole call fails with UNAVAILABLE and the client
+        retries the batch: resending is safe because events are deduplicated by
+        event_id. Part of the batch may have been written before the failure; the
+        trailing metadata key "encore-written-indices" lists those indices as
+        ranges ("0-3,5"; empty: none), for clients that resend only the rest.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

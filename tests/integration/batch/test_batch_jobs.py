@@ -13,7 +13,7 @@ import pytest
 
 from encore.platform.batch import batch_io as bio
 from encore.platform.batch.job import JOBS, make_context
-from encore.platform.config import default_config
+from encore.platform.config import SampleBudget, default_config
 from encore.platform.world.cli import world_config
 from encore.platform.sampling import cap_samples_per_user
 
@@ -34,6 +34,9 @@ ref = _load_reference()
 pytestmark = pytest.mark.integration
 
 CAP = 40  # small, so the bot and hyperactive users hit it
+# a small per-user budget, so it binds too (the bot from day 1, heavy users soon after)
+BUDGET = SampleBudget(rate=5, burst=60, horizon_days=30)
+WORLD_SEED = 3  # not the config's world.seed: the jobs must default to the world's own
 
 
 def _run(spark, job, world, out, dates=None, **options):
@@ -47,10 +50,16 @@ def _run(spark, job, world, out, dates=None, **options):
 def world(tmp_path_factory) -> Path:
     from encore.platform.world.generate import generate_world
 
-    cfg = world_config(users=120, days=4, tracks=400, artists=40)
+    cfg = world_config(users=120, days=4, tracks=400, artists=40, seed=WORLD_SEED)
+    assert cfg.seed != default_config().world.seed
     out = tmp_path_factory.mktemp("batch-world")
     generate_world(cfg, out, progress=False)
     return out
+
+
+def _budget_config():
+    cfg = default_config()
+    return cfg.model_copy(update={"batch": cfg.batch.model_copy(update={"sample_budget": BUDGET})})
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +68,7 @@ def built(spark, world, tmp_path_factory):
     out = tmp_path_factory.mktemp("batch-out")
     offline = out / "offline"
     for job in JOBS:
-        opts = {"cap": CAP} if job == "recall_samples" else {}
+        opts = {"cap": CAP, "config": _budget_config()} if job == "recall_samples" else {}
         if job == "materialize_features":
             opts = {"offline_dir": offline}
         _run(spark, job, world, out, **opts)
@@ -143,7 +152,7 @@ def test_item_graph_weights_equal_hand_count(built, events, world):
         (r.src_track_id, r.dst_track_id) for r in last.itertuples() if r.src_track_id in small}
 
 
-def test_recall_samples_point_in_time_and_capped(built, events):
+def test_recall_samples_point_in_time_and_capped(built, events, world):
     out, _ = built
     h = default_config().batch.recall_history_length
     got = _table(out, "recall_samples").set_index("sample_id")
@@ -158,12 +167,18 @@ def test_recall_samples_point_in_time_and_capped(built, events):
         assert tuple(row.history_track_ids) == hist[sid]
         assert len(row.negative_track_ids) == (default_config().batch.negatives_per_positive if row.label else 0)
         assert row.target_track_id not in set(row.negative_track_ids)
-    # cap: exactly the rows cap_samples_per_user keeps
+    # cap: exactly the rows cap_samples_per_user keeps, with the world's seed (not the
+    # config's) and the per-user budget
     known = plays[plays.user_id.notna()]
-    kept = cap_samples_per_user(known, CAP, default_config().world.seed, user_col="user_id", ts_col="ts", id_col="event_id")
+    kept = cap_samples_per_user(known, CAP, WORLD_SEED, user_col="user_id", ts_col="ts", id_col="event_id",
+                                rate=BUDGET.rate, burst=BUDGET.burst, horizon_days=BUDGET.horizon_days)
     assert set(got[got.user_id.notna()].index) == set(kept.event_id)
     per_day = got[got.user_id.notna()].groupby(["user_id", "date"]).size()
-    assert per_day.max() == CAP  # some heavy user is capped
+    assert per_day.max() == CAP  # some heavy user is capped by the day cap ...
+    per_user = got[got.user_id.notna()].groupby("user_id").size()
+    assert per_user.max() <= BUDGET.burst + BUDGET.rate * (len(_dates(world)) - 1)
+    only_day_cap = cap_samples_per_user(known, CAP, WORLD_SEED, user_col="user_id", ts_col="ts", id_col="event_id")
+    assert len(kept) < len(only_day_cap)  # ... and some by the budget
     # anonymous samples are session-only and uncapped
     anon = plays[plays.user_id.isna()]
     assert set(got[got.anonymous].index) == set(anon.event_id)

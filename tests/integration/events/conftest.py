@@ -1,16 +1,15 @@
-"""Fixtures for the event-stream integration tests: fresh topics on the shared broker
-(tests/integration/conftest.py), a producer, and the Events service on loopback."""
+"""Fixtures for the event-stream integration tests: a producer and the Events service on
+loopback, over the fresh topics of ``kafka_config`` (tests/integration/conftest.py)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import grpc
 import pytest
 
 from encore.platform.config import KafkaConfig
-from encore.platform.events.producer import EventProducer, setup_topics
+from encore.platform.events.producer import EventProducer
 from encore.serving.events_service import events_service
 from encore.serving.grpc_server import start_server
 
@@ -21,18 +20,6 @@ MAX_EVENTS = 50
 def max_events() -> int:
     """The batch cap of the Events server of ``events_channel``."""
     return MAX_EVENTS
-
-
-@pytest.fixture
-def kafka_config(kafka_bootstrap: str) -> KafkaConfig:
-    """A config naming topics of this test only, created on the broker."""
-    suffix = uuid.uuid4().hex[:8]
-    config = KafkaConfig(
-        bootstrap_servers=kafka_bootstrap, events_topic=f"events-{suffix}",
-        dead_letter_topic=f"events-dlq-{suffix}", partitions=4,
-    )
-    setup_topics(config, client_id="events-tests")
-    return config
 
 
 @pytest.fixture

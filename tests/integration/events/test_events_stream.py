@@ -157,3 +157,22 @@ def test_cli_topics_replay_and_tail(small_world, kafka_config, tmp_path, monkeyp
         assert result.exit_code == 1 and "no events for 1999-01-01" in result.output
     finally:
         config_mod.default_config.cache_clear()
+
+
+def test_huge_malformed_event_is_rejected_alone_on_a_real_broker(events_channel, kafka_config) -> None:
+    """Defect 7: an event whose event_id is 0.8 MB made Log fail with UNAVAILABLE (its
+    dead-letter record, payload base64-encoded, was over the broker's 1 MB limit), after
+    the events before it had been written; a retry could never succeed."""
+    before, huge, after = listen(3, user_id=21)
+    huge.event_id = "x" * 800_000
+    response = log(events_channel, [before, huge, after])
+    assert response.accepted == 2
+    assert [r.index for r in response.rejections] == [1]
+    assert "event_id is 800000 characters long" in response.rejections[0].reason
+
+    events = read_records(kafka_config.bootstrap_servers, kafka_config.events_topic)
+    assert [decode_event(r.value).event_id for r in events] == [before.event_id, after.event_id]
+    [letter] = dead_letters(kafka_config)
+    assert letter["payload_truncated"] is True
+    assert letter["payload_bytes"] == huge.ByteSize()
+    assert letter["key"] == b"u:21"

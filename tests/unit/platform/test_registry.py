@@ -151,7 +151,7 @@ def test_data_fingerprint_depends_on_names_and_content(tmp_path: Path) -> None:
 
 
 def test_models_cli(tmp_path: Path) -> None:
-    from encore.platform.cli import app
+    from encore.cli.main import app
 
     reg = Registry(tmp_path / "models")
     v1 = reg.publish("m", _artifact(tmp_path / "a", "one"), kind="k", metrics={"auc": 0.5})

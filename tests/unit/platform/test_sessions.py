@@ -75,7 +75,7 @@ def test_sessions_are_bounded_pure_and_contiguous(raw, max_minutes):
     frame["ts"] = frame.groupby("user")["step"].cumsum()
     names = sessionize_frame(frame, key_col="user", max_session_ms=max_ms, inactivity_gap_ms=GAP)
 
-    for user, group in frame.assign(session=names).groupby("user"):
+    for _, group in frame.assign(session=names).groupby("user"):
         group = group.sort_values("ts", kind="stable")
         expected = sessionize(group["ts"].tolist(), group["scenario"].tolist(), max_session_ms=max_ms,
                               inactivity_gap_ms=GAP)

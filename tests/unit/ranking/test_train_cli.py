@@ -39,7 +39,7 @@ def tiny_config_file(tmp_path: Path, monkeypatch):
 
 
 def test_train_publish_then_eval(tables, tiny_config_file, tmp_path: Path) -> None:
-    from encore.platform.cli import app
+    from encore.cli.main import app
 
     world, batch = tables
     root = tmp_path / "models"

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from encore.platform.cli import app
+from encore.cli.main import app
 
 runner = CliRunner()
 

@@ -36,7 +36,8 @@ def test_tiny_files_join_and_strip(tiny_data_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("file", "old", "new", "problem"),
     [
-        ("static_annotations.csv", "3,3.5,", "3,12,", r"line 3: column 'mean_arousal': expected a number in \[1, 9\], found '12'"),
+        ("static_annotations.csv", "3,3.5,", "3,12,",
+         r"line 3: column 'mean_arousal': expected a number in \[1, 9\], found '12'"),
         ("static_annotations.csv", "0.66667", "-1", "line 2: column 'std_valence'"),
         ("static_annotations.csv", "3,3.5,1.8409,3.3", "3,3.5,1.8409", "line 3: expected 5 ','-separated fields"),
         ("static_annotations.csv", "3,3.5,", "2,3.5,", "line 3: song_id 2 appears more than once"),

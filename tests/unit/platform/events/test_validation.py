@@ -6,10 +6,12 @@ from datetime import datetime, timezone
 
 import pytest
 
-from encore.platform.events.validation import MAX_ID_LENGTH, validate
+from encore.platform.config import EventsConfig
+from encore.platform.events.validation import validate
 from encore.protos.encore.v1.event_pb2 import Action, Event, Scenario
 
 NOW_S = datetime(2026, 1, 6, tzinfo=timezone.utc).timestamp()
+MAX_ID_CHARS = EventsConfig().max_id_chars
 
 
 def test_valid_event_has_no_reasons(make_event) -> None:
@@ -56,7 +58,7 @@ def test_empty_event_lists_every_problem() -> None:
 
 @pytest.mark.parametrize(("overrides", "reason"), [
     ({"event_id": ""}, "missing event_id"),
-    ({"event_id": "x" * (MAX_ID_LENGTH + 1)}, "event_id is 129 characters long"),
+    ({"event_id": "x" * (MAX_ID_CHARS + 1)}, "event_id is 129 characters long"),
     ({"user_id": -3}, "user_id must be >= 0"),
     ({"anonymous_id": ""}, "missing anonymous_id"),
     ({"anonymous_id": "a" * 500}, "anonymous_id is 500 characters long"),
@@ -69,7 +71,7 @@ def test_empty_event_lists_every_problem() -> None:
     ({"action": 42}, "unknown action 42"),
     ({"played_ms": -5}, "played_ms must be non-negative"),
     ({"action": Action.SKIP, "played_ms": -1}, "played_ms must be non-negative"),
-    ({"played_ms": 10**12}, "is more than a day"),
+    ({"played_ms": 10**12}, "is more than 86400000"),
     ({"position": -1}, "position must be non-negative"),
     ({"action": Action.EXPOSURE, "propensity": 0.0}, "propensity must be in (0, 1]"),
     ({"action": Action.EXPOSURE, "propensity": 1.5}, "propensity must be in (0, 1]"),
@@ -85,7 +87,7 @@ def test_single_problem(make_event, overrides: dict, reason: str) -> None:
 @pytest.mark.parametrize(("when", "reason"), [
     (datetime(1999, 12, 31, 23, 59, tzinfo=timezone.utc), "before 2000-01-01"),
     (datetime(1970, 1, 1, tzinfo=timezone.utc), "before 2000-01-01"),
-    (datetime(2026, 1, 7, 0, 1, tzinfo=timezone.utc), "more than a day in the future"),
+    (datetime(2026, 1, 7, 0, 1, tzinfo=timezone.utc), "more than 86400s in the future"),
 ])
 def test_absurd_timestamps(make_event, when: datetime, reason: str) -> None:
     event = make_event()
@@ -117,3 +119,38 @@ def test_default_clock_is_the_wall_clock(make_event) -> None:
     assert validate(event) == []
     event.timestamp.seconds += 2 * 24 * 3600
     assert "future" in validate(event)[0]
+
+
+def _with_unknown_field(event: Event, size: int) -> Event:
+    """``event`` carrying an unknown length-delimited field 99 of ``size`` bytes, as a
+    newer (or broken) client could send; it parses, and ByteSize counts it."""
+    tag = bytes([(99 << 3 | 2) & 0x7F | 0x80, (99 << 3 | 2) >> 7])
+    length, n = bytearray(), size
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        length.append(byte | (0x80 if n else 0))
+        if not n:
+            break
+    return Event.FromString(event.SerializeToString() + tag + bytes(length) + b"u" * size)
+
+
+def test_huge_event_id_is_refused_with_its_size(make_event) -> None:
+    reasons = validate(make_event(event_id="x" * 800_000), now_s=NOW_S)
+    assert f"event_id is 800000 characters long (at most {MAX_ID_CHARS})" in reasons
+    assert any(r.startswith("event is 8000") and "bytes serialized" in r for r in reasons)
+
+
+def test_unknown_fields_count_towards_the_size_limit(make_event) -> None:
+    limit = EventsConfig().max_event_bytes
+    assert validate(_with_unknown_field(make_event(), 100), now_s=NOW_S) == []
+    [reason] = validate(_with_unknown_field(make_event(), limit), now_s=NOW_S)
+    assert reason.startswith("event is") and f"(at most {limit})" in reason
+
+
+def test_limits_come_from_the_config(make_event) -> None:
+    limits = EventsConfig(max_id_chars=4, max_event_bytes=256)
+    assert validate(make_event(event_id="abcd"), now_s=NOW_S, limits=limits) == []
+    assert validate(make_event(event_id="abcde"), now_s=NOW_S, limits=limits) == [
+        "event_id is 5 characters long (at most 4)"]
+    assert "bytes serialized" in validate(make_event(session_id="s" * 300), now_s=NOW_S,
+                                          limits=EventsConfig(max_id_chars=400, max_event_bytes=256))[0]

@@ -109,3 +109,13 @@ def test_load_world_names_the_file_at_fault(small_world_path, tmp_path):
 
     with pytest.raises(WorldSchemaError, match="manifest.json"):
         load_world(tmp_path / "nowhere")
+
+
+def test_users_hold_no_planted_label_and_the_truth_does(small_world, small_world_path):
+    """What models read (users/) carries no ground truth; the kind is in truth/."""
+    assert "kind" not in pq.read_schema(small_world_path / "users/users.parquet").names
+    assert "kind" not in small_world.users.columns
+    kinds = small_world.truth("user_kinds")
+    assert kinds["user_id"].tolist() == small_world.users["user_id"].tolist()
+    assert set(kinds["kind"]) == set(schema.USER_KINDS)
+    assert not kinds.loc[kinds["kind"] != "new", "never_active"].any()

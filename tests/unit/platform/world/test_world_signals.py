@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from encore.platform.sampling import cap_samples_per_user
 from encore.platform.world import World, generate_world, load_world, summarize
-from encore.platform.world.load import repeat_share
+from encore.platform.world.load import repeat_flags, repeat_share
 
 
 def _exposure_outcomes(world: World, events: pd.DataFrame) -> pd.DataFrame:
@@ -46,15 +47,18 @@ def test_skips_rise_with_mismatch_and_come_earlier(small_world, events):
 
 
 def test_repeat_share_of_regular_users_is_in_the_stated_band(small_world, events):
-    regular = small_world.users.loc[small_world.users["kind"] == "regular", "user_id"]
+    kinds = small_world.truth("user_kinds")
+    regular = kinds.loc[kinds["kind"] == "regular", "user_id"]
     plays = events[(events["action"] == "play_start") & events["user_id"].isin(regular)]
     low, high = small_world.manifest.config.repeat_share_band
-    assert low <= repeat_share(plays) <= high
+    window = small_world.manifest.config.history_window_days
+    assert low <= repeat_share(plays, small_world.past_plays(), window) <= high
     assert low <= summarize(small_world)["repeat_share_regular"] <= high
 
 
 def test_bots_dominate_before_the_sample_cap_and_not_after(small_world, events):
-    bots = small_world.users.loc[small_world.users["kind"] == "bot", "user_id"]
+    kinds = small_world.truth("user_kinds")
+    bots = kinds.loc[kinds["kind"] == "bot", "user_id"]
     user_share = len(bots) / len(small_world.users)
     keyed = events[events["user_id"].notna()]
     before = keyed["user_id"].isin(bots).mean()
@@ -161,7 +165,7 @@ def test_anonymous_sessions_have_no_user(small_world, events):
 
 
 def test_new_users_have_no_events_before_signup_and_some_none_at_all(small_world, events):
-    users = small_world.users
+    users = small_world.users.merge(small_world.truth("user_kinds"), on="user_id", validate="one_to_one")
     new = users[users["kind"] == "new"].set_index("user_id")
     first_day = events[events["user_id"].isin(new.index)].groupby("user_id")["ts"].min().dt.date
     signup = pd.to_datetime(new.loc[first_day.index, "signup_date"]).dt.date
@@ -170,8 +174,11 @@ def test_new_users_have_no_events_before_signup_and_some_none_at_all(small_world
 
 
 def test_utility_parts_can_be_switched_off(tmp_path, world_config):
-    """With the interest and emotion parts at weight 0, mismatch no longer drives skips."""
-    weights = world_config().utility_weights.model_copy(update={"interest": 0.0, "emotion": 0.0})
+    """With the interest and emotion parts at weight 0, mismatch no longer drives skips.
+    (Familiarity is off too: a listener's history leans to their interests, so re-played
+    tracks are both familiar and matched, a second, legitimate path from mismatch to skips.)"""
+    weights = world_config().utility_weights.model_copy(
+        update={"interest": 0.0, "emotion": 0.0, "familiarity": 0.0})
     cfg = world_config(users=80, days=3, tracks=1000, artists=60, utility_weights=weights)
     generate_world(cfg, tmp_path, progress=False)
     world = load_world(tmp_path)
@@ -187,3 +194,37 @@ def test_exposure_truth_utility_is_the_sum_of_its_parts(small_world):
     parts = list(small_world.manifest.utility_parts)
     assert np.allclose(truth[parts].sum(axis=1), truth["utility"], atol=1e-4)
     assert (truth[parts].std() > 0).all()  # every part is active (rhythm: there is a weekend)
+
+
+def test_summary_reports_the_skip_rate_with_and_without_bots(small_world, events):
+    kinds = small_world.truth("user_kinds")
+    bots = kinds.loc[kinds["kind"] == "bot", "user_id"]
+    human = events[~events["user_id"].isin(bots)]
+    expected = (human["action"] == "skip").sum() / (human["action"] == "play_start").sum()
+    summary = summarize(small_world)
+    assert summary["skip_rate_without_bots"] == pytest.approx(expected)
+    assert summary["skip_rate_without_bots"] > summary["skip_rate"]  # bots never skip
+    assert sum(summary["users_by_kind"].values()) == len(small_world.users)
+
+
+def test_the_daily_repeat_share_stays_in_the_band_from_the_first_day_to_the_last(tmp_path, world_config):
+    """Listeners remember a window of history_window_days, start with a past that fills it
+    (users/past_plays.parquet, drawn like the world's own plays), and the policy's sources
+    other than history skip what is in the window: the repeat share (over the same window)
+    neither starts near 0 nor climbs."""
+    cfg = world_config(users=150, days=30, tracks=5000, artists=300, anonymous_sessions_per_day=2,
+                       bot_share=0.0, hyperactive_share=0.0)
+    generate_world(cfg, tmp_path, progress=False)
+    world = load_world(tmp_path)
+    kinds = world.truth("user_kinds")
+    regular = kinds.loc[kinds["kind"] == "regular", "user_id"]
+    past = world.past_plays()
+    assert set(past["user_id"]) <= set(regular) and past["user_id"].nunique() > 0.9 * len(regular)
+    ev = world.events(columns=["ts", "user_id", "track_id", "action"])
+    plays = ev[(ev["action"] == "play_start") & ev["user_id"].isin(regular)].copy()
+    plays["repeat"] = repeat_flags(plays, past, cfg.history_window_days)
+    daily = plays.groupby(plays["ts"].dt.date)["repeat"].mean()
+    low, high = cfg.repeat_share_band
+    assert len(daily) == 30
+    assert daily.between(low, high).all(), daily.round(3).tolist()[-12:]
+    assert abs(daily.iloc[-7:].mean() - daily.iloc[:7].mean()) < 0.1  # settled, not climbing

@@ -78,3 +78,35 @@ def test_reflection_lists_the_service(channel) -> None:
 def test_start_server_needs_a_service() -> None:
     with pytest.raises(ValueError, match="at least one Service"):
         start_server()
+
+
+def test_a_huge_malformed_event_is_one_rejection(channel, fake_kafka, make_event) -> None:
+    """Defect 7: a 0.8 MB event_id used to fail the whole call with UNAVAILABLE after
+    the events before it were written (its dead-letter record was over 1 MB)."""
+    events = [make_event(event_id="a"), make_event(event_id="x" * 800_000),
+              make_event(event_id="c")]
+    response = events_pb2_grpc.EventsStub(channel).Log(
+        events_pb2.LogEventsRequest(events=events), timeout=10)
+    assert response.accepted == 2
+    [rejection] = response.rejections
+    assert rejection.index == 1 and "event_id is 800000 characters long" in rejection.reason
+    assert len(fake_kafka.on("ev")) == 2 and len(fake_kafka.on("dlq")) == 1
+
+
+def test_unavailable_names_the_events_written_anyway(channel, fake_kafka, make_event) -> None:
+    fake_kafka.send_error, fake_kafka.send_error_after = KafkaTimeoutError("gone"), 2
+    events = [make_event(event_id="a"), Event(event_id="bad"), make_event(event_id="c")]
+    with pytest.raises(grpc.RpcError) as err:
+        events_pb2_grpc.EventsStub(channel).Log(
+            events_pb2.LogEventsRequest(events=events), timeout=10)
+    assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "2 of 3 events were written" in err.value.details()
+    assert dict(err.value.trailing_metadata())["encore-written-indices"] == "0-1"
+
+
+@pytest.mark.parametrize(("indices", "text"), [
+    ([], ""), ([3], "3"), ([0, 1, 2, 5], "0-2,5"), ([7, 1, 2, 9, 8], "1-2,7-9")])
+def test_index_ranges(indices, text) -> None:
+    from encore.serving.events_service import index_ranges
+
+    assert index_ranges(indices) == text

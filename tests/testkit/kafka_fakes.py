@@ -1,11 +1,13 @@
-"""Fakes for the events unit tests: a KafkaProducer stand-in that records what it is
-given, so producer / replay / service logic is tested without a broker."""
+"""Kafka fakes for unit tests: a KafkaProducer stand-in that records what it is given,
+so producer / replay / service logic is tested without a broker; registered as a pytest
+plugin (fixtures ``kafka_config``, ``fake_kafka``, ``make_event``)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
 import pytest
+from kafka.errors import MessageSizeTooLargeError, NotLeaderForPartitionError
 
 from encore.platform.config import KafkaConfig
 from encore.protos.encore.v1.event_pb2 import Action, Event, Scenario
@@ -20,20 +22,34 @@ class FakeFuture:
             raise self.error
 
 
+BROKER_MAX_RECORD_BYTES = 1_048_576
+"""The local broker's (and kafka-python's default max_request_size) 1 MB limit."""
+
+
 class FakeKafka:
     """Records (topic, key, value); ``send_error`` / ``delivery_error`` simulate a broker
-    that refuses at send time or fails the delivery later."""
+    that refuses at send time or fails the delivery later; ``send_error_after`` lets
+    that many sends through before ``send_error`` applies, and ``fail_delivery_of``
+    fails the delivery of the records with those event_ids in their value. Like
+    kafka-python, a record over 1 MB is refused at send time."""
 
     def __init__(self) -> None:
         self.records: list[tuple[str, bytes | None, bytes]] = []
         self.send_error: Exception | None = None
+        self.send_error_after = 0
         self.delivery_error: Exception | None = None
+        self.fail_delivery_of: set[bytes] = set()
         self.closed = False
 
     def send(self, topic: str, key: bytes | None = None, value: bytes = b"") -> FakeFuture:
-        if self.send_error is not None:
+        if self.send_error is not None and len(self.records) >= self.send_error_after:
             raise self.send_error
+        size = len(key or b"") + len(value)
+        if size > BROKER_MAX_RECORD_BYTES:
+            raise MessageSizeTooLargeError(f"the message is {size} bytes when serialized")
         self.records.append((topic, key, value))
+        if any(marker in value for marker in self.fail_delivery_of):
+            return FakeFuture(NotLeaderForPartitionError())
         return FakeFuture(self.delivery_error)
 
     def close(self, timeout: float | None = None) -> None:
@@ -53,7 +69,7 @@ def fake_kafka() -> FakeKafka:
     return FakeKafka()
 
 
-def _make_event(**overrides: object) -> Event:
+def make_valid_event(**overrides: object) -> Event:
     """A valid PLAY_END event by user 7; keyword arguments replace fields."""
     event = Event(
         event_id="e-1", user_id=7, session_id="s-1", track_id=42,
@@ -67,5 +83,5 @@ def _make_event(**overrides: object) -> Event:
 
 @pytest.fixture
 def make_event():
-    """Factory of valid events (see _make_event)."""
-    return _make_event
+    """Factory of valid events (see make_valid_event)."""
+    return make_valid_event

@@ -1,4 +1,5 @@
-"""The ``encore`` command line: one entry point, one sub-command group per role.
+"""The ``encore`` command line: one entry point, one sub-command group per role, each
+defined by the part that owns it and mounted here.
 
 Heavy libraries (TensorFlow, Spark, Feast) are imported inside the commands that need
 them, so ``encore --help`` stays instant.
@@ -22,6 +23,8 @@ from encore.platform.stack.cli import app as stack_app
 from encore.platform.stream.cli import app as stream_app
 from encore.platform.world.cli import app as world_app
 from encore.ranking.cli import eval_rank_command, train_rank_command
+from encore.recall.cli import app as eval_app
+from encore.serving.cli import events_serve
 
 app = typer.Typer(
     name="encore",
@@ -31,7 +34,6 @@ app = typer.Typer(
 )
 protos_app = typer.Typer(help="The gRPC wire contract in protos/encore/v1.", no_args_is_help=True)
 train_app = typer.Typer(help="Train models and publish them to the model registry.", no_args_is_help=True)
-eval_app = typer.Typer(help="Offline evaluation of models.", no_args_is_help=True)
 
 
 @app.callback()
@@ -82,13 +84,14 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(bench_app, name="bench")
 app.add_typer(protos_app, name="protos")
 app.add_typer(features_app, name="features")
+events_app.command("serve")(events_serve)
 app.add_typer(events_app, name="events")
 app.add_typer(stream_app, name="stream")
 app.add_typer(batch_app, name="batch")
 app.add_typer(models_app, name="models")
 train_app.command("rank")(train_rank_command)
-eval_app.command("rank")(eval_rank_command)
 app.add_typer(train_app, name="train")
+eval_app.command("rank")(eval_rank_command)  # beside `eval recall` (encore.recall.cli)
 app.add_typer(eval_app, name="eval")
 
 

@@ -1,0 +1,82 @@
+"""Item-CF channel (kind ``item_cf``) over the co-listening graph of the ``item_graph``
+batch job (:mod:`encore.platform.batch.item_graph`: weight(a -> b) = |listeners(a) ∩
+listeners(b)| / |listeners(a)|, top neighbours per a).
+
+Score of a candidate track c for a listener:
+
+    score(c) = sum over source tracks s of  w(s) * weight(s -> c)
+
+with source weights from the Query (request time t, half-life h =
+``recency_half_life_hours``, r(x) = 0.5 ** ((t - ts(x)) / h)):
+
+* each of the last ``max_sources`` plays x:  + r(x)
+* each of the last ``max_sources`` hearts x: + ``heart_boost`` * r(x)
+* each of the last ``max_sources`` skips x:  - ``skip_penalty`` * r(x)
+  (a skipped play nets 1 - skip_penalty: with the default 1 a skipped track stops
+  recommending its neighbours)
+
+Sources of one track are summed first; only candidates with a positive score are kept.
+The graph is stored as a CSR matrix (n, n) over the catalog's columns; a batch of B
+queries is one sparse (B, n) x (n, n) product (:mod:`encore.recall.sparse`).
+Listeners without plays or hearts get no candidates (other channels cover them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from encore.recall.channel import Candidates, ChannelArtifactError, Channel
+from encore.recall.query import Query, sequence_batch
+from encore.recall.sparse import Csr, TrackIndex, batch_times_csr, split_rows, sum_duplicates, top_k_per_row
+
+HOUR_MS = 3_600_000
+
+
+class ItemCFChannel(Channel):
+    kind = "item_cf"
+
+    def fit(self, tables) -> "ItemCFChannel":
+        if tables.item_graph is None:
+            raise ChannelArtifactError(f"channel {self.name}: the item_graph table is needed (encore batch item-graph)")
+        index = TrackIndex.of(tables.tracks["track_id"].to_numpy())
+        graph = tables.item_graph
+        src, src_ok = index.columns(graph["src_track_id"].to_numpy(dtype=np.int64))
+        dst, dst_ok = index.columns(graph["dst_track_id"].to_numpy(dtype=np.int64))
+        ok = src_ok & dst_ok
+        matrix = Csr.from_coo(src[ok], dst[ok], graph["weight"].to_numpy(dtype=np.float64)[ok],
+                              len(index), len(index))
+        self.arrays = {"track_ids": index.track_ids, "indptr": matrix.indptr,
+                       "indices": matrix.indices, "data": matrix.data}
+        self._after_load()
+        return self
+
+    def _after_load(self) -> None:
+        a = self.arrays
+        self._index = TrackIndex(a["track_ids"])
+        self._graph = Csr(a["indptr"], a["indices"], a["data"], len(a["track_ids"]))
+
+    def source_weights(self, queries: Sequence[Query]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The (B, n) source batch (rows, columns, weights) of the formula above."""
+        p = self.settings
+        half_life = p.recency_half_life_hours * HOUR_MS
+        now = np.fromiter((q.context.request_ms for q in queries), dtype=np.int64, count=len(queries))
+        parts = []
+        for ids, ts, sign in (("play_track_ids", "play_ts_ms", 1.0),
+                              ("heart_track_ids", "heart_ts_ms", p.heart_boost),
+                              ("skip_track_ids", "skip_ts_ms", -p.skip_penalty)):
+            rows, tracks, times = sequence_batch(queries, ids, ts, last=p.max_sources)
+            cols, known = self._index.columns(tracks)
+            recency = 0.5 ** (np.maximum(now[rows] - times, 0) / half_life)
+            parts.append((rows[known], cols[known], sign * recency[known]))
+        rows, cols, vals = (np.concatenate(x) for x in zip(*parts))
+        return sum_duplicates(rows, cols, vals, len(self._index))
+
+    def recall(self, queries: Sequence[Query], k: int) -> list[Candidates]:
+        self._require_fitted()
+        rows, cols, vals = self.source_weights(queries)
+        rows, cols, vals = batch_times_csr(rows, cols, vals, self._graph)
+        rows, cols, vals = top_k_per_row(rows, cols, vals, len(queries), k)
+        ids = self._index.track_ids
+        return [Candidates(ids[c], v.astype(np.float32)) for c, v in split_rows(rows, len(queries), cols, vals)]

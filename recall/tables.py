@@ -1,0 +1,126 @@
+"""``RecallTables``: the small typed bundle every channel is fitted from, and its loader.
+
+Contents (pandas frames; ``ts_ms`` columns are epoch milliseconds, int64):
+
+* ``tracks``: the catalog (``catalog/tracks.parquet``: track_id, artist_id, genre,
+  language, duration_ms, ...): the universe of candidates;
+* ``events``: the event log of the fitting window (world ``EVENTS`` columns + ``ts_ms``),
+  every event strictly before ``as_of_ms``;
+* ``as_of_ms``: the end of the window (exclusive): time decays are measured from it;
+* ``users``: ``users/users.parquet`` (user_id, kind, signup_date, age_bucket, region,
+  home_language), or None;
+* ``item_graph``: one date partition of the ``item_graph`` batch table (src_track_id,
+  dst_track_id, weight, ...; see :mod:`encore.platform.batch.item_graph`), or None;
+* ``sessions``: session_id, start_ms, track_ids (play_start track ids in order), from
+  the ``sessions`` batch table or :func:`sessions_from_events`, or None.
+
+:func:`load_recall_tables` reads them with pyarrow from a world folder and a batch
+output root for the window of days before ``until`` (the first day *not* fitted): the
+item graph of the day before ``until`` (its window ends there), sessions that ended
+before ``until``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from encore.recall.queries import QueryParams, prepare_log
+
+
+@dataclass(frozen=True)
+class RecallTables:
+    """What a channel is fitted from (see the module docstring)."""
+
+    tracks: pd.DataFrame
+    events: pd.DataFrame
+    as_of_ms: int
+    users: pd.DataFrame | None = None
+    item_graph: pd.DataFrame | None = None
+    sessions: pd.DataFrame | None = None
+
+    def __post_init__(self) -> None:
+        if "ts_ms" not in self.events:
+            raise ValueError("RecallTables.events needs a ts_ms column (use with_ts_ms)")
+        if len(self.events) and int(self.events["ts_ms"].max()) >= self.as_of_ms:
+            raise ValueError("RecallTables.events must all be strictly before as_of_ms")
+
+
+def with_ts_ms(events: pd.DataFrame) -> pd.DataFrame:
+    """``events`` with ``ts_ms`` (epoch ms) from ``ts``."""
+    ts = events["ts"]
+    if isinstance(ts.dtype, pd.DatetimeTZDtype):
+        ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+    return events.assign(ts_ms=ts.to_numpy(dtype="datetime64[ms]").astype(np.int64))
+
+
+def sessions_from_events(events: pd.DataFrame, params: QueryParams) -> pd.DataFrame:
+    """Sessions (session_id, start_ms, track_ids) from the log by the one rule."""
+    ev = prepare_log(events, params)
+    plays = ev[ev["action"] == "play_start"].sort_values(["sid", "ts_ms", "event_id"], kind="mergesort")
+    sid = plays["sid"].to_numpy(dtype=object)
+    starts = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]]) if len(sid) else np.zeros(0, np.int64)
+    return pd.DataFrame({
+        "session_id": sid[starts],
+        "start_ms": plays["sid_start_ms"].to_numpy(dtype=np.int64)[starts],
+        "track_ids": np.split(plays["track_id"].to_numpy(dtype=np.int64), starts[1:]) if len(sid) else [],
+    })
+
+
+def day_start_ms(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1000)
+
+
+def _read_partition(folder: Path) -> pd.DataFrame | None:
+    if not folder.is_dir():
+        return None
+    files = sorted(p for p in folder.glob("*.parquet") if not p.name.startswith(("_", ".")))
+    if not files:
+        return None
+    return pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
+
+
+def read_events(world_dir: Path, days: list[date]) -> pd.DataFrame:
+    """The world's event log of ``days`` (absent days skipped), with ``ts_ms``."""
+    frames = [_read_partition(Path(world_dir) / "events" / f"date={d.isoformat()}") for d in days]
+    frames = [f for f in frames if f is not None]
+    if not frames:
+        raise FileNotFoundError(f"no event partitions of {days[0]}..{days[-1]} under {world_dir}/events")
+    return with_ts_ms(pd.concat(frames, ignore_index=True))
+
+
+def load_recall_tables(world_dir: Path | str, batch_dir: Path | str | None, until: date,
+                       window_days: int = 30) -> RecallTables:
+    """The bundle for fitting on the ``window_days`` days before ``until``."""
+    world_dir = Path(world_dir)
+    days = [until - timedelta(days=i) for i in range(window_days, 0, -1)]
+    events = read_events(world_dir, days)
+    as_of = day_start_ms(until)
+    tracks = pq.read_table(world_dir / "catalog" / "tracks.parquet",
+                           columns=["track_id", "artist_id", "album_id", "genre", "language",
+                                    "duration_ms", "popularity"]).to_pandas()
+    users_file = world_dir / "users" / "users.parquet"
+    users = pq.read_table(users_file).to_pandas() if users_file.is_file() else None
+    graph = sessions = None
+    if batch_dir is not None:
+        batch_dir = Path(batch_dir)
+        graph = _read_partition(batch_dir / "item_graph" / f"date={(until - timedelta(days=1)).isoformat()}")
+        parts = [_read_partition(batch_dir / "sessions" / f"date={d.isoformat()}") for d in days]
+        parts = [p for p in parts if p is not None]
+        if parts:
+            table = pd.concat(parts, ignore_index=True)
+            end_ms = with_ts_ms(table.rename(columns={"end_ts": "ts"}))["ts_ms"]
+            start_ms = with_ts_ms(table.rename(columns={"start_ts": "ts"}))["ts_ms"]
+            keep = (end_ms < as_of).to_numpy()
+            sessions = pd.DataFrame({
+                "session_id": table["session_id"].to_numpy()[keep],
+                "start_ms": start_ms.to_numpy()[keep],
+                "track_ids": [np.asarray(t, dtype=np.int64) for t in table["track_ids"].to_numpy()[keep]],
+            })
+    return RecallTables(tracks=tracks, events=events, as_of_ms=as_of, users=users,
+                        item_graph=graph, sessions=sessions)
