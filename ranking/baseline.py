@@ -39,6 +39,7 @@ from typing import Mapping, Sequence
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
+from encore.platform.config import RankingConfig
 from encore.ranking.features import HEADS, POSITION, FeatureSpec
 from encore.ranking.layers import FeatureEncoder
 
@@ -130,7 +131,7 @@ class BaselineRanker(tfrs.Model):
         return loss
 
 
-def build_baseline(spec: FeatureSpec, cfg) -> BaselineRanker:
+def build_baseline(spec: FeatureSpec, cfg: RankingConfig) -> BaselineRanker:
     """A BaselineRanker from ``RankingConfig`` ``cfg``."""
     return BaselineRanker(spec, embedding_dim=cfg.embedding_dim, hidden_units=tuple(cfg.hidden_units),
                           dropout=cfg.dropout, head_weights=cfg.head_weights,

@@ -28,6 +28,8 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from encore.platform.config import RankingConfig
+from encore.platform.registry import Registry
 from encore.ranking import inputs
 from encore.ranking.features import HEADS, POSITION, FeatureSpec, ranking_feature_spec
 from encore.ranking.metrics import evaluate
@@ -51,7 +53,7 @@ def reference_scores(frame: pd.DataFrame, heads: Sequence[str] = HEADS) -> dict[
     return {h: (-plays if h == "skip" else plays) for h in heads}
 
 
-def build_model(name: str, spec: FeatureSpec, cfg) -> Any:
+def build_model(name: str, spec: FeatureSpec, cfg: RankingConfig) -> Any:
     if name == "baseline":
         from encore.ranking.baseline import build_baseline
 
@@ -68,7 +70,7 @@ class Fitted:
     rows: int
 
 
-def fit_ranker(frame: pd.DataFrame, catalog: inputs.Catalog, cfg, *, model_name: str = "baseline",
+def fit_ranker(frame: pd.DataFrame, catalog: inputs.Catalog, cfg: RankingConfig, *, model_name: str = "baseline",
                progress: Callable[[str], None] | None = None) -> Fitted:
     """Fit the spec on ``frame`` (the training split), build ``model_name`` and train it
     for ``cfg.epochs`` epochs; ``progress`` gets one line per epoch (loss, AUCs, rows/s)."""
@@ -143,8 +145,8 @@ def world_summary(world_dir: Path) -> dict[str, Any]:
         "events": manifest.get("counts", {}).get("events")}
 
 
-def train_rank(batch_dir: Path, world_dir: Path, cfg, registry=None, *, model_name: str = "baseline",
-               promote: bool = False, progress: Callable[[str], None] | None = None,
+def train_rank(batch_dir: Path, world_dir: Path, cfg: RankingConfig, registry: Registry | None = None, *,
+               model_name: str = "baseline", promote: bool = False, progress: Callable[[str], None] | None = None,
                artifact_dir: Path | None = None) -> dict[str, Any]:
     """Train on the first days, evaluate on the last ``cfg.eval_days``, export and
     (with a ``registry``) publish; returns the JSON-able report (with ``version``)."""
