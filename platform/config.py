@@ -94,7 +94,7 @@ class WorldConfig(_Section):
     anonymous_sessions_per_day: int = Field(60, ge=0)
     exposures_per_request: int = Field(10, ge=1)
     max_sample_per_user_per_day: int = Field(200, ge=1)
-    # The platform's one sessionization rule (encore.platform.sessions): the world, the
+    # The platform's one sessionization rule (encore.platform.contracts.sessions): the world, the
     # stream processor and the Spark sessionize job all read these two.
     max_session_minutes: int = Field(90, ge=5)
     inactivity_gap_minutes: int = Field(30, ge=1)
@@ -221,7 +221,7 @@ class StreamConfig(_Section):
 
 
 class SampleBudget(_Section):
-    """Per-user budget of training samples over time (``encore.platform.sampling``), on
+    """Per-user budget of training samples over time (``encore.platform.contracts.sampling``), on
     top of ``world.max_sample_per_user_per_day``: a token bucket that holds ``burst``
     samples and refills ``rate`` a day, so no user keeps more than
     ``burst + rate * (T - 1)`` samples in any ``T`` days. The defaults: ``rate`` is about

@@ -24,12 +24,12 @@ from rich.console import Console
 from rich.rule import Rule
 from rich.table import Table
 
-from encore.platform import labels
+from encore.platform.contracts import vocabulary
 from encore.platform.config import EncoreConfig, default_config
 from encore.platform.world.cli import summary_table, world_config
 
 # How the realtime features shown in step 5 are counted from the raw log.
-_LOG_COUNTS = {"plays_today": labels.PLAY, "skips_today": labels.SKIP, "hearts_today": labels.HEART}
+_LOG_COUNTS = {"plays_today": vocabulary.PLAY_START, "skips_today": vocabulary.SKIP, "hearts_today": vocabulary.HEART}
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def _busiest_regular_listener(kinds: pd.DataFrame, day: pd.DataFrame) -> int:
     """``kinds``: the world's truth/user_kinds (the demo may peek at truth to pick a
     typical listener to show)."""
     regular = set(kinds.loc[kinds["kind"] == "regular", "user_id"])
-    plays = day[(day["action"] == labels.PLAY) & day["user_id"].isin(regular)]
+    plays = day[(day["action"] == vocabulary.PLAY_START) & day["user_id"].isin(regular)]
     return int(plays["user_id"].value_counts().idxmax())
 
 
@@ -141,7 +141,7 @@ def _features_table(user_id: int, features: dict, log: pd.DataFrame,
     table.add_column("from the log", justify="right")
     for feature, count in log_counts.items():
         table.add_row(feature, str(features[feature]), str(count))
-    plays = log.loc[log["action"] == labels.PLAY, "track_id"].tolist()
+    plays = log.loc[log["action"] == vocabulary.PLAY_START, "track_id"].tolist()
     table.add_row("recent_play_track_ids (last 5)",
                   str(list(features["recent_play_track_ids"] or [])[-5:]), str(plays[-5:]))
     table.add_row("session_id", str(features["session_id"]), "")

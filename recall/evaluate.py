@@ -10,7 +10,7 @@ Held-out day (:func:`holdout_day`): channels are fitted on the ``window_days`` d
 before ``test_day`` (the item graph of the day before it); for every known, non-bot
 listener who completes at least one play on ``test_day`` one Query is built point in
 time at their first event of that day (its scenario as the request's); the truth is the
-set of tracks they complete that day (:mod:`encore.platform.labels`).
+set of tracks they complete that day (:mod:`encore.platform.contracts.labels`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from encore.platform.labels import is_complete_play
+from encore.platform.contracts.labels import is_complete_play
 from encore.recall.channel import Channel
 from encore.recall.queries import QueryParams, queries_from_log
 from encore.recall.query import Query

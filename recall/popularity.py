@@ -1,7 +1,7 @@
 """Popularity and trending channel (kind ``popularity``): time-decayed play counts.
 
 Fit: every ``play_start`` (``signal="plays"``) or complete play (``"completes"``, the
-rule of :mod:`encore.platform.labels`) of the window counts
+rule of :mod:`encore.platform.contracts.labels`) of the window counts
 ``0.5 ** ((as_of_ms - ts_ms) / half_life)``; a short half-life (a day) makes the
 channel *trending*, a long one (a week) *popular*. With ``by_hour`` the counts are kept
 per UTC hour of day (24, n) and a query at local hour h is scored by
@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from encore.platform.labels import is_complete_play
+from encore.platform.contracts.labels import is_complete_play
 from encore.recall.channel import Candidates, Channel
 from encore.recall.query import Query
 from encore.recall.sparse import TrackIndex

@@ -19,7 +19,7 @@ array operations (no loop over events): only events *strictly before* each reque
 ``request_ms`` count, ordered by (ts, event_id), duplicates by event_id dropped; the
 realtime row follows the stream semantics of :mod:`encore.platform.stream.state`
 (sequences keep the last ``stream_window`` entries in order; an unheart removes the
-track from the heart window; sessions by :func:`encore.platform.sessions.sessionize_frame`);
+track from the heart window; sessions by :func:`encore.platform.contracts.sessions.sessionize_frame`);
 the profile row follows the ``materialize_features`` job: the snapshot of the UTC day
 before the request (users signed up by then; over the ``profile_window_days`` days
 ending that day: play_starts, skips, active days, the 3 most played genres and the 5
@@ -30,7 +30,7 @@ heart window replayed with the stream's own ``apply_event`` (hearts are rare).
 
 The core (:func:`assemble_query`) then applies, identically for both: truncation to
 ``history_length``; the current session only if the request would not open a new one
-(:func:`encore.platform.sessions.opens_session` with the request's ms and scenario);
+(:func:`encore.platform.contracts.sessions.opens_session` with the request's ms and scenario);
 profile weights ``1 / rank``; the home language as the one language (weight 1);
 local hour = (UTC hour + ``utc_offset_hours``) mod 24; scenarios in lower case.
 """
@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from encore.platform.sessions import DEFAULT_INACTIVITY_GAP_MS, opens_session, sessionize_frame
+from encore.platform.contracts.sessions import DEFAULT_INACTIVITY_GAP_MS, opens_session, sessionize_frame
 from encore.recall.query import Context, Profile, Query, Session
 
 DAY_MS = 86_400_000

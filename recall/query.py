@@ -15,7 +15,7 @@ value):
   ``skip_at_ms`` at which they were skipped);
 * ``session``: the current session (id, scenario, start ms, the track ids started in
   it, oldest first). It is empty when the request opens a new session by the one
-  sessionization rule (:mod:`encore.platform.sessions`);
+  sessionization rule (:mod:`encore.platform.contracts.sessions`);
 * ``profile``: long-term taste as in the Feast ``user_profile`` view: top genres and
   artists (ranked; weights ``1 / rank``), languages (the home language, weight 1),
   age bucket, region, 30-day activity;

@@ -20,7 +20,7 @@ materialize_features   Feast offline sources (feature_store.schema)           us
 Each job module has ``run(ctx)`` (used by the CLI, the tests and the benchmark) and a
 ``main()`` so it also runs as ``spark-submit platform/batch/<job>.py --events DIR
 --out DIR [--dates ...]``. The definition of a complete play is in
-:mod:`encore.platform.labels`; the I/O helpers in
+:mod:`encore.platform.contracts.labels`; the I/O helpers in
 :mod:`encore.platform.batch.batch_io`. (No module here may be named after a standard
 library module: spark-submit puts this folder first on ``sys.path``.)
 """

@@ -5,7 +5,7 @@ Per key and date d:
 
 * daily ``exposures, plays, completes, skips, hearts, listeners`` over the events of d:
   plays = play_start events, completes = play_end events that are complete plays
-  (:mod:`~encore.platform.labels`), skips = skip events, hearts = heart events,
+  (:mod:`~encore.platform.contracts.labels`), skips = skip events, hearts = heart events,
   listeners = distinct listener keys (user id, or the anonymous session) that played it;
 * ``completion_rate = completes / plays``, ``skip_rate = skips / plays``,
   ``heart_rate = hearts / plays`` (0 when plays = 0);

@@ -135,7 +135,7 @@ def read_events(spark: "SparkSession", events_dir: Path, days: Iterable[date]) -
     """
     from pyspark.sql import functions as F
 
-    from encore.platform.world.schema import EVENTS
+    from encore.platform.contracts.event_log import EVENTS
 
     df = _read_partitions(spark, events_dir, days)
     if df is None:
@@ -149,7 +149,7 @@ def _empty_events(spark: "SparkSession") -> "DataFrame":
     from pyspark.sql.pandas.types import from_arrow_schema
     from pyspark.sql.types import DateType
 
-    from encore.platform.world.schema import EVENTS
+    from encore.platform.contracts.event_log import EVENTS
 
     return spark.createDataFrame([], from_arrow_schema(EVENTS).add(DATE_COL, DateType()))
 

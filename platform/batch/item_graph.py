@@ -25,7 +25,7 @@ from datetime import timedelta
 
 from encore.platform.batch import batch_io as bio
 from encore.platform.batch.job import JobContext, run_main
-from encore.platform.labels import PLAY
+from encore.platform.contracts.vocabulary import PLAY_START
 from encore.platform.batch.plays import listener_key
 
 JOB = TABLE = "item_graph"
@@ -36,7 +36,7 @@ def context_items(events, max_items: int):
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    plays = events.where(F.col("action") == PLAY).withColumn("ctx", listener_key())
+    plays = events.where(F.col("action") == PLAY_START).withColumn("ctx", listener_key())
     first = plays.groupBy(bio.DATE_COL, "ctx", "track_id").agg(
         F.min(F.struct("ts_ms", "event_id")).alias("first")
     )

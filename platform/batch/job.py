@@ -57,7 +57,7 @@ class JobContext:
 #: ``encore batch <job>`` and ``spark-submit platform/batch/<job>.py`` build their
 #: arguments from; each job reads its options with ``ctx.opt(name, default)``.
 JOBS: dict[str, tuple[str, dict[str, tuple[type, str]]]] = {
-    "sessionize": ("Events -> sessions (the encore.platform.sessions rule).", {
+    "sessionize": ("Events -> sessions (the encore.platform.contracts.sessions rule).", {
         "lookback_days": (int, "Days read before the first date when sessions(d-1) is absent (default 1)."),
     }),
     "item_stats": ("Daily and cumulative per-track statistics.", {}),

@@ -2,7 +2,7 @@
 and point-in-time features (table ``ranking_samples``).
 
 Labels are the outcomes (``play_end``, ``skip``, ``heart``) attributed to the exposure:
-``complete_play`` (a complete play_end, :mod:`~encore.platform.labels`), ``heart``,
+``complete_play`` (a complete play_end, :mod:`~encore.platform.contracts.labels`), ``heart``,
 ``skip`` and ``skip_at_ms`` (played_ms of its first skip in (ts, event_id) order).
 Exposure without an outcome = all zero. Each outcome goes to at most one exposure
 (:func:`attribute_outcomes`):
@@ -37,7 +37,8 @@ from typing import TYPE_CHECKING
 
 from encore.platform.batch import batch_io as bio
 from encore.platform.batch.job import JobContext, run_main
-from encore.platform.labels import EXPOSURE, HEART, PLAY_END, SKIP, complete_play_col
+from encore.platform.contracts.labels import complete_play_col
+from encore.platform.contracts.vocabulary import EXPOSURE, HEART, PLAY_END, SKIP
 from encore.platform.batch.plays import listener_key, with_flags
 
 if TYPE_CHECKING:

@@ -2,14 +2,14 @@
 ``recall_samples``).
 
 One sample per play (``play_start``) on the partition date; ``label`` = 1 when the
-play is complete (:mod:`~encore.platform.labels`), else 0. The history is the
+play is complete (:mod:`~encore.platform.contracts.labels`), else 0. The history is the
 last ``batch.recall_history_length`` played track ids *strictly before* the play in
 the listener's order (ts, event_id), oldest first: for a known user over their plays of
 the last ``history_days`` days (default 30, read from earlier partitions, point-in-time);
 for an anonymous listener only within its session (session-only samples).
 
 Cap, per known user (anonymous samples are not capped), chosen by
-:func:`encore.platform.sampling.cap_samples_per_user` so the Spark choice is the Python
+:func:`encore.platform.contracts.sampling.cap_samples_per_user` so the Spark choice is the Python
 one (a seeded hash of the play's event id; seed ``--seed``, default the world
 manifest's seed, else ``world.seed``):
 
@@ -40,8 +40,8 @@ from encore.platform.batch import batch_io as bio
 from encore.platform.batch.job import JobContext, run_main
 from encore.platform.batch.plays import listener_key, plays_with_outcome
 from encore.platform.config import SampleBudget
-from encore.platform.labels import PLAY
-from encore.platform.sampling import cap_samples_per_user, user_day_quotas
+from encore.platform.contracts.vocabulary import PLAY_START
+from encore.platform.contracts.sampling import cap_samples_per_user, user_day_quotas
 
 JOB = TABLE = "recall_samples"
 
@@ -144,7 +144,7 @@ def run(ctx: JobContext) -> bio.JobReport:
     events = bio.read_events(spark, ctx.events_dir, days).cache()
     progress.read(events.count(), f"events ({history_days}-day history)")
     tracks = bio.read_tracks(spark, ctx.world_dir)
-    plays_seen = events.where(F.col("action") == PLAY).select("event_id", "user_id", bio.DATE_COL)
+    plays_seen = events.where(F.col("action") == PLAY_START).select("event_id", "user_id", bio.DATE_COL)
     plays = plays_with_outcome(events, tracks).withColumn("_key", listener_key())
     plays = plays.where(F.col(bio.DATE_COL) >= F.lit(ctx.dates[0] - timedelta(days=history_days)))
     w = Window.partitionBy("_key").orderBy("ts_ms", "event_id").rowsBetween(-h, -1)

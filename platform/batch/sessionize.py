@@ -1,6 +1,6 @@
 """Job ``sessionize``: the event log -> one row per session (table ``sessions``).
 
-The rule is exactly :mod:`encore.platform.sessions`: for a known user a new session
+The rule is exactly :mod:`encore.platform.contracts.sessions`: for a known user a new session
 starts on a scenario switch, after an inactivity gap (``world.inactivity_gap_minutes``,
 strictly more), or when the event is more than ``world.max_session_minutes`` after the
 session's first event. Anonymous events keep the session id their client gave them.
@@ -10,7 +10,7 @@ compare an event with the one before it), but the duration break is *sequential*
 depends on where the current session started, which depends on every earlier split.
 No window expression can express that exactly, so the events of each user are grouped
 (``groupBy(user_id).applyInPandas``) and the very Python function
-:func:`encore.platform.sessions.sessionize` assigns session indices, on the user's
+:func:`encore.platform.contracts.sessions.sessionize` assigns session indices, on the user's
 events ordered by (ts, event_id). Results are therefore identical to the Python rule.
 Equal timestamps are ordered by event_id (the only stable order a distributed read has).
 
@@ -44,7 +44,7 @@ import pandas as pd
 from encore.platform.batch import batch_io as bio
 from encore.platform.batch.job import JobContext, run_main
 from encore.platform.batch.plays import with_flags
-from encore.platform.sessions import session_name, sessionize
+from encore.platform.contracts.sessions import session_name, sessionize
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame

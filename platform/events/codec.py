@@ -11,7 +11,7 @@ Decisions, so every producer and consumer agrees:
 
 - An anonymous row (``user_id`` null) becomes ``anonymous_id = session_id``. The simulator
   gives an anonymous listener exactly one client session and nothing else identifies
-  them, and the sessionization rule (encore.platform.sessions) already keys anonymous
+  them, and the sessionization rule (encore.platform.contracts.sessions) already keys anonymous
   listeners by their session id; reusing it keeps one listener's events on one key.
 - ``track_id`` and ``played_ms`` have explicit presence on the wire (proto3
   ``optional``): a null stays unset and 0 is a real value (track 0, a skip at 0 ms).
@@ -33,6 +33,7 @@ from typing import Any, cast
 
 from google.protobuf.message import DecodeError
 
+from encore.platform.contracts.vocabulary import ACTION_NUMBER, SCENARIO_NUMBER
 from encore.protos.encore.v1.event_pb2 import Action, Event, Scenario
 
 USER_KEY_PREFIX = b"u:"
@@ -46,12 +47,8 @@ class CodecError(ValueError):
     """A row or payload cannot be converted (unknown scenario/action, bad types, ...)."""
 
 
-def _enum_names(enum: Any, unspecified: int) -> dict[str, int]:
-    return {name.lower(): value for name, value in enum.items() if value != unspecified}
-
-
-SCENARIO_BY_NAME = _enum_names(Scenario, Scenario.SCENARIO_UNSPECIFIED)
-ACTION_BY_NAME = _enum_names(Action, Action.ACTION_UNSPECIFIED)
+SCENARIO_BY_NAME = SCENARIO_NUMBER
+ACTION_BY_NAME = ACTION_NUMBER
 SCENARIO_NAMES = {value: name for name, value in SCENARIO_BY_NAME.items()}
 ACTION_NAMES = {value: name for name, value in ACTION_BY_NAME.items()}
 

@@ -34,9 +34,8 @@ from rich.text import Text
 
 from encore.platform.events.codec import CodecError, row_to_event
 from encore.platform.events.producer import EventProducer
-from encore.platform.world.schema import (
-    EVENTS, EVENTS_DIR, MANIFEST, WorldSchemaError, check_schema,
-)
+from encore.platform.contracts.event_log import EVENTS, EVENTS_DIR, check_schema
+from encore.platform.world.schema import MANIFEST, WorldSchemaError
 
 log = logging.getLogger(__name__)
 

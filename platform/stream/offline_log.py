@@ -31,7 +31,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from encore.platform.world.schema import EVENTS
+from encore.platform.contracts.event_log import EVENTS
 
 OFFLINE_LOG_SCHEMA = pa.schema(
     list(EVENTS) + [pa.field("kafka_partition", pa.int32()), pa.field("kafka_offset", pa.int64())]

@@ -17,17 +17,17 @@ Semantics (hand-checked by tests/unit/platform/stream/test_state.py):
   offset. A duplicate older than the window would be counted again: the window bounds
   the state size, so keep it larger than the number of events a user sends between a
   message and its re-send.
-- **Sessions** follow :func:`encore.platform.sessions.sessionize` (scenario switch, gap
+- **Sessions** follow :func:`encore.platform.contracts.sessions.sessionize` (scenario switch, gap
   strictly above the inactivity gap, span above the maximum duration); the incremental
-  step is :func:`encore.platform.sessions.opens_session` (property-tested against
-  ``sessionize``). The session id is :func:`encore.platform.sessions.next_session_name`:
+  step is :func:`encore.platform.contracts.sessions.opens_session` (property-tested against
+  ``sessionize``). The session id is :func:`encore.platform.contracts.sessions.next_session_name`:
   the user id and the session's first event ms, ranked when several open in the same
   ms. An event that arrives late (``ts`` before the last event of
   the open session) joins the open session and does not move its bookkeeping.
 - **A play** is a ``PLAY_START``: it is appended to the recent-play sequence and to the
   current session's track sequence and counts in ``plays_today`` / ``plays_total``.
 - **A complete** is a ``PLAY_END`` whose ``played_ms >= COMPLETE_PLAY_FRACTION * duration``
-  (the rule of :mod:`encore.platform.labels`)
+  (the rule of :mod:`encore.platform.contracts.labels`)
   (``duration`` of the track from the catalog; an unknown duration never completes).
 - **A skip** is a ``SKIP``: track, event ms and the playback position at which it was
   skipped (``played_ms``) go to the recent-skip sequences; counts in ``skips_today``.
@@ -55,8 +55,8 @@ from typing import Any
 import pyarrow as pa
 
 from encore.feature_store.schema import USER_REALTIME
-from encore.platform.labels import is_complete_play
-from encore.platform.sessions import DEFAULT_INACTIVITY_GAP_MS, next_session_name, opens_session
+from encore.platform.contracts.labels import is_complete_play
+from encore.platform.contracts.sessions import DEFAULT_INACTIVITY_GAP_MS, next_session_name, opens_session
 from encore.protos.encore.v1.event_pb2 import Action, Scenario
 
 STATE_VERSION = 1
@@ -73,7 +73,7 @@ _INT_FEATURES = frozenset(f.name for f in USER_REALTIME.features if pa.types.is_
 
 
 def is_complete(played_ms: int, duration_ms: int | None) -> bool:
-    """The shared rule of encore.platform.labels; an unknown duration is never
+    """The shared rule of encore.platform.contracts.labels; an unknown duration is never
     complete."""
     return bool(duration_ms) and bool(is_complete_play(played_ms, duration_ms))
 

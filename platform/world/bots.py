@@ -4,7 +4,7 @@ Every day each bot plays its playlist (BOT_PLAYLIST tracks, fixed for the world)
 loop from opening to closing time, back to back, every track to its end: hundreds of
 plays a day from one "user". No slates, no reactions. Such a player never tires, so its
 continuous play is cut into sessions by the one sessionization rule
-(encore.platform.sessions) at ``max_session_minutes``, exactly as the stream processor
+(encore.platform.contracts.sessions) at ``max_session_minutes``, exactly as the stream processor
 and Spark jobs will cut it. ``cap_samples_per_user`` exists to keep these users from
 dominating training.
 """

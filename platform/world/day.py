@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from encore.platform.config import WorldConfig
-from encore.platform.sessions import sessionize_frame
+from encore.platform.contracts.sessions import sessionize_frame
 from encore.platform.world import schema
 from encore.platform.world.behaviour import ACTION, Behaviour, BatchResult, EventColumns
 from encore.platform.world.bots import Bots

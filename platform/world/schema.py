@@ -1,52 +1,46 @@
-"""The on-disk contract of a generated world: file layout, column names and types.
+"""The on-disk layout of a generated world: which file holds which table.
 
-Other parts of Encore (loaders, the stream processor, Spark jobs, trainers) code against
-these schemas; ``load_world`` checks every file against them. Bump ``SCHEMA_VERSION``
-on any incompatible change.
+The shared tables (the event log, the catalog, the knowledge graph) follow the
+platform's contracts (:mod:`encore.platform.contracts`); this module adds the world's
+own files (users, the listening past, the ground truth, the logging policy's log) and
+says where each lives. ``load_world`` checks every file against them. Bump
+``SCHEMA_VERSION`` on any incompatible change.
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 
+from encore.platform.contracts.catalog import ALBUMS, ARTISTS, SHOW_KINDS, SHOWS, TRACKS, TRIPLES
+from encore.platform.contracts.event_log import (
+    EVENTS,
+    EVENTS_DIR,
+    TIMESTAMP,
+    SchemaMismatchError,
+    check_schema,
+    event_partition,
+)
+from encore.platform.contracts.vocabulary import ACTIONS, SCENARIOS
+
+__all__ = [  # the shared contracts this world writes, re-exported for the world's code
+    "ACTIONS", "ALBUMS", "ARTISTS", "EVENTS", "EVENTS_DIR", "SCENARIOS", "SHOWS", "SHOW_KINDS",
+    "TIMESTAMP", "TRACKS", "TRIPLES", "check_schema", "event_partition",
+]
+
 SCHEMA_VERSION = 3  # 2: kind moved from users/ to truth/user_kinds; policy/slates; past_plays
 # 3: past_plays per day (date column)
 MANIFEST = "manifest.json"
 
-SCENARIOS = ("daily_recommend", "private_radio", "playlist", "search")
-ACTIONS = (
-    "exposure", "play_start", "play_end", "skip", "heart", "unheart", "dislike", "share",
-    "download", "comment",
-)
 USER_KINDS = ("regular", "new", "bot", "hyperactive")
-SHOW_KINDS = ("soundtrack_show", "variety_season")
 AGE_BUCKETS = ("13-17", "18-24", "25-34", "35-44", "45+")
 UTILITY_PARTS = ("taste", "interest", "emotion", "kg", "popularity", "familiarity", "rhythm", "noise")
 
-TIMESTAMP = pa.timestamp("ms", tz="UTC")
-
-ARTISTS = pa.schema([
-    ("artist_id", pa.int64()), ("name", pa.string()), ("genre", pa.string()),
-    ("language", pa.string()), ("origin", pa.string()), ("popularity", pa.float64()),
-])
-ALBUMS = pa.schema([
-    ("album_id", pa.int64()), ("artist_id", pa.int64()), ("release_year", pa.int32()),
-    ("genre", pa.string()),
-])
-TRACKS = pa.schema([
-    ("track_id", pa.int64()), ("album_id", pa.int64()), ("artist_id", pa.int64()),
-    ("genre", pa.string()), ("language", pa.string()), ("release_year", pa.int32()),
-    ("duration_ms", pa.int64()), ("popularity", pa.float32()), ("valence", pa.float32()),
-    ("arousal", pa.float32()), ("audio", pa.list_(pa.float32())),
-    ("lyrics", pa.list_(pa.int32())), ("show_id", pa.int64()),
-])
-SHOWS = pa.schema([("show_id", pa.int64()), ("kind", pa.string()), ("name", pa.string())])
-TRIPLES = pa.schema([("head", pa.string()), ("relation", pa.string()), ("tail", pa.string())])
 # What the platform knows of a user (a profile); who they really are is truth (USER_KINDS).
 USERS = pa.schema([
     ("user_id", pa.int64()), ("signup_date", pa.date32()),
     ("age_bucket", pa.string()), ("region", pa.string()), ("home_language", pa.string()),
 ])
+
 # What each user played before the world's first day (what the platform logged before
 # the event log begins): play counts per (user, track, date), sorted by (user, track,
 # date); it covers at least the history window (world.history_window_days).
@@ -92,12 +86,6 @@ POLICY_SLATES = pa.schema([
     ("propensity", pa.list_(pa.float32())), ("position_prob", pa.list_(pa.float32())),
     ("inclusion_prob", pa.list_(pa.float32())), ("marginal_draws", pa.int32()),
 ])
-EVENTS = pa.schema([
-    ("event_id", pa.string()), ("ts", TIMESTAMP), ("user_id", pa.int64()),
-    ("session_id", pa.string()), ("scenario", pa.string()), ("track_id", pa.int64()),
-    ("action", pa.string()), ("played_ms", pa.int64()), ("position", pa.int32()),
-    ("propensity", pa.float32()), ("request_id", pa.string()),
-])
 
 #: Every fixed file of a world and its schema (event partitions use ``EVENTS``).
 TABLES: dict[str, pa.Schema] = {
@@ -115,26 +103,7 @@ TABLES: dict[str, pa.Schema] = {
     "truth/exposures.parquet": EXPOSURE_TRUTH,
     "policy/slates.parquet": POLICY_SLATES,
 }
-EVENTS_DIR = "events"
 
 
-def event_partition(day: str) -> str:
-    """Relative path of the event file of one day (``day`` as YYYY-MM-DD)."""
-    return f"{EVENTS_DIR}/date={day}/part-00000.parquet"
-
-
-class WorldSchemaError(ValueError):
-    """A world folder is missing a file, or a file does not match its schema."""
-
-
-def check_schema(name: str, expected: pa.Schema, actual: pa.Schema) -> None:
-    """Raise WorldSchemaError naming ``name`` if ``actual`` differs from ``expected``."""
-    missing = [f.name for f in expected if f.name not in actual.names]
-    wrong = [
-        f"{f.name}: expected {f.type}, found {actual.field(f.name).type}"
-        for f in expected
-        if f.name in actual.names and not actual.field(f.name).type.equals(f.type)
-    ]
-    if missing or wrong:
-        problems = "; ".join([f"missing column {m}" for m in missing] + wrong)
-        raise WorldSchemaError(f"{name} does not match the world schema: {problems}")
+#: A world folder's files that break its own schema raise this (the contracts' error).
+WorldSchemaError = SchemaMismatchError

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from encore.platform.labels import is_complete_play
-from encore.platform.sessions import sessionize_frame
+from encore.platform.contracts.labels import is_complete_play
+from encore.platform.contracts.sessions import sessionize_frame
 
 
 def load_events(world: Path) -> pd.DataFrame:
@@ -30,7 +30,7 @@ def flags(ev: pd.DataFrame, tracks: pd.DataFrame) -> pd.DataFrame:
 
 
 def sessions(ev: pd.DataFrame, max_session_ms: int, gap_ms: int) -> pd.DataFrame:
-    """Session table straight from encore.platform.sessions on the whole log."""
+    """Session table straight from encore.platform.contracts.sessions on the whole log."""
     ev = ev.copy()
     known = ev.user_id.notna()
     ev["sid"] = ev["session_id"]

@@ -15,7 +15,7 @@ from encore.platform.batch import batch_io as bio
 from encore.platform.batch.job import JOBS, make_context
 from encore.platform.config import SampleBudget, default_config
 from encore.platform.world.cli import world_config
-from encore.platform.sampling import cap_samples_per_user
+from encore.platform.contracts.sampling import cap_samples_per_user
 
 def _load_reference():
     import importlib.util

@@ -22,7 +22,8 @@ from encore.platform.config import KafkaConfig
 from encore.platform.events.cli import app as events_cli
 from encore.platform.events.reader import read_records
 from encore.platform.events.topics import partition_counts
-from encore.platform.world.schema import EVENTS, MANIFEST, event_partition
+from encore.platform.contracts.event_log import EVENTS, event_partition
+from encore.platform.world.schema import MANIFEST
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,8 @@ import pytest
 from encore.platform.events.codec import decode_event
 from encore.platform.events.producer import EventProducer
 from encore.platform.events.replay import ReplayError, TokenBucket, event_files, replay_world
-from encore.platform.world.schema import EVENTS, MANIFEST, event_partition
+from encore.platform.contracts.event_log import EVENTS, event_partition
+from encore.platform.world.schema import MANIFEST
 
 START = datetime(2026, 1, 5, 8, tzinfo=timezone.utc)
 

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import pandas as pd
 
-from encore.platform.sessions import opens_session, session_name, sessionize, sessionize_frame
+from encore.platform.contracts.sessions import opens_session, session_name, sessionize, sessionize_frame
 from encore.platform.stream.state import (
     APPLIED,
     DUPLICATE_ID,

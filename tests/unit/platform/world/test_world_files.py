@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from encore.platform.sessions import sessionize_frame
+from encore.platform.contracts.sessions import sessionize_frame
 from encore.platform.world import WorldSchemaError, generate_world, load_world
 from encore.platform.world import schema
 from encore.platform.world.writer import sha256_of

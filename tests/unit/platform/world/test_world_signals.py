@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from encore.platform.sampling import cap_samples_per_user
+from encore.platform.contracts.sampling import cap_samples_per_user
 from encore.platform.world import World, generate_world, load_world, summarize
 from encore.platform.world.load import repeat_flags, repeat_share
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from encore.platform.sampling import cap_samples_per_user
+from encore.platform.contracts.sampling import cap_samples_per_user
 
 
 def _events() -> pd.DataFrame:
@@ -46,7 +46,7 @@ def test_cap_overall_and_bad_cap():
 
 
 def test_bucket_quotas_hand_computed():
-    from encore.platform.sampling import bucket_quotas
+    from encore.platform.contracts.sampling import bucket_quotas
 
     # burst 5, rate 2: starts with 5 tokens; each day keeps min(count, tokens), then
     # tokens = min(5, tokens - kept + 2)

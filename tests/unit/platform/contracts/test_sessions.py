@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from encore.platform.sessions import session_name, sessionize, sessionize_frame
+from encore.platform.contracts.sessions import session_name, sessionize, sessionize_frame
 
 MIN = 60_000
 MAX = 90 * MIN

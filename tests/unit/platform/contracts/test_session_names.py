@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from encore.platform.batch.sessionize import _assign_sessions
-from encore.platform.sessions import next_session_name, sessionize_frame
+from encore.platform.contracts.sessions import next_session_name, sessionize_frame
 from encore.platform.stream.state import StateParams, StreamEvent, UserState, apply_event
 
 MIN = 60_000

@@ -14,11 +14,6 @@ if TYPE_CHECKING:
 
 COMPLETE_PLAY_FRACTION = 0.9
 
-PLAY = "play_start"
-PLAY_END = "play_end"
-SKIP = "skip"
-HEART = "heart"
-EXPOSURE = "exposure"
 
 
 def is_complete_play(played_ms: Any, duration_ms: Any) -> Any:
