@@ -209,7 +209,7 @@ def ranking_feature_spec(*, use_user_id: bool = True, user_id_buckets: int = 20_
     """The (unfitted) spec every ranker shares. ``use_user_id`` switches the hashed
     user-id embedding (anonymous listeners share row 0); ``min_count`` is the vocabulary
     threshold for track and artist ids."""
-    from encore.platform.world.schema import SCENARIOS
+    from encore.platform.contracts.vocabulary import SCENARIOS
 
     feats: list[Feature] = []
     if use_user_id:

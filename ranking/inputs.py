@@ -97,7 +97,15 @@ class Catalog:
 
     @classmethod
     def from_world(cls, world_dir: Path) -> "Catalog":
-        path = Path(world_dir) / CATALOG_FILE
+        """The catalog a world wrote under ``<world>/catalog``."""
+        return cls.from_catalog_dir(Path(world_dir) / "catalog")
+
+    @classmethod
+    def from_catalog_dir(cls, catalog_dir: Path) -> "Catalog":
+        """``tracks.parquet`` of a catalog folder (``encore.platform.contracts.catalog``)."""
+        from encore.platform.contracts.catalog import tracks_file
+
+        path = tracks_file(catalog_dir)
         if not path.is_file():
             raise RankingInputError(f"no catalog at {path}")
         return cls.from_frame(pd.read_parquet(path, columns=["track_id", *CATALOG_COLUMNS]))

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from encore.platform.config import RankingConfig
-from encore.platform.world.schema import SCENARIOS
+from encore.platform.contracts.vocabulary import SCENARIOS
 
 GENRES = ("rock", "jazz", "pop")
 START = date(2026, 1, 5)

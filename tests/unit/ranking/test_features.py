@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from encore.platform.contracts.vocabulary import SCENARIOS
 from encore.ranking import inputs
 from encore.ranking.features import CANDIDATE, CONTEXT, USER, FeatureSpec, ranking_feature_spec
 
@@ -28,7 +29,7 @@ def test_fit_on_training_split_and_json_roundtrip(synth) -> None:
     spec = ranking_feature_spec(min_count=3).fit(raw)
     counts = pd.Series(frame["track_id"]).value_counts()
     assert set(spec["track_id"].vocabulary) == set(counts[counts >= 3].index)
-    assert spec["scenario"].vocabulary == ("daily_recommend", "private_radio", "playlist", "search")
+    assert spec["scenario"].vocabulary == SCENARIOS  # the platform vocabulary, not refitted
     assert spec["user_plays_30d"].mean == pytest.approx(np.log1p(frame["user_plays_30d"]).mean(), rel=1e-6)
     again = FeatureSpec.from_json(spec.to_json())
     assert again == spec
