@@ -78,8 +78,13 @@ def _latency_phase(tmp, bootstrap, events, durations, rate, sample_every) -> dic
     from encore.platform.stream.state import event_key
 
     config = _config(tmp, bootstrap, "latency")
-    # from_config opens the phase's fresh store (and applies the repo to it)
-    processor = StreamProcessor.from_config(config, durations=durations, log_interval_s=1e9)
+    from encore.feature_store.store import open_store
+    from encore.platform.stream.admin import prepare_stream
+
+    store = open_store(config.feature_store)  # the phase's fresh store
+    prepare_stream(config, store)
+    processor = StreamProcessor.from_config(config, store=store, durations=durations,
+                                            log_interval_s=1e9)
     store = processor.state_store.store
     stop = threading.Event()
     worker = threading.Thread(target=processor.run,
@@ -165,8 +170,13 @@ def _throughput_phase(tmp, bootstrap, events, durations) -> dict:
     from encore.platform.stream.processor import StreamProcessor
 
     config = _config(tmp, bootstrap, "throughput")
-    # a fresh online store (opened by from_config): the same events are new to it
-    processor = StreamProcessor.from_config(config, durations=durations, log_interval_s=1e9)
+    from encore.feature_store.store import open_store
+    from encore.platform.stream.admin import prepare_stream
+
+    store = open_store(config.feature_store)  # a fresh online store: the events are new to it
+    prepare_stream(config, store)
+    processor = StreamProcessor.from_config(config, store=store, durations=durations,
+                                            log_interval_s=1e9)
     produce_seconds: list[float] = []
 
     def produce() -> None:

@@ -31,16 +31,22 @@ def run(
 
     from encore.platform.config import default_config
     from encore.platform.events.producer import ProduceError, TopicSetupError
-    from encore.platform.stream.processor import StreamProcessor, load_track_durations
+    from encore.feature_store.store import open_store
+    from encore.platform.stream.admin import prepare_stream
+    from encore.platform.stream.catalog import load_track_durations
+    from encore.platform.stream.processor import StreamProcessor
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = default_config()
     durations = load_track_durations(tracks) if tracks else None
     if durations is None:
         typer.echo("warning: no --tracks catalog given; completes_today stays 0", err=True)
+    store = open_store(config.feature_store)
     try:
+        prepare_stream(config, store, bootstrap_servers=bootstrap)
         processor = StreamProcessor.from_config(
-            config, durations=durations, bootstrap_servers=bootstrap, log_interval_s=log_interval_s,
+            config, store=store, durations=durations, bootstrap_servers=bootstrap,
+            log_interval_s=log_interval_s,
         )
     except (KafkaError, ProduceError, TopicSetupError) as err:
         typer.echo(f"error: cannot start the stream processor on Kafka at "
@@ -64,7 +70,7 @@ def evict_members(
     broker keeps its member forever and a restarted processor never gets partitions.
     Real Kafka expires such a member by itself after the session timeout."""
     from encore.platform.config import default_config
-    from encore.platform.stream.processor import evict_group_members
+    from encore.platform.stream.admin import evict_group_members
 
     config = default_config()
     ids = evict_group_members(bootstrap or config.kafka.bootstrap_servers,

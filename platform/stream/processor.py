@@ -29,6 +29,11 @@ Known limit: a consumer that lost its partitions in a rebalance but is still fin
 a batch (a "zombie") can push an older state over a newer one from the partition's new
 owner; Feast has no conditional write to fence it. Keep ``max_poll_interval_ms`` well
 above a batch's processing time (a batch takes well under a second here).
+
+The package's other modules: :mod:`.state` (the pure per-user logic), :mod:`.online_state`
+(the ``UserStateStore`` protocol and its Feast adapter), :mod:`.offline_log`,
+:mod:`.catalog` (track durations), :mod:`.admin` (topics, Feast repo, group members;
+nothing there runs implicitly) and :mod:`.stats` (run counters and Prometheus metrics).
 """
 
 from __future__ import annotations
@@ -38,136 +43,33 @@ import signal
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
-from pathlib import Path
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from encore.feature_store import schema as feature_schema
 from encore.platform.config import EncoreConfig, default_config
 from encore.platform.events.codec import CodecError, decode_event, event_to_row
 from encore.platform.events.validation import validate
+from encore.platform.stream.admin import evict_group_members  # noqa: F401 - re-export
+from encore.platform.stream.catalog import load_track_durations  # noqa: F401 - re-export
 from encore.platform.stream.offline_log import OfflineLog
+from encore.platform.stream.online_state import (  # noqa: F401 - re-exports
+    USER_REALTIME_PUSH_SOURCE,
+    USER_REALTIME_VIEW,
+    FeastUserStateStore,
+    UserStateStore,
+)
 from encore.platform.stream.state import (
     APPLIED,
     DUPLICATE_ID,
     DUPLICATE_OFFSET,
-    FEATURE_NAMES,
     StateParams,
     StreamEvent,
     UserState,
     apply_record,
 )
+from encore.platform.stream.stats import BatchStats, RunStats, StreamMetrics
 
 log = logging.getLogger("encore.stream")
-
-USER_REALTIME_VIEW = feature_schema.USER_REALTIME.view
-USER_REALTIME_PUSH_SOURCE = feature_schema.USER_REALTIME_PUSH_SOURCE
-
-
-# -- the online store of user state ------------------------------------------------------
-
-
-class FeastUserStateStore:
-    """Reads and pushes ``user_realtime`` rows of a Feast FeatureStore."""
-
-    def __init__(self, store: Any) -> None:
-        from feast.type_map import feast_value_type_to_python_type
-
-        self.store = store
-        self.view = store.get_feature_view(USER_REALTIME_VIEW)
-        self._to_python = feast_value_type_to_python_type
-
-    def read(self, user_ids: Sequence[int]) -> dict[int, dict[str, Any] | None]:
-        """The stored feature row of each user (None: none stored), one batched read.
-
-        Goes to the provider's ``online_read`` rather than ``get_online_features`` so
-        the view's TTL does not hide the state of a user who was away a long time."""
-        from feast.protos.feast.types.EntityKey_pb2 import EntityKey
-        from feast.protos.feast.types.Value_pb2 import Value
-
-        if not user_ids:
-            return {}
-        keys = [EntityKey(join_keys=["user_id"], entity_values=[Value(int64_val=int(u))])
-                for u in user_ids]
-        provider = self.store._get_provider()  # no public TTL-free batched read in Feast
-        results = provider.online_read(self.store.config, self.view, keys, list(FEATURE_NAMES))
-        out: dict[int, dict[str, Any] | None] = {}
-        for user_id, (_, values) in zip(user_ids, results):
-            out[int(user_id)] = (
-                None if not values else {k: self._to_python(v) for k, v in values.items()}
-            )
-        return out
-
-    def push(self, rows: list[dict[str, Any]]) -> None:
-        import pandas as pd
-        from feast.data_source import PushMode
-
-        if rows:
-            frame = pd.DataFrame(rows)
-            frame["event_timestamp"] = pd.to_datetime(frame["event_timestamp"], utc=True)
-            self.store.push(USER_REALTIME_PUSH_SOURCE, frame, to=PushMode.ONLINE)
-
-
-def load_track_durations(path: Path) -> dict[int, int]:
-    """track_id -> duration_ms from a world catalog (``WORLD/catalog/tracks.parquet``,
-    a world folder, or any parquet with those two columns); loaded once at start."""
-    import pyarrow.parquet as pq
-
-    path = Path(path)
-    if path.is_dir():
-        path = path / "catalog" / "tracks.parquet"
-    table = pq.read_table(path, columns=["track_id", "duration_ms"])
-    return dict(zip(table.column("track_id").to_pylist(), table.column("duration_ms").to_pylist()))
-
-
-def evict_group_members(bootstrap_servers: str, group_id: str) -> list[str]:
-    """Remove every member of ``group_id`` from the group; returns their member ids.
-
-    Only for when NO processor of the group is running: real Kafka expires a dead
-    member after ``session_timeout_ms``, but the local noida-db broker keeps a member
-    whose process was killed (SIGKILL, OOM) forever, and the group then never
-    rebalances. Committed offsets are kept."""
-    from kafka.admin import KafkaAdminClient, MemberToRemove
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="encore-stream-admin")
-    try:
-        members = admin.describe_groups([group_id])[group_id].get("members") or []
-        ids = [m["member_id"] for m in members]
-        if ids:
-            admin.remove_group_members(group_id, [MemberToRemove(member_id=i) for i in ids])
-        return ids
-    finally:
-        admin.close()
-
-
-# -- statistics --------------------------------------------------------------------------
-
-
-@dataclass
-class BatchStats:
-    records: int = 0
-    dead_lettered: int = 0
-    anonymous: int = 0
-    applied: int = 0
-    duplicate_offset: int = 0
-    duplicate_id: int = 0
-    users_pushed: int = 0
-    offline_files: int = 0
-    seconds: float = 0.0
-
-    def add(self, other: "BatchStats") -> None:
-        """Add the batch counters of ``other`` (a RunStats adds only those too)."""
-        for f in fields(BatchStats):
-            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
-
-
-@dataclass
-class RunStats(BatchStats):
-    batches: int = 0
-    commits_failed: int = 0
-    batches_failed: int = 0
-    stopped_by: str = ""
 
 
 # -- the processor -----------------------------------------------------------------------
@@ -193,6 +95,7 @@ class StreamProcessor:
         max_batch_events: int = 2000,
         poll_timeout_ms: int = 200,
         close_timeout_ms: int = 10_000,
+        metrics: StreamMetrics | None = None,
     ) -> None:
         self.state_store = state_store
         self.dead_letter = dead_letter
@@ -205,6 +108,7 @@ class StreamProcessor:
         self.poll_timeout_ms = poll_timeout_ms
         self.close_timeout_ms = close_timeout_ms
         self.stats = RunStats()
+        self.metrics = metrics if metrics is not None else StreamMetrics()
         self._closed = False
 
     @classmethod
@@ -219,11 +123,14 @@ class StreamProcessor:
         **kwargs: Any,
     ) -> "StreamProcessor":
         """A processor wired to Kafka (``config.kafka``, or ``bootstrap_servers``) and to
-        Feast (``store``, default ``open_store(config.feature_store)``; the repo is
-        applied when the ``user_realtime`` view is missing). Creates the topics if absent."""
+        Feast (``store``, default ``open_store(config.feature_store)``).
+
+        Only connects: the Feast repo and the topics must exist already
+        (:func:`encore.platform.stream.admin.prepare_stream` creates both; ``encore
+        stream run`` calls it first)."""
         from kafka import KafkaConsumer
 
-        from encore.platform.events.producer import EventProducer, setup_topics
+        from encore.platform.events.producer import EventProducer
 
         config = config or default_config()
         kafka_config = config.kafka
@@ -235,14 +142,6 @@ class StreamProcessor:
             from encore.feature_store.store import open_store
 
             store = open_store(config.feature_store)
-        try:
-            store.get_feature_view(USER_REALTIME_VIEW)
-        except Exception:  # noqa: BLE001 - FeatureViewNotFoundException and registry errors
-            from encore.feature_store.store import apply_repo
-
-            apply_repo(store)
-
-        setup_topics(kafka_config, client_id="encore-stream-admin")
 
         options = dict(
             bootstrap_servers=kafka_config.bootstrap_servers,
@@ -358,6 +257,7 @@ class StreamProcessor:
             stats = self.process_batch(records)
         except Exception:  # noqa: BLE001 - never lose a batch: rewind and retry it
             self.stats.batches_failed += 1
+            self.metrics.batches_failed.inc()
             log.exception("batch of %d records failed; rewinding to retry it", len(records))
             for tp, offset in first.items():
                 try:
@@ -372,12 +272,15 @@ class StreamProcessor:
             # A rebalance took the partitions: the new owner re-delivers the batch,
             # and the stored high-water offsets make that a no-op.
             self.stats.commits_failed += 1
+            self.metrics.commits_failed.inc()
             log.warning("commit failed (rebalance?): %s; records will be re-delivered", err)
         except KafkaError as err:
             self.stats.commits_failed += 1
+            self.metrics.commits_failed.inc()
             log.warning("commit failed: %s; the next commit covers these offsets", err)
         self.stats.batches += 1
         self.stats.add(stats)
+        self.metrics.observe_batch(stats)
         return stats
 
     def lag(self) -> int | None:

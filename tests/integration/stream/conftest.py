@@ -75,6 +75,7 @@ class StreamEnv:
 @pytest.fixture
 def stream_env(kafka_bootstrap: str, tmp_path: Path) -> StreamEnv:
     from encore.feature_store.store import apply_repo, open_store
+    from encore.platform.events.producer import setup_topics
 
     tag = uuid.uuid4().hex[:8]
     config = EncoreConfig(
@@ -87,6 +88,7 @@ def stream_env(kafka_bootstrap: str, tmp_path: Path) -> StreamEnv:
     )
     store = open_store(config.feature_store)
     apply_repo(store)
+    setup_topics(config.kafka)
     return StreamEnv(config=config, store=store)
 
 
