@@ -164,7 +164,10 @@ class StreamConfig(_Section):
 
     consumer_group: str = "encore-stream-v1"
     recent_sequence_length: int = Field(50, ge=1)
-    dedupe_window: int = Field(512, ge=1)
+    # Exactly-once effect of re-sent events: event-id hashes are kept per user for the
+    # UTC day of the user's newest event and this many days before it; an older event
+    # is not applied (counted as too_late). See encore.platform.stream.state.
+    dedupe_retention_days: int = Field(1, ge=0, le=30)
     max_batch_events: int = Field(2000, ge=1)
     poll_timeout_ms: int = Field(200, ge=1)
     offline_log_dir: Path = Path(".runtime/events")

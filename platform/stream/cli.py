@@ -55,7 +55,8 @@ def run(
     stats = processor.run(max_idle_s=max_idle_s, max_events=max_events)
     typer.echo(
         f"stopped ({stats.stopped_by}): {stats.records} records, {stats.applied} applied, "
-        f"{stats.duplicate_offset + stats.duplicate_id} duplicates, {stats.dead_lettered} "
+        f"{stats.duplicate_offset + stats.duplicate_id} duplicates, {stats.too_late} too late, "
+        f"{stats.dead_lettered} "
         f"dead-lettered, {stats.anonymous} anonymous, {stats.users_pushed} user pushes"
     )
 

@@ -15,7 +15,8 @@ of polled records goes through :meth:`StreamProcessor.process_batch`:
    so a user back after a month keeps ``plays_total``);
 4. apply the user's records in offset order (:mod:`.state`: sessions, last-N
    sequences, day counters; records at or below the user's high-water offset and event
-   ids in the user's dedupe window change nothing);
+   ids already applied within the dedupe retention change nothing, events older than
+   the retention are not applied);
 5. push the changed users' rows to the push source ``user_realtime_push`` (online);
 6. flush the dead-letter records; then (in :meth:`poll_once`) commit the offsets.
 
@@ -62,6 +63,7 @@ from encore.platform.stream.state import (
     APPLIED,
     DUPLICATE_ID,
     DUPLICATE_OFFSET,
+    TOO_LATE,
     StateParams,
     StreamEvent,
     UserState,
@@ -217,6 +219,8 @@ class StreamProcessor:
                     stats.duplicate_offset += 1
                 elif outcome == DUPLICATE_ID:
                     stats.duplicate_id += 1
+                elif outcome == TOO_LATE:
+                    stats.too_late += 1
             if changed:
                 pushed_at = state.next_push_timestamp()  # first: stream_state keeps pushed_us
                 push_rows.append({**state.feature_row(), "event_timestamp": pushed_at})

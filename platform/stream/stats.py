@@ -15,6 +15,7 @@ class BatchStats:
     applied: int = 0
     duplicate_offset: int = 0
     duplicate_id: int = 0
+    too_late: int = 0  # older than the dedupe retention horizon: not applied
     users_pushed: int = 0
     offline_files: int = 0
     seconds: float = 0.0

@@ -82,7 +82,7 @@ def stream_env(kafka_bootstrap: str, tmp_path: Path) -> StreamEnv:
         kafka=KafkaConfig(bootstrap_servers=kafka_bootstrap, events_topic=f"events-{tag}",
                           dead_letter_topic=f"dlq-{tag}", partitions=2),
         stream=StreamConfig(consumer_group=f"stream-{tag}", recent_sequence_length=8,
-                            dedupe_window=512, max_batch_events=40, poll_timeout_ms=100,
+                            max_batch_events=40, poll_timeout_ms=100,
                             offline_log_dir=tmp_path / "events"),
         feature_store=FeatureStoreConfig().under(tmp_path / "features"),
     )
