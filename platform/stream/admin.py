@@ -62,6 +62,19 @@ def evict_group_members(bootstrap_servers: str, group_id: str) -> list[str]:
         admin.close()
 
 
+def leave_group(bootstrap_servers: str, group_id: str, member_id: str) -> None:
+    """Send a LeaveGroup for one (dynamic) member of ``group_id`` over a connection of
+    its own: how a processor leaves while its own connection waits on a JoinGroup."""
+    from kafka.admin import KafkaAdminClient, MemberToRemove
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="encore-stream-leave",
+                             request_timeout_ms=5000)
+    try:
+        admin.remove_group_members(group_id, [MemberToRemove(member_id=member_id)])
+    finally:
+        admin.close()
+
+
 def group_member_ids(bootstrap_servers: str, group_id: str) -> list[str]:
     """The member ids the broker lists for ``group_id`` now."""
     from kafka.admin import KafkaAdminClient

@@ -51,6 +51,7 @@ from encore.platform.config import EncoreConfig, default_config
 from encore.platform.events.codec import CodecError, decode_event, event_to_row
 from encore.platform.events.validation import validate
 from encore.platform.stream.admin import evict_group_members  # noqa: F401 - re-export
+from encore.platform.stream.admin import leave_group
 from encore.platform.stream.catalog import load_track_durations  # noqa: F401 - re-export
 from encore.platform.stream.offline_log import OfflineLog
 from encore.platform.stream.online_state import (  # noqa: F401 - re-exports
@@ -98,6 +99,8 @@ class StreamProcessor:
         poll_timeout_ms: int = 200,
         close_timeout_ms: int = 10_000,
         metrics: StreamMetrics | None = None,
+        bootstrap_servers: str | None = None,
+        group_id: str | None = None,
     ) -> None:
         self.state_store = state_store
         self.dead_letter = dead_letter
@@ -111,6 +114,8 @@ class StreamProcessor:
         self.close_timeout_ms = close_timeout_ms
         self.stats = RunStats()
         self.metrics = metrics if metrics is not None else StreamMetrics()
+        self.bootstrap_servers = bootstrap_servers
+        self.group_id = group_id
         self._closed = False
 
     @classmethod
@@ -162,6 +167,8 @@ class StreamProcessor:
             offline_log=OfflineLog(stream.offline_log_dir),
             params=StateParams.from_config(config, durations),
             consumer=consumer,
+            bootstrap_servers=kafka_config.bootstrap_servers,
+            group_id=stream.consumer_group,
             max_batch_events=stream.max_batch_events,
             poll_timeout_ms=stream.poll_timeout_ms,
             **kwargs,
@@ -356,12 +363,46 @@ class StreamProcessor:
         return self.stats
 
     def close(self) -> None:
+        """Leave the group and close the clients. Always leaves: when the member is
+        still joining (its JoinGroup held by the broker, e.g. behind a killed member),
+        the consumer's own LeaveGroup would queue behind that JoinGroup on the same
+        connection and time out, so the member is removed by id over a connection of
+        its own first (a LeaveGroup request, which real Kafka honours too)."""
         if self._closed:
             return
         self._closed = True
         try:
             if self.consumer is not None:
-                self.consumer.close(autocommit=False, timeout_ms=self.close_timeout_ms)
+                timeout_ms = self.close_timeout_ms
+                member_id = _joining_member_id(self.consumer)
+                if member_id and self.bootstrap_servers and self.group_id:
+                    try:
+                        leave_group(self.bootstrap_servers, self.group_id, member_id)
+                        log.info("left group %s (member %s) while joining", self.group_id,
+                                 member_id)
+                        timeout_ms = min(timeout_ms, 1000)
+                    except Exception as err:  # noqa: BLE001 - still close the consumer
+                        log.warning("could not leave group %s while joining: %s",
+                                    self.group_id, err)
+                self.consumer.close(autocommit=False, timeout_ms=timeout_ms)
         finally:
             if self.dead_letter is not None and hasattr(self.dead_letter, "close"):
                 self.dead_letter.close()
+
+
+def _joining_member_id(consumer: Any) -> str | None:
+    """The member id of a kafka-python consumer whose group join is in progress (None
+    when it is a stable member, has no id yet, or is not a kafka-python consumer).
+    Reads the coordinator's private state: kafka-python has no public accessor."""
+    coordinator = getattr(consumer, "_coordinator", None)
+    generation = getattr(coordinator, "_generation", None)
+    if coordinator is None or generation is None:
+        return None
+    try:
+        from kafka.structs import MemberState
+    except ImportError:  # pragma: no cover - another client library
+        return None
+    member_id = getattr(generation, "member_id", "")
+    if not member_id or getattr(coordinator, "state", None) is MemberState.STABLE:
+        return None
+    return member_id

@@ -172,3 +172,36 @@ def test_sigterm_finishes_the_batch_and_commits(stream_env, tmp_path):
     assert "stopped_by=SIGTERM" in out
     stats = stream_env.processor().run(max_idle_s=2, install_signal_handlers=False)
     assert stats.records == 0
+
+
+def test_sigterm_while_joining_behind_a_killed_member_leaves_the_group(stream_env, tmp_path):
+    """Issue 10: a processor stopped with SIGTERM while its join waits behind a killed
+    member (noida-db never expires it) must still leave the group: afterwards only the
+    killed member is listed, so a clean stop needs no eviction."""
+    from encore.platform.stream.admin import group_member_ids
+
+    stream_env.produce(make_events(n_per_user=5, seed=17, anonymous=0))
+    bootstrap, group = stream_env.kafka.bootstrap_servers, stream_env.config.stream.consumer_group
+    first = _start_worker(stream_env, tmp_path, "--fast")
+    try:
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and not any(
+                r["plays_total"] for r in stream_env.online(USERS).values()):
+            time.sleep(0.1)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    killed = group_member_ids(bootstrap, group)
+    assert len(killed) == 1
+    second = _start_worker(stream_env, tmp_path, "--fast")
+    try:
+        deadline = time.monotonic() + 30  # until the second member shows up, joining
+        while time.monotonic() < deadline and len(group_member_ids(bootstrap, group)) < 2:
+            time.sleep(0.2)
+        time.sleep(1.0)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        out, _ = second.communicate(timeout=40)
+    assert second.returncode == 0, out
+    assert group_member_ids(bootstrap, group) == killed
+    evict_group_members(bootstrap, group)
