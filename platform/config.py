@@ -171,6 +171,17 @@ class StreamConfig(_Section):
     max_batch_events: int = Field(2000, ge=1)
     poll_timeout_ms: int = Field(200, ge=1)
     offline_log_dir: Path = Path(".runtime/events")
+    # An event stamped more than this far ahead of the processor's wall clock (at
+    # processing time) is dead-lettered and counted (future_skewed), never applied:
+    # a fast client clock must not move a listener's "today" forward.
+    max_future_skew_s: float = Field(300.0, ge=0)
+    # A failing batch (offline log, online store, dead-letter topic) is retried after
+    # retry_backoff_s, doubling up to retry_backoff_max_s; after give_up_after_s of
+    # failures in a row the processor stops with an error (nothing is committed).
+    retry_backoff_s: float = Field(0.5, gt=0)
+    retry_backoff_max_s: float = Field(30.0, gt=0)
+    give_up_after_s: float = Field(300.0, gt=0)
+    metrics_port: int = Field(0, ge=0, le=65535)  # Prometheus /metrics of `stream run`; 0 = off
 
 
 class BatchConfig(_Section):

@@ -31,17 +31,21 @@ def run(
 
     from encore.platform.config import default_config
     from encore.platform.events.producer import ProduceError, TopicSetupError
-    from encore.feature_store.store import open_store
+    from encore.feature_store.store import StorePathError, open_store
     from encore.platform.stream.admin import prepare_stream
     from encore.platform.stream.catalog import load_track_durations
-    from encore.platform.stream.processor import StreamProcessor
+    from encore.platform.stream.processor import StreamProcessor, StreamStalledError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = default_config()
     durations = load_track_durations(tracks) if tracks else None
     if durations is None:
         typer.echo("warning: no --tracks catalog given; completes_today stays 0", err=True)
-    store = open_store(config.feature_store)
+    try:
+        store = open_store(config.feature_store)
+    except StorePathError as err:
+        typer.echo(f"error: cannot open the feature store: {err}", err=True)
+        raise typer.Exit(code=1) from err
     try:
         prepare_stream(config, store, bootstrap_servers=bootstrap)
         processor = StreamProcessor.from_config(
@@ -52,11 +56,17 @@ def run(
         typer.echo(f"error: cannot start the stream processor on Kafka at "
                    f"{bootstrap or config.kafka.bootstrap_servers}: {err}", err=True)
         raise typer.Exit(code=1) from err
-    stats = processor.run(max_idle_s=max_idle_s, max_events=max_events)
+    if config.stream.metrics_port:
+        processor.metrics.serve(config.stream.metrics_port, addr=config.serving.host)
+    try:
+        stats = processor.run(max_idle_s=max_idle_s, max_events=max_events)
+    except StreamStalledError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(code=1) from err
     typer.echo(
         f"stopped ({stats.stopped_by}): {stats.records} records, {stats.applied} applied, "
         f"{stats.duplicate_offset + stats.duplicate_id} duplicates, {stats.too_late} too late, "
-        f"{stats.dead_lettered} "
+        f"{stats.future_skewed} future-dated, {stats.dead_lettered} "
         f"dead-lettered, {stats.anonymous} anonymous, {stats.users_pushed} user pushes"
     )
 

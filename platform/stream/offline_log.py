@@ -42,13 +42,26 @@ def file_name(partition: int, first_offset: int) -> str:
     return f"part-p{partition:04d}-o{first_offset:020d}.parquet"
 
 
+class OfflineLogError(OSError):
+    """The offline log could not be written (the message names the folder)."""
+
+
 class OfflineLog:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
     def write(self, rows: Iterable[tuple[int, int, dict[str, Any]]]) -> list[Path]:
         """Write ``(partition, offset, event_row)`` rows (rows as
-        ``encore.platform.events.codec.event_to_row`` gives them); returns the files."""
+        ``encore.platform.events.codec.event_to_row`` gives them); returns the files.
+        OfflineLogError (naming the folder) when the folder cannot be written."""
+        try:
+            return self._write(rows)
+        except OSError as err:
+            raise OfflineLogError(
+                f"cannot write the offline log under {self.root}: {err.strerror or err}"
+                + (f" ({err.filename})" if getattr(err, "filename", None) else "")) from err
+
+    def _write(self, rows: Iterable[tuple[int, int, dict[str, Any]]]) -> list[Path]:
         groups: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
         for partition, offset, row in rows:
             day = row["ts"].strftime("%Y-%m-%d")

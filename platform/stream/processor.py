@@ -75,6 +75,11 @@ from encore.platform.stream.stats import BatchStats, RunStats, StreamMetrics
 log = logging.getLogger("encore.stream")
 
 
+class StreamStalledError(RuntimeError):
+    """Batches kept failing for longer than ``give_up_after_s``: the processor stopped
+    (nothing of the failing batch was committed; a restart retries it)."""
+
+
 # -- the processor -----------------------------------------------------------------------
 
 
@@ -101,6 +106,11 @@ class StreamProcessor:
         metrics: StreamMetrics | None = None,
         bootstrap_servers: str | None = None,
         group_id: str | None = None,
+        max_future_skew_s: float = 300.0,
+        clock: Callable[[], float] = time.time,
+        retry_backoff_s: float = 0.5,
+        retry_backoff_max_s: float = 30.0,
+        give_up_after_s: float = 300.0,
     ) -> None:
         self.state_store = state_store
         self.dead_letter = dead_letter
@@ -116,6 +126,14 @@ class StreamProcessor:
         self.metrics = metrics if metrics is not None else StreamMetrics()
         self.bootstrap_servers = bootstrap_servers
         self.group_id = group_id
+        self.max_future_skew_ms = int(max_future_skew_s * 1000)
+        self.clock = clock
+        self.retry_backoff_s = retry_backoff_s
+        self.retry_backoff_max_s = retry_backoff_max_s
+        self.give_up_after_s = give_up_after_s
+        self._failures = 0
+        self._failing_since: float | None = None
+        self._stop_event: threading.Event | None = None
         self._closed = False
 
     @classmethod
@@ -171,6 +189,10 @@ class StreamProcessor:
             group_id=stream.consumer_group,
             max_batch_events=stream.max_batch_events,
             poll_timeout_ms=stream.poll_timeout_ms,
+            max_future_skew_s=stream.max_future_skew_s,
+            retry_backoff_s=stream.retry_backoff_s,
+            retry_backoff_max_s=stream.retry_backoff_max_s,
+            give_up_after_s=stream.give_up_after_s,
             **kwargs,
         )
 
@@ -185,6 +207,7 @@ class StreamProcessor:
         stats = BatchStats()
         records = sorted(records, key=lambda r: (r.topic, r.partition, r.offset))
         stats.records = len(records)
+        now_ms = int(self.clock() * 1000)
         offline_rows: list[tuple[int, int, dict[str, Any]]] = []
         per_user: dict[int, list[tuple[str, int, StreamEvent]]] = defaultdict(list)
 
@@ -195,10 +218,18 @@ class StreamProcessor:
                 self._dead_letter(record, [str(err)], "")
                 stats.dead_lettered += 1
                 continue
-            reasons = validate(event)
+            reasons = validate(event, now_s=now_ms / 1000)
             if reasons:
                 self._dead_letter(record, reasons, event.event_id)
                 stats.dead_lettered += 1
+                continue
+            ahead_ms = event.timestamp.ToMilliseconds() - now_ms
+            if ahead_ms > self.max_future_skew_ms:
+                self._dead_letter(record, [
+                    f"timestamp {ahead_ms / 1000:.0f} s ahead of the stream processor's clock "
+                    f"(stream.max_future_skew_s = {self.max_future_skew_ms / 1000:g})"],
+                    event.event_id)
+                stats.future_skewed += 1
                 continue
             # a validated event always converts (its timestamp is in range)
             offline_rows.append((record.partition, record.offset, event_to_row(event)))
@@ -235,7 +266,7 @@ class StreamProcessor:
         stats.users_pushed = len(push_rows)
         if self.after_push is not None:
             self.after_push(stats)
-        if stats.dead_lettered:
+        if stats.dead_lettered or stats.future_skewed:
             self.dead_letter.flush()
         stats.seconds = time.perf_counter() - started
         return stats
@@ -266,17 +297,21 @@ class StreamProcessor:
             last[tp] = max(last.get(tp, r.offset), r.offset)
         try:
             stats = self.process_batch(records)
-        except Exception:  # noqa: BLE001 - never lose a batch: rewind and retry it
+        except Exception as err:  # noqa: BLE001 - never lose a batch: rewind and retry it
             self.stats.batches_failed += 1
             self.metrics.batches_failed.inc()
-            log.exception("batch of %d records failed; rewinding to retry it", len(records))
             for tp, offset in first.items():
                 try:
                     self.consumer.seek(tp, offset)
                 except Exception:  # noqa: BLE001 - partition revoked meanwhile
                     pass
-            time.sleep(1.0)
+            self._wait(self._backoff_after(err, len(records)))
             return BatchStats()
+        if self._failing_since is not None:
+            log.info("batch processing recovered after %d failed attempts over %.1f s",
+                     self._failures, time.monotonic() - self._failing_since)
+            self._failures, self._failing_since = 0, None
+            self.metrics.failing_since.set(0)
         try:
             self.consumer.commit({tp: OffsetAndMetadata(o + 1, "", -1) for tp, o in last.items()})
         except CommitFailedError as err:
@@ -293,6 +328,34 @@ class StreamProcessor:
         self.stats.add(stats)
         self.metrics.observe_batch(stats)
         return stats
+
+    def _backoff_after(self, err: Exception, n_records: int) -> float:
+        """Book a failed batch; the seconds to wait before retrying it. Logs the first
+        failure of a run of failures only (with its traceback); raises
+        StreamStalledError once the run has lasted ``give_up_after_s``."""
+        now = time.monotonic()
+        self._failures += 1
+        if self._failing_since is None:
+            self._failing_since = now
+            log.error("batch of %d records failed: %s; retrying with backoff (up to %g s "
+                      "apart), giving up after %g s of failures", n_records, err,
+                      self.retry_backoff_max_s, self.give_up_after_s, exc_info=err)
+        else:
+            log.debug("batch failed again (attempt %d): %s", self._failures, err)
+        elapsed = now - self._failing_since
+        self.metrics.failing_since.set(elapsed)
+        if elapsed >= self.give_up_after_s:
+            raise StreamStalledError(
+                f"stream processor gave up after {self._failures} failed attempts over "
+                f"{elapsed:.0f} s (stream.give_up_after_s = {self.give_up_after_s:g}): {err}"
+            ) from err
+        return min(self.retry_backoff_max_s, self.retry_backoff_s * 2 ** (self._failures - 1))
+
+    def _wait(self, seconds: float) -> None:
+        if self._stop_event is not None:
+            self._stop_event.wait(seconds)  # a stop request ends the wait
+        else:
+            time.sleep(seconds)
 
     def lag(self) -> int | None:
         """Records behind the end of the assigned partitions (None if unknown)."""
@@ -319,6 +382,7 @@ class StreamProcessor:
         seconds, or ``max_events`` records were processed. Logs events/s and lag every
         ``log_interval_s``."""
         stop_event = stop_event or threading.Event()
+        self._stop_event = stop_event
         previous: dict[int, Any] = {}
         if install_signal_handlers and threading.current_thread() is threading.main_thread():
             def _stop(signum: int, _frame: Any) -> None:

@@ -16,6 +16,7 @@ class BatchStats:
     duplicate_offset: int = 0
     duplicate_id: int = 0
     too_late: int = 0  # older than the dedupe retention horizon: not applied
+    future_skewed: int = 0  # stamped beyond stream.max_future_skew_s: dead-lettered
     users_pushed: int = 0
     offline_files: int = 0
     seconds: float = 0.0

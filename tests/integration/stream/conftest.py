@@ -98,7 +98,7 @@ def make_events(n_per_user: int = 60, seed: int = 3, anonymous: int = 5) -> list
     rng = random.Random(seed)
     now_ms = int(time.time() * 1000)
     day_ms = 86_400_000
-    base = (now_ms // day_ms - 1) * day_ms + 23 * 3_600_000  # yesterday 23:00 UTC
+    base = (now_ms // day_ms - 2) * day_ms + 23 * 3_600_000  # 23:00 UTC two days ago: all past
     events = []
     for user in USERS:
         ts = base + rng.randrange(60_000)
