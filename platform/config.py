@@ -182,6 +182,10 @@ class StreamConfig(_Section):
     retry_backoff_max_s: float = Field(30.0, gt=0)
     give_up_after_s: float = Field(300.0, gt=0)
     metrics_port: int = Field(0, ge=0, le=65535)  # Prometheus /metrics of `stream run`; 0 = off
+    # Users whose state the processor keeps in memory between batches (it owns them
+    # while it owns their partition; cleared on every rebalance and after a failed
+    # batch). 0: read every batch's users back from the online store.
+    state_cache_users: int = Field(100_000, ge=0)
 
 
 class BatchConfig(_Section):

@@ -43,7 +43,7 @@ import logging
 import signal
 import threading
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -73,6 +73,9 @@ from encore.platform.stream.state import (
 from encore.platform.stream.stats import BatchStats, RunStats, StreamMetrics
 
 log = logging.getLogger("encore.stream")
+
+
+_MISSING = object()
 
 
 class StreamStalledError(RuntimeError):
@@ -111,6 +114,7 @@ class StreamProcessor:
         retry_backoff_s: float = 0.5,
         retry_backoff_max_s: float = 30.0,
         give_up_after_s: float = 300.0,
+        state_cache_users: int = 100_000,
     ) -> None:
         self.state_store = state_store
         self.dead_letter = dead_letter
@@ -134,6 +138,10 @@ class StreamProcessor:
         self._failures = 0
         self._failing_since: float | None = None
         self._stop_event: threading.Event | None = None
+        self.state_cache_users = state_cache_users
+        # user -> (state, the feature row stored for it), for the users of this
+        # member's partitions; see forget_states
+        self._states: OrderedDict[int, tuple[UserState, dict[str, Any]]] = OrderedDict()
         self._closed = False
 
     @classmethod
@@ -177,9 +185,9 @@ class StreamProcessor:
             client_id="encore-stream",
         )
         options.update(consumer_options or {})
-        consumer = KafkaConsumer(kafka_config.events_topic, **options)
+        consumer = KafkaConsumer(**options)
         dead_letter = EventProducer(kafka_config, source="stream")
-        return cls(
+        processor = cls(
             state_store=FeastUserStateStore(store),
             dead_letter=dead_letter,
             offline_log=OfflineLog(stream.offline_log_dir),
@@ -193,8 +201,15 @@ class StreamProcessor:
             retry_backoff_s=stream.retry_backoff_s,
             retry_backoff_max_s=stream.retry_backoff_max_s,
             give_up_after_s=stream.give_up_after_s,
+            state_cache_users=stream.state_cache_users,
             **kwargs,
         )
+        consumer.subscribe([kafka_config.events_topic], listener=_rebalance_listener(processor))
+        return processor
+
+    def forget_states(self) -> None:
+        """Drop the in-memory user states (the next batch reads them from the store)."""
+        self._states.clear()
 
     # -- one batch ---------------------------------------------------------------------
 
@@ -242,10 +257,34 @@ class StreamProcessor:
         if self.offline_log is not None and offline_rows:
             stats.offline_files = len(self.offline_log.write(offline_rows))
 
-        stored = self.state_store.read(list(per_user))
+        try:
+            self._apply_and_push(per_user, stats)
+        except BaseException:
+            self._states.clear()  # states changed in place but not pushed
+            raise
+        if self.after_push is not None:
+            self.after_push(stats)
+        if stats.dead_lettered or stats.future_skewed:
+            self.dead_letter.flush()
+        stats.seconds = time.perf_counter() - started
+        return stats
+
+    def _apply_and_push(self, per_user: dict[int, list[tuple[str, int, StreamEvent]]],
+                        stats: BatchStats) -> None:
+        cache = self._states
+        missing = [u for u in per_user if u not in cache]
+        stored = self.state_store.read(missing) if missing else {}
         push_rows = []
+        states = []
         for user_id, items in per_user.items():
-            state = UserState.from_feature_row(user_id, stored.get(user_id))
+            cached = cache.get(user_id)
+            if cached is None:
+                row = stored.get(user_id)
+                state = UserState.from_feature_row(user_id, row)
+                last_row = dict(row) if row and row.get("stream_state") else {}
+            else:
+                state, last_row = cached
+            states.append((state, last_row))
             changed = False
             for partition_key, offset, view in items:
                 outcome = apply_record(state, view, self.params,
@@ -261,15 +300,22 @@ class StreamProcessor:
                     stats.too_late += 1
             if changed:
                 pushed_at = state.next_push_timestamp()  # first: stream_state keeps pushed_us
-                push_rows.append({**state.feature_row(), "event_timestamp": pushed_at})
+                row = state.feature_row()
+                # only what changed since the stored row (always stream_state): the
+                # online stores write one value per feature, so this is most of a push
+                update = {k: v for k, v in row.items() if last_row.get(k, _MISSING) != v}
+                update["user_id"] = user_id
+                update["event_timestamp"] = pushed_at
+                push_rows.append(update)
+                last_row.update(row)
         self.state_store.push(push_rows)
         stats.users_pushed = len(push_rows)
-        if self.after_push is not None:
-            self.after_push(stats)
-        if stats.dead_lettered or stats.future_skewed:
-            self.dead_letter.flush()
-        stats.seconds = time.perf_counter() - started
-        return stats
+        if self.state_cache_users:
+            for state, last_row in states:
+                cache[state.user_id] = (state, last_row)
+                cache.move_to_end(state.user_id)
+            while len(cache) > self.state_cache_users:
+                cache.popitem(last=False)
 
     def _dead_letter(self, record: Any, reasons: list[str], event_id: str) -> None:
         value = record.value if isinstance(record.value, (bytes, bytearray)) else b""
@@ -452,6 +498,21 @@ class StreamProcessor:
         finally:
             if self.dead_letter is not None and hasattr(self.dead_letter, "close"):
                 self.dead_letter.close()
+
+
+def _rebalance_listener(processor: StreamProcessor) -> Any:
+    """A kafka-python rebalance listener: partitions moving means other members may
+    have pushed newer states of their users, so the processor forgets its cached ones."""
+    from kafka import ConsumerRebalanceListener
+
+    class ForgetStatesOnRebalance(ConsumerRebalanceListener):
+        def on_partitions_revoked(self, revoked: Any) -> None:
+            processor.forget_states()
+
+        def on_partitions_assigned(self, assigned: Any) -> None:
+            processor.forget_states()
+
+    return ForgetStatesOnRebalance()
 
 
 def _joining_member_id(consumer: Any) -> str | None:

@@ -66,6 +66,7 @@ import json
 from array import array
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Any
 
@@ -202,7 +203,11 @@ class UserState:
         """The row pushed to ``user_realtime_push`` (without event_timestamp)."""
         row: dict[str, Any] = {"user_id": self.user_id}
         for name in FEATURE_NAMES:
-            row[name] = self.stream_state_json() if name == "stream_state" else getattr(self, name)
+            if name == "stream_state":
+                row[name] = self.stream_state_json()
+            else:
+                value = getattr(self, name)
+                row[name] = list(value) if isinstance(value, list) else value
         return row
 
     @classmethod
@@ -248,7 +253,7 @@ def event_key(event_id: str) -> int:
 
 
 def _pack(keys: set[int]) -> str:
-    return base64.b64encode(array("Q", sorted(keys)).tobytes()).decode("ascii")
+    return base64.b64encode(array("Q", keys).tobytes()).decode("ascii")
 
 
 def _unpack(packed: str) -> set[int]:
@@ -269,7 +274,12 @@ def stream_state_has(stream_state: str | None, event_id: str) -> bool:
 
 
 def _utc_day(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d")
+    return _day_name(ts_ms // DAY_MS)
+
+
+@lru_cache(maxsize=4096)
+def _day_name(day: int) -> str:
+    return datetime.fromtimestamp(day * 86_400, tz=timezone.utc).strftime("%Y-%m-%d")
 
 
 def _append(values: list[int], value: int, limit: int) -> None:

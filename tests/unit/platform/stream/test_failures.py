@@ -26,8 +26,8 @@ class FakeStore:
         return {u: self.rows.get(u) for u in user_ids}
 
     def push(self, rows):
-        for row in rows:
-            self.rows[row["user_id"]] = dict(row)
+        for row in rows:  # a row updates the features it names (as Feast writes)
+            self.rows.setdefault(row["user_id"], {}).update(row)
 
 
 class FakeDLQ:

@@ -28,8 +28,8 @@ class FakeStore:
 
     def push(self, rows):
         self.pushes.append(rows)
-        for row in rows:
-            self.rows[row["user_id"]] = dict(row)
+        for row in rows:  # a row updates the features it names (as Feast writes)
+            self.rows.setdefault(row["user_id"], {}).update(row)
 
 
 class FakeDLQ:
