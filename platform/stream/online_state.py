@@ -51,6 +51,7 @@ class FeastUserStateStore:
         self._provider = store._get_provider()  # no public TTL-free batched read in Feast
         self._to_python = feast_value_type_to_python_type
         self._encoders = _value_encoders()
+        _use_sqlite_wal(self._provider, store.config)
 
     @staticmethod
     def _key(user_id: int) -> Any:
@@ -88,6 +89,20 @@ class FeastUserStateStore:
             values = {name: encoders[name](row[name]) for name in FEATURE_NAMES if name in row}
             data.append((self._key(row["user_id"]), values, row["event_timestamp"], None))
         self._provider.online_write_batch(self.store.config, self.view, data, progress=None)
+
+
+def _use_sqlite_wal(provider: Any, config: Any) -> None:
+    """Put a SQLite online store in write-ahead-log mode (synchronous stays FULL, so a
+    pushed state is as durable as before): one fsync per batch instead of the rollback
+    journal's several, and readers in other processes no longer block the writer.
+    The mode is stored in the database file. Nothing happens for other stores."""
+    online_store = getattr(provider, "online_store", None)
+    get_conn = getattr(online_store, "_get_conn", None)
+    if get_conn is None or type(online_store).__name__ != "SqliteOnlineStore":
+        return
+    conn = get_conn(config)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
 
 
 def _value_encoders() -> dict[str, Any]:

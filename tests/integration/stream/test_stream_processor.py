@@ -205,3 +205,42 @@ def test_sigterm_while_joining_behind_a_killed_member_leaves_the_group(stream_en
     assert second.returncode == 0, out
     assert group_member_ids(bootstrap, group) == killed
     evict_group_members(bootstrap, group)
+
+
+@pytest.mark.parametrize("online_store", ["sqlite", "redis"])
+def test_state_store_writes_partial_rows_that_feast_reads_back(stream_env, redis_url, tmp_path,
+                                                               online_store):
+    """The adapter writes straight to the provider (only the features that changed);
+    get_online_features must see exactly what a full push would show, on both stores."""
+    from datetime import datetime, timedelta, timezone
+
+    from encore.feature_store.store import apply_repo, open_store
+    from encore.platform.stream.online_state import FeastUserStateStore
+    from encore.platform.stream.state import StateParams, StreamEvent, UserState, apply_record
+
+    config = stream_env.config.feature_store.model_copy(update={
+        "online_store": online_store,
+        "redis_connection_string": redis_url.removeprefix("redis://").split("/")[0]})
+    store = open_store(config.under(tmp_path / f"fs-{online_store}",
+                                    online_store=online_store,
+                                    redis_connection_string=config.redis_connection_string))
+    apply_repo(store)
+    adapter = FeastUserStateStore(store)
+    user = 900_000 + int(time.time() * 1000) % 100_000  # fresh in a shared Redis
+    now = datetime.now(timezone.utc) - timedelta(minutes=5)
+    state = UserState(user_id=user)
+    apply_record(state, StreamEvent("a", user, 4, "SEARCH", "PLAY_START",
+                                    int(now.timestamp() * 1000)), StateParams())
+    first = state.feature_row()
+    adapter.push([{**first, "event_timestamp": state.next_push_timestamp()}])
+    apply_record(state, StreamEvent("b", user, 4, "SEARCH", "HEART",
+                                    int(now.timestamp() * 1000) + 1000), StateParams())
+    second = state.feature_row()
+    changed = {k: v for k, v in second.items() if first[k] != v}
+    assert "plays_total" not in changed and "hearts_today" in changed
+    adapter.push([{**changed, "user_id": user, "event_timestamp": state.next_push_timestamp()}])
+    assert adapter.read([user])[user] == {k: v for k, v in second.items() if k != "user_id"}
+    names = [k for k in second if k != "user_id"]
+    online = store.get_online_features(features=[f"user_realtime:{n}" for n in names],
+                                       entity_rows=[{"user_id": user}]).to_dict()
+    assert {n: online[n][0] for n in names} == {n: second[n] for n in names}
