@@ -186,6 +186,11 @@ class StreamConfig(_Section):
     # while it owns their partition; cleared on every rebalance and after a failed
     # batch). 0: read every batch's users back from the online store.
     state_cache_users: int = Field(100_000, ge=0)
+    # Verify the CRC-32C of fetched record batches. None: only when kafka-python has its
+    # C implementation (the optional `crc32c` package); its pure-Python fallback costs
+    # about 15 ms per 60 KB, a fifth of a core at 5,000 events/s. Protobuf decoding
+    # still dead-letters a corrupt record.
+    check_crcs: bool | None = None
 
 
 class BatchConfig(_Section):

@@ -5,20 +5,25 @@ on ``KafkaConfig.events_topic`` (kafka-python, ``enable_auto_commit=False``). Ea
 of polled records goes through :meth:`StreamProcessor.process_batch`:
 
 1. decode every record (``encore.platform.events.codec``) and validate it
-   (``encore.platform.events.validation``); a record that does not decode or validate
-   goes to the dead-letter topic with its reasons (the ingestion producer's DLQ path,
-   ``EventProducer.dead_letter``) and processing continues;
+   (``encore.platform.events.validation``); a record that does not decode or validate,
+   or whose timestamp is more than ``max_future_skew_s`` ahead of the processor's
+   clock, goes to the dead-letter topic with its reasons (the ingestion producer's DLQ
+   path, ``EventProducer.dead_letter``) and processing continues;
 2. append the valid events to the parquet offline log (:mod:`.offline_log`:
    at-least-once, consumers de-duplicate by ``event_id``);
-3. read the current state of every user touched by the batch from the online store in
-   ONE call (``online_read`` of the ``user_realtime`` view, which ignores the view's TTL
-   so a user back after a month keeps ``plays_total``);
+3. read the current state of every user touched by the batch, and not cached from an
+   earlier batch, from the online store in ONE call (``online_read`` of the
+   ``user_realtime`` view, which ignores the view's TTL so a user back after a month
+   keeps ``plays_total``); the cache is forgotten on every rebalance and failed batch;
 4. apply the user's records in offset order (:mod:`.state`: sessions, last-N
    sequences, day counters; records at or below the user's high-water offset and event
    ids already applied within the dedupe retention change nothing, events older than
    the retention are not applied);
-5. push the changed users' rows to the push source ``user_realtime_push`` (online);
-6. flush the dead-letter records; then (in :meth:`poll_once`) commit the offsets.
+5. write the changed features of the changed users to the online store (one batched
+   write, :class:`.online_state.FeastUserStateStore`);
+6. flush the dead-letter records; then (in :meth:`poll_once`) commit the offsets. A
+   failing batch is rewound and retried with backoff, and the processor gives up with
+   :class:`StreamStalledError` after ``give_up_after_s`` of failures.
 
 Offsets are committed ONLY after the push. A crash anywhere before the commit makes the
 group re-deliver the batch; the re-delivered records are at or below the high-water
@@ -183,6 +188,7 @@ class StreamProcessor:
             auto_offset_reset="earliest",
             max_poll_records=stream.max_batch_events,
             client_id="encore-stream",
+            check_crcs=stream.check_crcs if stream.check_crcs is not None else _has_c_crc32c(),
         )
         options.update(consumer_options or {})
         consumer = KafkaConsumer(**options)
@@ -240,10 +246,9 @@ class StreamProcessor:
                 continue
             ahead_ms = event.timestamp.ToMilliseconds() - now_ms
             if ahead_ms > self.max_future_skew_ms:
-                self._dead_letter(record, [
-                    f"timestamp {ahead_ms / 1000:.0f} s ahead of the stream processor's clock "
-                    f"(stream.max_future_skew_s = {self.max_future_skew_ms / 1000:g})"],
-                    event.event_id)
+                reason = (f"timestamp {ahead_ms / 1000:.0f} s ahead of the stream processor's "
+                          f"clock (stream.max_future_skew_s = {self.max_future_skew_ms / 1000:g})")
+                self._dead_letter(record, [reason], event.event_id)
                 stats.future_skewed += 1
                 continue
             # a validated event always converts (its timestamp is in range)
@@ -498,6 +503,14 @@ class StreamProcessor:
         finally:
             if self.dead_letter is not None and hasattr(self.dead_letter, "close"):
                 self.dead_letter.close()
+
+
+def _has_c_crc32c() -> bool:
+    try:
+        from kafka.record import util
+    except ImportError:  # pragma: no cover
+        return False
+    return getattr(util, "crc32c_c", None) is not None
 
 
 def _rebalance_listener(processor: StreamProcessor) -> Any:

@@ -91,6 +91,10 @@ _INT_LIST_FEATURES = frozenset(
 _INT_FEATURES = frozenset(f.name for f in USER_REALTIME.features if pa.types.is_integer(f.type))
 
 
+_SCENARIO_NAMES = {number: name for name, number in Scenario.items()}
+_ACTION_NAMES = {number: name for name, number in Action.items()}
+
+
 def is_complete(played_ms: int, duration_ms: int | None) -> bool:
     """The shared rule of encore.platform.labels; an unknown duration is never
     complete."""
@@ -118,8 +122,8 @@ class StreamEvent:
             user_id=event.user_id if subject == "user_id" else None,
             anonymous_id=event.anonymous_id if subject == "anonymous_id" else None,
             track_id=event.track_id,
-            scenario=Scenario.Name(event.scenario),
-            action=Action.Name(event.action),
+            scenario=_SCENARIO_NAMES.get(event.scenario) or Scenario.Name(event.scenario),
+            action=_ACTION_NAMES.get(event.action) or Action.Name(event.action),
             ts_ms=event.timestamp.ToMilliseconds(),
             played_ms=event.played_ms,
         )
