@@ -18,6 +18,7 @@ again with fresh event ids and stamped with their send time (a live stream):
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing as mp
 import tempfile
@@ -130,6 +131,8 @@ def _rate_phase(tmp: Path, bootstrap: str, events: list[bytes], durations: dict[
         return stats
 
     processor.process_batch = timed  # type: ignore[method-assign]
+    gc.collect()
+    gc.freeze()  # as `encore stream run` does before it starts consuming
     stop = threading.Event()
     worker = threading.Thread(target=processor.run,
                               kwargs=dict(stop_event=stop, install_signal_handlers=False))
