@@ -101,7 +101,7 @@ class StreamProcessor:
     def __init__(
         self,
         *,
-        state_store: Any,
+        state_store: UserStateStore,
         dead_letter: Any,
         offline_log: OfflineLog | None,
         params: StateParams,
