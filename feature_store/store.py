@@ -23,10 +23,35 @@ PROJECT = "encore"
 EMPTY_PART_FILE = "part-00000-empty.parquet"
 
 
+class StorePathError(ValueError):
+    """A configured feature-store file cannot be used where it is (the message names
+    the configured path and what is in the way)."""
+
+
+def _file_path(path: Path, setting: str) -> Path:
+    """``path`` made absolute with its folder created; StorePathError when something
+    other than a folder is in the way (a plain file as a parent, a folder at the
+    file's own path) or the folder cannot be created."""
+    path = Path(path).resolve()
+    if path.is_dir():
+        raise StorePathError(f"feature_store.{setting} {path} is a folder, not a file")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise StorePathError(
+                    f"feature_store.{setting} {path}: {parent} is a file, not a folder")
+            break
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StorePathError(f"feature_store.{setting} {path}: cannot create its folder "
+                             f"{path.parent}: {err.strerror or err}") from err
+    return path
+
+
 def _online_store_config(config: FeatureStoreConfig, online_store: str):
     if online_store == "sqlite":
-        path = Path(config.sqlite_path).resolve()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = _file_path(config.sqlite_path, "sqlite_path")
         return SqliteOnlineStoreConfig(path=str(path))
     if online_store == "redis":
         return RedisOnlineStoreConfig(connection_string=config.redis_connection_string)
@@ -41,8 +66,7 @@ def repo_config(
 ) -> RepoConfig:
     """Feast RepoConfig equivalent to repo/feature_store.yaml, paths made absolute."""
     config = config or default_config().feature_store
-    registry = Path(config.registry_path).resolve()
-    registry.parent.mkdir(parents=True, exist_ok=True)
+    registry = _file_path(config.registry_path, "registry_path")
     return RepoConfig(
         project=PROJECT,
         provider="local",

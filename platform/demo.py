@@ -85,6 +85,8 @@ def _realtime_path(console: Console, world, out: Path) -> tuple[int, int, dict, 
     from encore.platform.events.producer import EventProducer
     from encore.platform.events.replay import replay_world
     from encore.platform.stack import LocalStack
+    from encore.feature_store.store import open_store
+    from encore.platform.stream.admin import prepare_stream
     from encore.platform.stream.processor import StreamProcessor, load_track_durations
 
     for folder in ("stack", "features", "stream-log"):
@@ -102,8 +104,9 @@ def _realtime_path(console: Console, world, out: Path) -> tuple[int, int, dict, 
                       f"in {time.perf_counter() - started:.1f} s")
 
         console.print(Rule("4. stream processor: sessions, sequences, counters -> Feast online store"))
+        prepare_stream(cfg, store := open_store(cfg.feature_store))
         processor = StreamProcessor.from_config(
-            cfg, durations=load_track_durations(world.path / "catalog" / "tracks.parquet"))
+            cfg, store=store, durations=load_track_durations(world.path / "catalog" / "tracks.parquet"))
         stats = processor.run(max_events=sent, max_idle_s=30, install_signal_handlers=False)
         console.print(f"{stats.records:,} records in {stats.batches} batches, "
                       f"{stats.users_pushed:,} user pushes, {stats.dead_lettered} dead-lettered")

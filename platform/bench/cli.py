@@ -32,18 +32,21 @@ def world(
 @app.command("stream")
 def stream(
     out: Path = _out("stream"),
-    rate: float = typer.Option(500.0, help="Produce rate (events/s) of the latency phase."),
-    events: int = typer.Option(20_000, help="Events sent in the throughput phase."),
+    rates: str = typer.Option("500,2000,5000", help="Sustained produce rates (events/s), "
+                              "comma-separated, each measured in turn."),
+    seconds: float = typer.Option(60.0, help="How long each rate is sustained."),
     users: int = typer.Option(300, help="Users in the generated world the events come from."),
 ) -> None:
-    """Event-to-online-feature latency (p50/p99) at a fixed rate and consumer throughput,
-    in one run against a local broker and a SQLite online store."""
+    """Event-to-online-feature latency (p50/p99) and consumer lag at each rate, in one
+    run against a local broker and a SQLite online store (producer in its own process)."""
     from encore.platform.bench.stream import run
 
-    result = run(out, rate=rate, n_events=events, users=users)
-    latency = result["latency"]["latency_ms"]
-    typer.echo(f"latency at {rate:g} events/s: p50 {latency['p50']} ms, p99 {latency['p99']} ms")
-    typer.echo(f"consumer throughput: {result['throughput']['consumer_events_per_s']:,} events/s")
+    result = run(out, tuple(float(r) for r in rates.split(",")), seconds, users=users)
+    for phase in result["rates"]:
+        latency = phase["latency_ms"] or {}
+        typer.echo(f"{phase['target_rate_events_per_s']:>7g} events/s for {phase['seconds']:g} s: "
+                   f"p50 {latency.get('p50')} ms, p99 {latency.get('p99')} ms, "
+                   f"max {latency.get('max')} ms, max lag {phase['max_lag_events']:,} events")
     typer.echo(f"wrote {out}")
 
 

@@ -1,21 +1,26 @@
-"""Benchmark of the stream processor: event-to-online-feature latency and throughput.
+"""Benchmark of the stream processor: event-to-online-feature latency and consumer lag
+at several sustained produce rates, in one run.
 
-One run, one machine, its own broker (noida-db on a free port) and Feast store (SQLite
-online store) in a temporary folder, events from a small generated world (timestamps
-shifted to end now, so they are inside the ``user_realtime`` TTL):
+One run, one machine, its own broker (noida-db on a free port) and, per rate, a fresh
+topic, consumer group and Feast store (SQLite online store) in a temporary folder. The
+events are those of a small generated world (``users`` users, one day), sent again and
+again with fresh event ids and stamped with their send time (a live stream):
 
-1. **latency**: the processor runs in a thread; a producer sends events at ``rate``
-   events/s; for every ``sample_every``-th user event the time from just before
-   ``send`` to the moment ``get_online_features`` shows it applied (its id is in the
-   user's pushed ``stream_state`` dedupe window) is recorded; p50/p90/p99/max reported.
-2. **throughput**: a fresh topic and group; the producer sends ``n_events`` as fast
-   as it can (unthrottled, in a thread) while the processor consumes; events/s =
-   records / (last batch end - first batch start), plus the producer's own rate.
+- the **producer** runs in a process of its own (as clients do; no GIL shared with the
+  processor) and sends ``rate`` events/s for ``seconds`` s (paced in 2 ms steps);
+- the **processor** (``StreamProcessor.from_config``, as ``encore stream run`` builds it)
+  runs in a thread of the benchmark process;
+- **latency** of every event = the end of the online-store write that applied it (the
+  batch's push has returned, so readers see it) minus the Kafka record's CreateTime,
+  which the producer set at ``send()``; p50/p90/p99/max over all user events;
+- **lag** = events sent - events processed, sampled every second (max and the series).
 """
 
 from __future__ import annotations
 
+import gc
 import json
+import multiprocessing as mp
 import tempfile
 import threading
 import time
@@ -26,38 +31,59 @@ import numpy as np
 
 from encore.platform.stack import free_port
 
+DEFAULT_RATES = (500.0, 2000.0, 5000.0)
 
-def _world_events(tmp: Path, n_events: int, users: int) -> tuple[list[Any], dict[int, int], dict]:
-    """``n_events`` Events of a small world, ts shifted so the last one is now."""
+
+def _world_events(tmp: Path, users: int) -> tuple[list[bytes], dict[int, int], dict]:
+    """Serialized Events of one day of a small world, in time order, and durations."""
     import pyarrow.parquet as pq
 
     from encore.platform.config import default_config
     from encore.platform.events.codec import row_to_event
     from encore.platform.events.replay import event_files
-    from encore.platform.stream.processor import load_track_durations
+    from encore.platform.stream.catalog import load_track_durations
     from encore.platform.world import generate_world
 
-    base = default_config().world
-    days = 1
-    while True:
-        cfg = base.model_copy(update={"users": users, "days": days, "tracks": 1000, "artists": 100})
-        world = tmp / f"world-{days}"
-        manifest = generate_world(cfg, world, progress=False)
-        if manifest.counts["events"] >= n_events or days >= 14:
-            break
-        days *= 2
-    table = pq.read_table(event_files(world)).sort_by([("ts", "ascending")]).slice(0, n_events)
-    rows = table.to_pylist()
-    shift_ms = int(time.time() * 1000) - int(rows[-1]["ts"].timestamp() * 1000) - 1000
-    events = []
-    for row in rows:
-        event = row_to_event(row)
-        ms = event.timestamp.ToMilliseconds() + shift_ms
-        event.timestamp.FromMilliseconds(ms)
-        events.append(event)
-    info = {"world_users": users, "world_days": days, "world_events": manifest.counts["events"],
+    cfg = default_config().world.model_copy(
+        update={"users": users, "days": 1, "tracks": 1000, "artists": 100})
+    world = tmp / "world"
+    manifest = generate_world(cfg, world, progress=False)
+    table = pq.read_table(event_files(world)).sort_by([("ts", "ascending")])
+    events = [row_to_event(row).SerializeToString() for row in table.to_pylist()]
+    info = {"world_users": users, "world_days": 1, "world_events": manifest.counts["events"],
             "tracks": cfg.tracks}
     return events, load_track_durations(world), info
+
+
+def _produce(bootstrap: str, topic: str, events: list[bytes], rate: float, seconds: float,
+             tag: str, sent, done) -> None:
+    """Producer process: ``rate`` events/s for ``seconds`` s; ``sent`` counts them."""
+    from kafka import KafkaProducer
+
+    from encore.protos.encore.v1.event_pb2 import Event
+
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, linger_ms=2,
+                             max_in_flight_requests_per_connection=5)
+    total = int(rate * seconds)
+    n = len(events)
+    event = Event()
+    started = time.monotonic()
+    i = 0
+    while i < total:
+        due = min(total, int((time.monotonic() - started) * rate) + 1)
+        while i < due:
+            event.ParseFromString(events[i % n])
+            event.event_id = f"{event.event_id}~{tag}{i // n}"
+            event.timestamp.FromMilliseconds(int(time.time() * 1000))
+            subject = event.WhichOneof("subject")
+            key = (f"u:{event.user_id}" if subject == "user_id" else f"a:{event.anonymous_id}")
+            producer.send(topic, key=key.encode(), value=event.SerializeToString())
+            i += 1
+        sent.value = i
+        time.sleep(0.002)
+    producer.flush(60)
+    producer.close(10)
+    done.value = time.monotonic() - started
 
 
 def _config(tmp: Path, bootstrap: str, tag: str):
@@ -72,172 +98,127 @@ def _config(tmp: Path, bootstrap: str, tag: str):
     )
 
 
-def _latency_phase(tmp, bootstrap, events, durations, rate, sample_every) -> dict:
-    from encore.platform.events.producer import EventProducer
-    from encore.platform.stream.processor import StreamProcessor
-    from encore.platform.stream.state import event_key
+def _percentiles(values_ms: np.ndarray) -> dict[str, float] | None:
+    if not len(values_ms):
+        return None
+    return {name: round(float(np.percentile(values_ms, q)), 1)
+            for name, q in (("p50", 50), ("p90", 90), ("p99", 99))} | {
+        "max": round(float(values_ms.max()), 1)}
 
-    config = _config(tmp, bootstrap, "latency")
-    # from_config opens the phase's fresh store (and applies the repo to it)
-    processor = StreamProcessor.from_config(config, durations=durations, log_interval_s=1e9)
-    store = processor.state_store.store
+
+def _rate_phase(tmp: Path, bootstrap: str, events: list[bytes], durations: dict[int, int],
+                rate: float, seconds: float) -> dict[str, Any]:
+    from encore.feature_store.store import open_store
+    from encore.platform.stream.admin import prepare_stream
+    from encore.platform.stream.processor import StreamProcessor
+
+    tag = f"r{int(rate)}"
+    config = _config(tmp, bootstrap, tag)
+    store = open_store(config.feature_store)
+    prepare_stream(config, store)
+    processor = StreamProcessor.from_config(config, store=store, durations=durations,
+                                            log_interval_s=1e9)
+    latencies: list[float] = []
+    timestamp_types: set[int] = set()
+    original = processor.process_batch
+
+    def timed(records):
+        stats = original(records)
+        visible = time.time() * 1000
+        latencies.extend(visible - r.timestamp for r in records)
+        if not timestamp_types and records:
+            timestamp_types.add(records[0].timestamp_type)
+        return stats
+
+    processor.process_batch = timed  # type: ignore[method-assign]
+    gc.collect()
+    gc.freeze()  # as `encore stream run` does before it starts consuming
     stop = threading.Event()
     worker = threading.Thread(target=processor.run,
                               kwargs=dict(stop_event=stop, install_signal_handlers=False))
     worker.start()
-    # wait for the group assignment so the first samples do not measure the join
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 30  # the group join is not part of the measurement
     while not processor.consumer.assignment() and time.monotonic() < deadline:
         time.sleep(0.05)
 
-    pending: dict[str, tuple[int, float]] = {}  # event key -> (user, produce time)
-    lock = threading.Lock()
-    latencies: list[float] = []
-    done = threading.Event()
-
-    def poll_visible() -> None:
-        while not (done.is_set() and not pending):
-            with lock:
-                items = list(pending.items())
-            if not items:
-                time.sleep(0.002)
-                continue
-            users = sorted({u for _, (u, _) in items})
-            rows = store.get_online_features(
-                features=["user_realtime:stream_state"],
-                entity_rows=[{"user_id": u} for u in users],
-            ).to_dict()
-            now = time.time()
-            seen = {}
-            for user, state in zip(rows["user_id"], rows["stream_state"]):
-                seen[user] = set(json.loads(state)["ids"]) if state else set()
-            with lock:
-                for key, (user, sent) in items:
-                    if key in seen.get(user, ()):
-                        latencies.append(now - sent)
-                        del pending[key]
-            time.sleep(0.002)
-
-    poller = threading.Thread(target=poll_visible)
-    poller.start()
-    producer = EventProducer(config.kafka, source="bench", linger_ms=0)
+    ctx = mp.get_context("spawn")
+    sent, done = ctx.Value("q", 0), ctx.Value("d", 0.0)
+    producer = ctx.Process(target=_produce, args=(bootstrap, config.kafka.events_topic, events,
+                                                  rate, seconds, tag, sent, done))
     started = time.monotonic()
-    user_events = 0
-    for i, event in enumerate(events):
-        target = started + i / rate
-        delay = target - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        is_user = event.WhichOneof("subject") == "user_id"
-        if is_user:
-            user_events += 1
-            if user_events % sample_every == 0:
-                with lock:
-                    pending[event_key(event.event_id)] = (event.user_id, time.time())
-        producer.send(event)
-    producer.flush()
-    achieved_rate = len(events) / (time.monotonic() - started)
-    done.set()
-    poller.join(60)
+    producer.start()
+    lag_series: list[tuple[float, int]] = []
+    total = int(rate * seconds)
+    while True:
+        time.sleep(1.0)
+        now = time.monotonic() - started
+        lag_series.append((round(now, 1), max(sent.value - processor.stats.records, 0)))
+        if processor.stats.records >= total or (not producer.is_alive() and now > seconds + 120):
+            break
+    producer.join(60)
     stop.set()
     worker.join(60)
-    producer.close()
-    lat_ms = np.array(latencies) * 1000
+    lat = np.array(latencies)
+    half = lat[len(lat) // 2:]  # the second half of the run: is it keeping up?
     return {
-        "events": len(events),
         "target_rate_events_per_s": rate,
-        "achieved_produce_rate_events_per_s": round(achieved_rate, 1),
-        "samples": int(len(lat_ms)),
-        "samples_not_seen": len(pending),
-        "latency_ms": {
-            "p50": round(float(np.percentile(lat_ms, 50)), 1),
-            "p90": round(float(np.percentile(lat_ms, 90)), 1),
-            "p99": round(float(np.percentile(lat_ms, 99)), 1),
-            "max": round(float(lat_ms.max()), 1),
-        } if len(lat_ms) else None,
-        "processor": {"records": processor.stats.records, "batches": processor.stats.batches,
-                      "users_pushed": processor.stats.users_pushed},
+        "seconds": seconds,
+        "events": total,
+        "achieved_produce_rate_events_per_s": round(total / done.value, 1) if done.value else None,
+        "records_processed": processor.stats.records,
+        "latency_ms": _percentiles(lat),
+        "latency_ms_second_half": _percentiles(half),
+        "max_lag_events": max((lag for _, lag in lag_series), default=0),
+        "lag_events_per_second": [lag for _, lag in lag_series],
+        "processor": {"batches": processor.stats.batches,
+                      "mean_batch_records": round(processor.stats.records
+                                                  / max(processor.stats.batches, 1), 1),
+                      "users_pushed": processor.stats.users_pushed,
+                      "applied": processor.stats.applied,
+                      "dead_lettered": processor.stats.dead_lettered,
+                      "future_skewed": processor.stats.future_skewed},
+        "kafka_timestamp_type": sorted(timestamp_types),
     }
 
 
-def _throughput_phase(tmp, bootstrap, events, durations) -> dict:
-    from encore.platform.events.producer import EventProducer
-    from encore.platform.stream.processor import StreamProcessor
+def run(out_json: Path, rates: tuple[float, ...] = DEFAULT_RATES, seconds: float = 60.0, *,
+        users: int = 300) -> dict[str, Any]:
+    """Every rate of ``rates`` for ``seconds`` s, one after the other on one broker (a
+    fresh topic, group and SQLite online store each); writes the result with the
+    machine's facts (and its load average) to ``out_json``."""
+    import os
 
-    config = _config(tmp, bootstrap, "throughput")
-    # a fresh online store (opened by from_config): the same events are new to it
-    processor = StreamProcessor.from_config(config, durations=durations, log_interval_s=1e9)
-    produce_seconds: list[float] = []
-
-    def produce() -> None:
-        with EventProducer(config.kafka, source="bench") as producer:
-            t0 = time.perf_counter()
-            for start in range(0, len(events), 5000):
-                producer.send_many(events[start:start + 5000])
-            produce_seconds.append(time.perf_counter() - t0)
-
-    batch_times: list[tuple[float, float, int]] = []
-    original = processor.process_batch
-
-    def timed(records):
-        t0 = time.perf_counter()
-        stats = original(records)
-        batch_times.append((t0, time.perf_counter(), stats.records))
-        return stats
-
-    processor.process_batch = timed  # type: ignore[method-assign]
-    producer = threading.Thread(target=produce)
-    producer.start()
-    stats = processor.run(max_events=len(events), max_idle_s=30, install_signal_handlers=False)
-    producer.join(120)
-    first, last = batch_times[0][0], batch_times[-1][1]
-    busy = sum(end - start for start, end, _ in batch_times)
-    return {
-        "events": len(events),
-        "records_processed": stats.records,
-        "batches": stats.batches,
-        "mean_batch_records": round(stats.records / max(stats.batches, 1), 1),
-        "consumer_events_per_s": round(stats.records / (last - first), 1),
-        "consumer_events_per_s_busy_only": round(stats.records / busy, 1),
-        "producer_events_per_s": round(len(events) / produce_seconds[0], 1) if produce_seconds else None,
-        "users_pushed": stats.users_pushed,
-    }
-
-
-def run(out_json: Path, rate: float = 500.0, n_events: int = 20_000, *,
-        sample_every: int = 25, users: int = 300) -> dict[str, Any]:
-    """Run both phases in one process (same broker, same machine; a fresh SQLite online
-    store per phase) and write
-    the result with the machine's facts to ``out_json``. The latency phase sends
-    ``min(n_events, 30 s * rate)`` events at ``rate``; the throughput phase sends
-    ``n_events`` unthrottled."""
     from encore.platform.bench.machine import machine_info
     from encore.platform.config import StackConfig
     from encore.platform.stack.services import kafka_service
 
     with tempfile.TemporaryDirectory(prefix="encore-bench-stream-") as tmp_name:
         tmp = Path(tmp_name)
-        events, durations, world_info = _world_events(tmp, n_events, users)
+        events, durations, world_info = _world_events(tmp, users)
         broker = kafka_service(StackConfig(kafka_port=free_port()), tmp / "kafka")
         broker.start(30.0)
+        phases = []
         try:
             bootstrap = f"127.0.0.1:{broker.port}"
-            n_latency = int(min(len(events), 30 * rate))
-            latency = _latency_phase(tmp, bootstrap, events[:n_latency], durations,
-                                     rate, sample_every)
-            throughput = _throughput_phase(tmp, bootstrap, events, durations)
+            for rate in rates:
+                load_before = os.getloadavg()
+                phase = _rate_phase(tmp, bootstrap, events, durations, rate, seconds)
+                phase["load_average_1m_before_after"] = [round(load_before[0], 2),
+                                                         round(os.getloadavg()[0], 2)]
+                phases.append(phase)
         finally:
             broker.stop(15.0)
     result = {
         "benchmark": "stream.processor",
-        "comparison": "same run, same broker, a fresh SQLite online store per phase: (1) event-to-online-"
-                      "feature latency at a fixed produce rate, (2) consumer throughput "
-                      "with the producer unthrottled",
-        "data": {**world_info, "events_used": len(events)},
+        "comparison": "same run, same broker: event-to-online-feature latency and consumer lag "
+                      "at each sustained produce rate (producer in its own process)",
+        "data": {**world_info, "events_per_rate": {str(p["target_rate_events_per_s"]): p["events"]
+                                                   for p in phases}},
         "setup": {"broker": "noida-db (Kafka protocol) on 127.0.0.1", "online_store": "sqlite",
-                  "partitions": 4, "max_batch_events": 2000, "consumers": 1},
-        "latency": latency,
-        "throughput": throughput,
+                  "partitions": 4, "consumers": 1,
+                  "latency": "end of the online write of the event's batch - Kafka record "
+                             "CreateTime (set at send)"},
+        "rates": phases,
         "machine": machine_info(),
     }
     out_json = Path(out_json)

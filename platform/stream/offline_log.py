@@ -42,26 +42,44 @@ def file_name(partition: int, first_offset: int) -> str:
     return f"part-p{partition:04d}-o{first_offset:020d}.parquet"
 
 
+class OfflineLogError(OSError):
+    """The offline log could not be written (the message names the folder)."""
+
+
 class OfflineLog:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
     def write(self, rows: Iterable[tuple[int, int, dict[str, Any]]]) -> list[Path]:
         """Write ``(partition, offset, event_row)`` rows (rows as
-        ``encore.platform.events.codec.event_to_row`` gives them); returns the files."""
-        groups: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+        ``encore.platform.events.codec.event_to_row`` gives them); returns the files.
+        OfflineLogError (naming the folder) when the folder cannot be written."""
+        try:
+            return self._write(rows)
+        except OSError as err:
+            raise OfflineLogError(
+                f"cannot write the offline log under {self.root}: {err.strerror or err}"
+                + (f" ({err.filename})" if getattr(err, "filename", None) else "")) from err
+
+    def _write(self, rows: Iterable[tuple[int, int, dict[str, Any]]]) -> list[Path]:
+        groups: dict[tuple[str, int], list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+        day_names: dict[Any, str] = {}
         for partition, offset, row in rows:
-            day = row["ts"].strftime("%Y-%m-%d")
-            groups[(day, partition)].append(
-                dict(row, kafka_partition=partition, kafka_offset=offset)
-            )
+            date = row["ts"].date()
+            day = day_names.get(date) or day_names.setdefault(date, date.isoformat())
+            groups[(day, partition)].append((offset, row))
         written = []
+        event_columns = [name for name in OFFLINE_LOG_SCHEMA.names
+                         if name not in ("kafka_partition", "kafka_offset")]
         for (day, partition), items in sorted(groups.items()):
-            items.sort(key=lambda r: r["kafka_offset"])
+            items.sort(key=lambda item: item[0])
             folder = self.root / f"date={day}"
             folder.mkdir(parents=True, exist_ok=True)
-            target = folder / file_name(partition, items[0]["kafka_offset"])
-            table = pa.Table.from_pylist(items, schema=OFFLINE_LOG_SCHEMA)
+            target = folder / file_name(partition, items[0][0])
+            columns = {name: [row.get(name) for _, row in items] for name in event_columns}
+            columns["kafka_partition"] = [partition] * len(items)
+            columns["kafka_offset"] = [offset for offset, _ in items]
+            table = pa.Table.from_pydict(columns, schema=OFFLINE_LOG_SCHEMA)
             tmp = folder / f".{target.name}.{uuid.uuid4().hex}.tmp"
             pq.write_table(table, tmp)
             os.replace(tmp, target)

@@ -9,14 +9,28 @@ where the last push left off.
 Semantics (hand-checked by tests/unit/platform/stream/test_state.py):
 
 - **Idempotency.** The state remembers, per ``topic:partition``, the offset of the last
-  record applied for this user (``offsets``), and a bounded window (``dedupe_window``)
-  of the ids of the user's last applied events (``seen_ids``, stored as 64-bit hashes).
-  A record at or below the high-water offset of its partition is a redelivery (a crash
-  between push and commit, a rebalance) and changes nothing; an event id already in
-  the window is a producer-side duplicate and changes nothing except the high-water
-  offset. A duplicate older than the window would be counted again: the window bounds
-  the state size, so keep it larger than the number of events a user sends between a
-  message and its re-send.
+  record applied for this user (``offsets``): a record at or below that high-water
+  offset is a redelivery (a crash between push and commit, a rebalance) and changes
+  nothing. Producer-side re-sends (same ``event_id`` at a new offset, e.g. a day
+  replayed twice) are caught by time, not by count: the state keeps a 64-bit hash of
+  the id of every applied event, grouped by the event's UTC day (``seen``), for the
+  user's newest event day and the ``dedupe_retention_days`` days before it. An id
+  found there is a duplicate (``DUPLICATE_ID``): it changes nothing except the
+  high-water offset, however many events the user sent in between.
+- **Retention (too-late events).** An event whose UTC day is more than
+  ``dedupe_retention_days`` days before the user's newest applied event day cannot be
+  checked against its id any more, so it is not applied (``TOO_LATE``, counted by the
+  processor as ``too_late``): a re-send, or a straggler, that old has no effect on the
+  features (the offline log still has it for the batch jobs). Days older than that
+  are dropped from the state when the newest day advances, which bounds its size to
+  the ids of ``dedupe_retention_days + 1`` days of the user's events.
+- **Future events** are refused before they reach the state (see the processor and
+  ``stream.max_future_skew_s``), so a client clock running fast cannot move the
+  user's newest day, and with it "today" and the retention horizon, forward.
+- **Encoding.** ``stream_state`` is compact JSON; each retained day's hashes are one
+  base64 string of packed little-endian uint64 (8 bytes per event), keyed by the day
+  number (days since 1970-01-01 UTC). Version 1 states (a list of hex ids) are read
+  back with their ids filed under the day of the last event.
 - **Sessions** follow :func:`encore.platform.contracts.sessions.sessionize` (scenario switch, gap
   strictly above the inactivity gap, span above the maximum duration); the incremental
   step is :func:`encore.platform.contracts.sessions.opens_session` (property-tested against
@@ -37,7 +51,8 @@ Semantics (hand-checked by tests/unit/platform/stream/test_state.py):
   not decrement ``hearts_today``, which counts heart actions of the day.
 - **Day counters** (``*_today``) refer to ``counters_day``, the UTC date of the newest
   event counted. An event of a later day resets them first; a late event of an earlier
-  day still enters the sequences and ``plays_total`` but not the day counters.
+  day (within the retention) still enters the sequences and ``plays_total`` but not the
+  day counters.
 - Sequences keep the last ``recent_sequence_length`` entries in arrival order.
 - Other actions (EXPOSURE, DISLIKE, SHARE, DOWNLOAD, COMMENT) only advance the session.
 - **Anonymous events** (no user id) have no user state: they go to the offline log only.
@@ -45,10 +60,13 @@ Semantics (hand-checked by tests/unit/platform/stream/test_state.py):
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+from array import array
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Any
 
@@ -59,7 +77,8 @@ from encore.platform.contracts.labels import is_complete_play
 from encore.platform.contracts.sessions import DEFAULT_INACTIVITY_GAP_MS, next_session_name, opens_session
 from encore.protos.encore.v1.event_pb2 import Action, Scenario
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+DAY_MS = 86_400_000
 
 # Feature columns of the Feast feature view ``user_realtime`` (besides user_id and
 # event_timestamp) in the order the processor writes them: the Feast schema's own list.
@@ -70,6 +89,10 @@ _INT_LIST_FEATURES = frozenset(
     if pa.types.is_list(f.type) and pa.types.is_integer(f.type.value_type)
 )
 _INT_FEATURES = frozenset(f.name for f in USER_REALTIME.features if pa.types.is_integer(f.type))
+
+
+_SCENARIO_NAMES = {number: name for name, number in Scenario.items()}
+_ACTION_NAMES = {number: name for name, number in Action.items()}
 
 
 def is_complete(played_ms: int, duration_ms: int | None) -> bool:
@@ -99,8 +122,8 @@ class StreamEvent:
             user_id=event.user_id if subject == "user_id" else None,
             anonymous_id=event.anonymous_id if subject == "anonymous_id" else None,
             track_id=event.track_id,
-            scenario=Scenario.Name(event.scenario),
-            action=Action.Name(event.action),
+            scenario=_SCENARIO_NAMES.get(event.scenario) or Scenario.Name(event.scenario),
+            action=_ACTION_NAMES.get(event.action) or Action.Name(event.action),
             ts_ms=event.timestamp.ToMilliseconds(),
             played_ms=event.played_ms,
         )
@@ -109,7 +132,9 @@ class StreamEvent:
 @dataclass(frozen=True)
 class StateParams:
     recent_sequence_length: int = 50
-    dedupe_window: int = 512
+    # ids of events up to this many UTC days before the user's newest event day are
+    # kept (exactly-once effect); older events are TOO_LATE
+    dedupe_retention_days: int = 1
     inactivity_gap_ms: int = DEFAULT_INACTIVITY_GAP_MS
     max_session_ms: int = 90 * 60 * 1000
     # track_id -> duration in ms; None or a missing track: completes are not counted
@@ -129,7 +154,7 @@ class StateParams:
         stream = config.stream
         return cls(
             recent_sequence_length=stream.recent_sequence_length,
-            dedupe_window=stream.dedupe_window,
+            dedupe_retention_days=stream.dedupe_retention_days,
             inactivity_gap_ms=config.world.inactivity_gap_minutes * 60_000,
             max_session_ms=config.world.max_session_minutes * 60_000,
             durations=durations,
@@ -159,7 +184,8 @@ class UserState:
     plays_total: int = 0
     # idempotency bookkeeping (the stream_state JSON)
     offsets: dict[str, int] = field(default_factory=dict)
-    seen_ids: list[str] = field(default_factory=list)
+    # UTC day number -> 64-bit hashes of the ids of the events of that day applied
+    seen: dict[int, set[int]] = field(default_factory=dict)
     pushed_us: int = 0  # event_timestamp (epoch µs) of the last push; strictly increases
 
     # -- (de)serialisation to the feature row -------------------------------------------
@@ -168,7 +194,7 @@ class UserState:
             {
                 "v": STATE_VERSION,
                 "offsets": self.offsets,
-                "ids": self.seen_ids,
+                "ids": {str(day): _pack(keys) for day, keys in self.seen.items()},
                 "last_ms": self.session_last_ms,
                 "scenario": self.session_scenario,
                 "pushed_us": self.pushed_us,
@@ -181,7 +207,11 @@ class UserState:
         """The row pushed to ``user_realtime_push`` (without event_timestamp)."""
         row: dict[str, Any] = {"user_id": self.user_id}
         for name in FEATURE_NAMES:
-            row[name] = self.stream_state_json() if name == "stream_state" else getattr(self, name)
+            if name == "stream_state":
+                row[name] = self.stream_state_json()
+            else:
+                value = getattr(self, name)
+                row[name] = list(value) if isinstance(value, list) else value
         return row
 
     @classmethod
@@ -201,7 +231,12 @@ class UserState:
             setattr(state, name, value)
         meta = json.loads(row["stream_state"])
         state.offsets = {str(k): int(v) for k, v in meta.get("offsets", {}).items()}
-        state.seen_ids = list(meta.get("ids", []))
+        ids = meta.get("ids", {})
+        if isinstance(ids, list):  # version 1: hex hashes of the last N events
+            day = state.session_last_ms // DAY_MS
+            state.seen = {day: {int(h, 16) for h in ids}} if ids else {}
+        else:
+            state.seen = {int(day): _unpack(packed) for day, packed in ids.items()}
         state.session_last_ms = int(meta.get("last_ms", 0))
         state.session_scenario = str(meta.get("scenario", ""))
         state.pushed_us = int(meta.get("pushed_us", 0))
@@ -216,13 +251,39 @@ class UserState:
         return datetime.fromtimestamp(us / 1_000_000, tz=timezone.utc)
 
 
-def event_key(event_id: str) -> str:
-    """The compact form of an event id kept in the dedupe window (64-bit hash)."""
-    return hashlib.blake2b(event_id.encode(), digest_size=8).hexdigest()
+def event_key(event_id: str) -> int:
+    """The compact form of an event id kept in the state: a 64-bit hash."""
+    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big")
+
+
+def _pack(keys: set[int]) -> str:
+    return base64.b64encode(array("Q", keys).tobytes()).decode("ascii")
+
+
+def _unpack(packed: str) -> set[int]:
+    values = array("Q")
+    values.frombytes(base64.b64decode(packed))
+    return set(values)
+
+
+def stream_state_has(stream_state: str | None, event_id: str) -> bool:
+    """Whether a stored ``stream_state`` shows ``event_id`` applied (benchmarks, tests)."""
+    if not stream_state:
+        return False
+    key = event_key(event_id)
+    ids = json.loads(stream_state).get("ids", {})
+    if isinstance(ids, list):
+        return format(key, "016x") in ids
+    return any(key in _unpack(packed) for packed in ids.values())
 
 
 def _utc_day(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d")
+    return _day_name(ts_ms // DAY_MS)
+
+
+@lru_cache(maxsize=4096)
+def _day_name(day: int) -> str:
+    return datetime.fromtimestamp(day * 86_400, tz=timezone.utc).strftime("%Y-%m-%d")
 
 
 def _append(values: list[int], value: int, limit: int) -> None:
@@ -234,6 +295,7 @@ def _append(values: list[int], value: int, limit: int) -> None:
 APPLIED = "applied"
 DUPLICATE_OFFSET = "duplicate_offset"
 DUPLICATE_ID = "duplicate_id"
+TOO_LATE = "too_late"
 
 
 def apply_record(
@@ -253,10 +315,23 @@ def apply_record(
         if offset <= state.offsets.get(partition_key, -1):
             return DUPLICATE_OFFSET
         state.offsets[partition_key] = offset
+    day = event.ts_ms // DAY_MS
+    seen = state.seen
+    newest = max(seen) if seen else day
+    if day < newest - params.dedupe_retention_days:
+        return TOO_LATE
     key = event_key(event.event_id)
-    if key in state.seen_ids:
-        return DUPLICATE_ID
-    _append(state.seen_ids, key, params.dedupe_window)  # type: ignore[arg-type]
+    for keys in seen.values():
+        if key in keys:
+            return DUPLICATE_ID
+    if day in seen:
+        seen[day].add(key)
+    else:
+        seen[day] = {key}
+        if day > newest:  # the horizon moves: forget the days that fell out of it
+            horizon = day - params.dedupe_retention_days
+            for old in [d for d in seen if d < horizon]:
+                del seen[old]
     apply_event(state, event, params)
     return APPLIED
 
@@ -319,13 +394,18 @@ def apply_event(state: UserState, event: StreamEvent, params: StateParams) -> No
 def replay(
     user_id: int, events: list[StreamEvent], params: StateParams
 ) -> UserState:
-    """The state of one user after ``events`` in order, each id applied once (the
-    reference the integration tests compare the online features with)."""
+    """The state of one user after ``events`` in order, each id applied once and events
+    beyond the retention horizon dropped (the reference the integration tests compare
+    the online features with)."""
     state = UserState(user_id=user_id)
     seen: set[str] = set()
+    newest: int | None = None
     for event in events:
-        if event.event_id in seen:
+        day = event.ts_ms // DAY_MS
+        if event.event_id in seen or (
+                newest is not None and day < newest - params.dedupe_retention_days):
             continue
         seen.add(event.event_id)
+        newest = day if newest is None else max(newest, day)
         apply_event(state, event, params)
     return state

@@ -75,18 +75,20 @@ class StreamEnv:
 @pytest.fixture
 def stream_env(kafka_bootstrap: str, tmp_path: Path) -> StreamEnv:
     from encore.feature_store.store import apply_repo, open_store
+    from encore.platform.events.producer import setup_topics
 
     tag = uuid.uuid4().hex[:8]
     config = EncoreConfig(
         kafka=KafkaConfig(bootstrap_servers=kafka_bootstrap, events_topic=f"events-{tag}",
                           dead_letter_topic=f"dlq-{tag}", partitions=2),
         stream=StreamConfig(consumer_group=f"stream-{tag}", recent_sequence_length=8,
-                            dedupe_window=512, max_batch_events=40, poll_timeout_ms=100,
+                            max_batch_events=40, poll_timeout_ms=100,
                             offline_log_dir=tmp_path / "events"),
         feature_store=FeatureStoreConfig().under(tmp_path / "features"),
     )
     store = open_store(config.feature_store)
     apply_repo(store)
+    setup_topics(config.kafka)
     return StreamEnv(config=config, store=store)
 
 
@@ -96,7 +98,7 @@ def make_events(n_per_user: int = 60, seed: int = 3, anonymous: int = 5) -> list
     rng = random.Random(seed)
     now_ms = int(time.time() * 1000)
     day_ms = 86_400_000
-    base = (now_ms // day_ms - 1) * day_ms + 23 * 3_600_000  # yesterday 23:00 UTC
+    base = (now_ms // day_ms - 2) * day_ms + 23 * 3_600_000  # 23:00 UTC two days ago: all past
     events = []
     for user in USERS:
         ts = base + rng.randrange(60_000)

@@ -172,3 +172,75 @@ def test_sigterm_finishes_the_batch_and_commits(stream_env, tmp_path):
     assert "stopped_by=SIGTERM" in out
     stats = stream_env.processor().run(max_idle_s=2, install_signal_handlers=False)
     assert stats.records == 0
+
+
+def test_sigterm_while_joining_behind_a_killed_member_leaves_the_group(stream_env, tmp_path):
+    """Issue 10: a processor stopped with SIGTERM while its join waits behind a killed
+    member (noida-db never expires it) must still leave the group: afterwards only the
+    killed member is listed, so a clean stop needs no eviction."""
+    from encore.platform.stream.admin import group_member_ids
+
+    stream_env.produce(make_events(n_per_user=5, seed=17, anonymous=0))
+    bootstrap, group = stream_env.kafka.bootstrap_servers, stream_env.config.stream.consumer_group
+    first = _start_worker(stream_env, tmp_path, "--fast")
+    try:
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and not any(
+                r["plays_total"] for r in stream_env.online(USERS).values()):
+            time.sleep(0.1)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    killed = group_member_ids(bootstrap, group)
+    assert len(killed) == 1
+    second = _start_worker(stream_env, tmp_path, "--fast")
+    try:
+        deadline = time.monotonic() + 30  # until the second member shows up, joining
+        while time.monotonic() < deadline and len(group_member_ids(bootstrap, group)) < 2:
+            time.sleep(0.2)
+        time.sleep(1.0)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        out, _ = second.communicate(timeout=40)
+    assert second.returncode == 0, out
+    assert group_member_ids(bootstrap, group) == killed
+    evict_group_members(bootstrap, group)
+
+
+@pytest.mark.parametrize("online_store", ["sqlite", "redis"])
+def test_state_store_writes_partial_rows_that_feast_reads_back(stream_env, redis_url, tmp_path,
+                                                               online_store):
+    """The adapter writes straight to the provider (only the features that changed);
+    get_online_features must see exactly what a full push would show, on both stores."""
+    from datetime import datetime, timedelta, timezone
+
+    from encore.feature_store.store import apply_repo, open_store
+    from encore.platform.stream.online_state import FeastUserStateStore
+    from encore.platform.stream.state import StateParams, StreamEvent, UserState, apply_record
+
+    config = stream_env.config.feature_store.model_copy(update={
+        "online_store": online_store,
+        "redis_connection_string": redis_url.removeprefix("redis://").split("/")[0]})
+    store = open_store(config.under(tmp_path / f"fs-{online_store}",
+                                    online_store=online_store,
+                                    redis_connection_string=config.redis_connection_string))
+    apply_repo(store)
+    adapter = FeastUserStateStore(store)
+    user = 900_000 + int(time.time() * 1000) % 100_000  # fresh in a shared Redis
+    now = datetime.now(timezone.utc) - timedelta(minutes=5)
+    state = UserState(user_id=user)
+    apply_record(state, StreamEvent("a", user, 4, "SEARCH", "PLAY_START",
+                                    int(now.timestamp() * 1000)), StateParams())
+    first = state.feature_row()
+    adapter.push([{**first, "event_timestamp": state.next_push_timestamp()}])
+    apply_record(state, StreamEvent("b", user, 4, "SEARCH", "HEART",
+                                    int(now.timestamp() * 1000) + 1000), StateParams())
+    second = state.feature_row()
+    changed = {k: v for k, v in second.items() if first[k] != v}
+    assert "plays_total" not in changed and "hearts_today" in changed
+    adapter.push([{**changed, "user_id": user, "event_timestamp": state.next_push_timestamp()}])
+    assert adapter.read([user])[user] == {k: v for k, v in second.items() if k != "user_id"}
+    names = [k for k in second if k != "user_id"]
+    online = store.get_online_features(features=[f"user_realtime:{n}" for n in names],
+                                       entity_rows=[{"user_id": user}]).to_dict()
+    assert {n: online[n][0] for n in names} == {n: second[n] for n in names}

@@ -28,8 +28,8 @@ class FakeStore:
 
     def push(self, rows):
         self.pushes.append(rows)
-        for row in rows:
-            self.rows[row["user_id"]] = dict(row)
+        for row in rows:  # a row updates the features it names (as Feast writes)
+            self.rows.setdefault(row["user_id"], {}).update(row)
 
 
 class FakeDLQ:
@@ -150,3 +150,20 @@ def test_any_batching_with_redeliveries_and_resends_equals_one_replay(steps, cut
         got = UserState.from_feature_row(user, store.rows[user]).feature_row()
         want.pop("stream_state"), got.pop("stream_state")
         assert got == want
+
+
+def test_a_day_sent_twice_counts_once_for_a_heavy_listener(tmp_path):
+    """Issue 6: a listener with thousands of events in a day; the day replayed again
+    (every event at a new offset) changes none of the user's features."""
+    proc, store, _ = make(tmp_path)
+    day = [event(i, user=39) for i in range(2500)]
+    for start in range(0, len(day), 400):
+        proc.process_batch(records(day[start:start + 400], start=start))
+    before = UserState.from_feature_row(39, store.rows[39])
+    assert before.plays_today == 2500
+    for start in range(0, len(day), 400):
+        stats = proc.process_batch(records(day[start:start + 400], start=len(day) + start))
+        assert stats.applied == 0 and stats.duplicate_id == len(day[start:start + 400])
+    after = UserState.from_feature_row(39, store.rows[39])
+    assert after.plays_today == 2500 and after.plays_total == 2500
+    assert after.feature_row() == before.feature_row() | {"stream_state": after.stream_state_json()}

@@ -14,6 +14,7 @@ from encore.platform.stream.state import (
     APPLIED,
     DUPLICATE_ID,
     DUPLICATE_OFFSET,
+    TOO_LATE,
     StateParams,
     StreamEvent,
     UserState,
@@ -24,7 +25,7 @@ from encore.platform.stream.state import (
 MIN = 60_000
 DAY0 = int(datetime(2026, 1, 5, 10, 0, tzinfo=timezone.utc).timestamp() * 1000)
 PARAMS = StateParams(
-    recent_sequence_length=3, dedupe_window=4, inactivity_gap_ms=30 * MIN,
+    recent_sequence_length=3, dedupe_retention_days=1, inactivity_gap_ms=30 * MIN,
     max_session_ms=90 * MIN, durations={1: 200_000, 2: 100_000, 3: 300_000},
 )
 
@@ -111,9 +112,61 @@ def test_replayed_offsets_and_duplicate_ids_change_nothing():
     assert state.offsets == {"t:0": 11}
 
 
-def test_dedupe_window_is_bounded():
-    state, _ = run([ev(i, "PLAY_START", 1, DAY0 + i) for i in range(6)])
-    assert len(state.seen_ids) == PARAMS.dedupe_window
+def test_a_heavy_listeners_day_sent_again_changes_nothing():
+    """Issue 6: 3,000 events of one user in a day, then the whole day re-sent at new
+    offsets: every re-sent event is a duplicate, whatever its age within the day
+    (a count window of 512 ids re-applied the whole day)."""
+    day = [ev(i, "PLAY_START", 1 + i % 3, DAY0 + i * 10_000) for i in range(3000)]
+    state, results = run(day)
+    assert results == [APPLIED] * 3000 and state.plays_today == 3000
+    before = state.feature_row()
+    # through the stored row, as the processor does between batches
+    state = UserState.from_feature_row(7, before)
+    _, again = run(day, state)
+    assert again == [DUPLICATE_ID] * 3000
+    after = state.feature_row()
+    assert {k: v for k, v in after.items() if k != "stream_state"} == {
+        k: v for k, v in before.items() if k != "stream_state"}
+
+
+def test_dedupe_is_bounded_by_the_retention_in_days():
+    day_ms = 24 * 60 * MIN
+    state, _ = run([ev(0, "PLAY_START", 1, DAY0), ev(1, "PLAY_START", 1, DAY0 + 1)])
+    # the next day: the first day is still within the retention (1 day)
+    state, results = run([ev(2, "PLAY_START", 1, DAY0 + day_ms), ev(0, "PLAY_START", 1, DAY0)], state)
+    assert results == [APPLIED, DUPLICATE_ID]
+    assert len(state.seen) == 2
+    # two days later: the first day falls out of the state; its events are too late
+    state, results = run([ev(3, "PLAY_START", 1, DAY0 + 2 * day_ms),
+                          ev(0, "PLAY_START", 1, DAY0), ev(9, "PLAY_START", 1, DAY0 + 5)], state)
+    assert results == [APPLIED, TOO_LATE, TOO_LATE]
+    assert sorted(state.seen) == [(DAY0 + day_ms) // day_ms, (DAY0 + 2 * day_ms) // day_ms]
+    assert state.plays_total == 4
+    # the reference replay applies the same rule
+    events = [ev(0, "PLAY_START", 1, DAY0), ev(3, "PLAY_START", 1, DAY0 + 2 * day_ms),
+              ev(9, "PLAY_START", 1, DAY0 + 5)]
+    assert replay(7, events, PARAMS).plays_total == 2
+
+
+def test_state_encoding_is_compact():
+    state, _ = run([ev(i, "PLAY_START", 1, DAY0 + i) for i in range(1000)])
+    # 8 bytes an event, base64: under 12 bytes an event in the stored JSON
+    assert len(state.stream_state_json()) < 12 * 1000 + 200
+    assert UserState.from_feature_row(7, state.feature_row()).seen == state.seen
+
+
+def test_version_1_state_is_read_back():
+    import json
+
+    from encore.platform.stream.state import event_key
+
+    state, _ = run([ev(0, "PLAY_START", 1, DAY0)])
+    row = state.feature_row()
+    meta = json.loads(row["stream_state"])
+    meta.update(v=1, ids=[format(event_key("e0"), "016x")])
+    row["stream_state"] = json.dumps(meta)
+    back = UserState.from_feature_row(7, row)
+    assert apply_record(back, ev(0, "PLAY_START", 1, DAY0), PARAMS) == DUPLICATE_ID
 
 
 def test_state_round_trips_through_the_feature_row():
