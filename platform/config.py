@@ -398,7 +398,7 @@ class ChannelConfig(_Section):
     def _valid_params(self) -> "ChannelConfig":
         if self.quota > self.k:
             raise ValueError(f"channel {self.name}: quota {self.quota} exceeds k {self.k}")
-        self.settings  # raises on an unknown or invalid parameter
+        _ = self.settings  # raises on an unknown or invalid parameter
         return self
 
     @property

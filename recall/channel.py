@@ -101,7 +101,7 @@ class Channel(ABC):
     def recall(self, queries: Sequence[Query], k: int) -> list[Candidates]:
         """Top-``k`` candidates for each query (batched)."""
 
-    def _after_load(self) -> None:
+    def _after_load(self) -> None:  # noqa: B027 (optional hook; most channels need none)
         """Rebuild derived (not saved) state from ``self.arrays``."""
 
     # -- artifact --------------------------------------------------------------------
@@ -110,7 +110,7 @@ class Channel(ABC):
             raise ChannelArtifactError(f"channel {self.name} is not fitted")
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        np.savez(folder / ARRAYS_FILE, **self.arrays)
+        np.savez(folder / ARRAYS_FILE, allow_pickle=False, **self.arrays)
         meta = {
             "kind": self.kind, "format_version": self.format_version, "name": self.name,
             "config": self.config.model_dump(mode="json"), "arrays": sorted(self.arrays),

@@ -107,7 +107,8 @@ class ProfileChannel(Channel):
                 from_prior[i] = True
             if prof.languages:
                 pos = np.searchsorted(languages, np.array(prof.languages, dtype=str))
-                ok = (pos < len(languages)) & (languages[np.minimum(pos, len(languages) - 1)] == np.array(prof.languages, dtype=str))
+                known = languages[np.minimum(pos, len(languages) - 1)]
+                ok = (pos < len(languages)) & (known == np.array(prof.languages, dtype=str))
                 lang[i, pos[ok]] = np.asarray(prof.language_weights, np.float32)[ok]
             if prof.artist_ids:
                 mask = np.isin(a["artist_id"], np.asarray(prof.artist_ids, np.int64))

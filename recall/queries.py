@@ -39,7 +39,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
@@ -183,7 +182,7 @@ def queries_from_online(
     for what the store lacks), in the mapping's order. ``request_ms`` / ``scenario``:
     one value for all or one per user."""
     users = list(features)
-    times = [request_ms] * len(users) if np.isscalar(request_ms) else list(request_ms)
+    times = [request_ms] * len(users) if isinstance(request_ms, (int, np.integer)) else list(request_ms)
     scenarios = [scenario] * len(users) if scenario is None or isinstance(scenario, str) else list(scenario)
     if len(times) != len(users) or len(scenarios) != len(users):
         raise ValueError("request_ms / scenario must be one value or one per user")

@@ -25,6 +25,7 @@ value):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -129,7 +130,7 @@ def as_array(values: tuple[int, ...]) -> np.ndarray:
     return np.fromiter(values, dtype=np.int64, count=len(values))
 
 
-def sequence_batch(queries: "list[Query] | tuple[Query, ...]", ids: str, ts: str | None = None,
+def sequence_batch(queries: "Sequence[Query]", ids: str, ts: str | None = None,
                    last: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One sequence field of every query as flat arrays ``(rows, track_ids, ts_ms)``
     (row = the query's position; at most the ``last`` entries of each; ``ts_ms`` is

@@ -133,7 +133,8 @@ def run_main(job: str, run: Callable[[JobContext], JobReport], argv: Sequence[st
     parser = argparse.ArgumentParser(prog=job, description=description)
     parser.add_argument("--events", required=True, type=Path, help="event log folder (date=YYYY-MM-DD partitions)")
     parser.add_argument("--out", type=Path, default=None, help="batch output root (default batch.output_dir)")
-    parser.add_argument("--world", type=Path, default=None, help="world folder with catalog/ and users/ (default: parent of --events)")
+    parser.add_argument("--world", type=Path, default=None,
+                        help="world folder with catalog/ and users/ (default: parent of --events)")
     parser.add_argument("--dates", default=None, help="comma-separated YYYY-MM-DD dates")
     parser.add_argument("--since", default=None, help="first date (inclusive)")
     parser.add_argument("--until", default=None, help="last date (inclusive)")

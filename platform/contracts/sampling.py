@@ -123,6 +123,7 @@ def cap_samples_per_user(
     keyed["_row"] = np.arange(len(df))
     limit = np.full(len(df), cap, dtype=np.int64)
     if rate is not None:
+        assert burst is not None  # checked above: both or neither
         known = keyed[keyed[user_col].notna()]
         counts = known.groupby([user_col, "_day"]).size().rename("n").reset_index()
         quotas = user_day_quotas(counts, rate, burst, horizon_days, user_col=user_col, day_col="_day")

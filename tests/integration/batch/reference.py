@@ -22,7 +22,8 @@ def load_events(world: Path) -> pd.DataFrame:
 def flags(ev: pd.DataFrame, tracks: pd.DataFrame) -> pd.DataFrame:
     ev = ev.merge(tracks[["track_id", "artist_id", "duration_ms"]], on="track_id", how="left")
     ev["is_play"] = (ev.action == "play_start").astype(int)
-    ev["is_complete"] = ((ev.action == "play_end") & is_complete_play(ev.played_ms.astype("float64"), ev.duration_ms).fillna(False)).astype(int)
+    complete = is_complete_play(ev.played_ms.astype("float64"), ev.duration_ms).fillna(False)
+    ev["is_complete"] = ((ev.action == "play_end") & complete).astype(int)
     ev["is_skip"] = (ev.action == "skip").astype(int)
     ev["is_heart"] = (ev.action == "heart").astype(int)
     ev["key"] = np.where(ev.user_id.isna(), "anon:" + ev.session_id, ev.user_id.astype("Int64").astype(str))
