@@ -258,14 +258,64 @@ class SampleBudget(_Section):
     horizon_days: int = Field(30, ge=0)
 
 
+class SessionizeOptions(_Section):
+    """``encore batch sessionize`` (the rule's own limits are ``world.max_session_minutes``
+    and ``world.inactivity_gap_minutes``)."""
+
+    lookback_days: int = Field(
+        1, ge=1, description="Days read before the first date when sessions(d-1) is absent.")
+
+
+class ItemGraphOptions(_Section):
+    """``encore batch item-graph``: the co-listening graph of user-days."""
+
+    window_days: int = Field(30, ge=1, description="Window of days ending on each date.")
+    min_support: int = Field(2, ge=1, description="Minimum co-listening count of an edge.")
+    top_n: int = Field(50, ge=1, description="Neighbours kept per item.")
+    max_items_per_context: int | None = Field(
+        None, ge=1, description="Distinct tracks per user-day (default: world.max_sample_per_user_per_day).")
+
+
+class RecallSamplesOptions(_Section):
+    """``encore batch recall-samples``: next-item samples (the per-user budget over time
+    is ``batch.sample_budget``)."""
+
+    history_days: int = Field(30, ge=1, description="Days of history read before each date.")
+    history_length: int = Field(50, ge=1, description="Played track ids kept as a sample's history.")
+    negatives_per_positive: int = Field(4, ge=0, description="Catalog negatives drawn per positive.")
+    cap: int | None = Field(
+        None, ge=1, description="Samples per user per day (default: world.max_sample_per_user_per_day).")
+    seed: int | None = Field(
+        None, description="Seed of the cap and negative sampling (default: the world manifest's seed, "
+        "else world.seed).")
+
+
+class RankingSamplesOptions(_Section):
+    """``encore batch ranking-samples``: one row per exposure."""
+
+    history_days: int = Field(30, ge=1, description="Days of user history for the features.")
+
+
+class MaterializeFeaturesOptions(_Section):
+    """``encore batch materialize-features``: the Feast offline sources."""
+
+    window_days: int = Field(30, ge=1, description="User activity window in days.")
+    offline_dir: Path | None = Field(
+        None, description="Feast offline folder (default: feature_store.offline_dir).")
+
+
 class BatchConfig(_Section):
-    """Spark batch jobs (``encore batch <job>``)."""
+    """Spark batch jobs (``encore batch <job>``): the output root, and one section of
+    typed options per job (a job's CLI flags override them for one run)."""
 
     output_dir: Path = Path(".runtime/batch")
-    negatives_per_positive: int = Field(4, ge=0)
-    recall_history_length: int = Field(50, ge=1)
     # recall_samples: per-user sample budget over time; null = per-day cap only
     sample_budget: SampleBudget | None = SampleBudget()
+    sessionize: SessionizeOptions = SessionizeOptions()
+    item_graph: ItemGraphOptions = ItemGraphOptions()
+    recall_samples: RecallSamplesOptions = RecallSamplesOptions()
+    ranking_samples: RankingSamplesOptions = RankingSamplesOptions()
+    materialize_features: MaterializeFeaturesOptions = MaterializeFeaturesOptions()
 
 
 class ServingConfig(_Section):

@@ -1,7 +1,10 @@
-"""Per-key (track or artist) activity statistics, daily and cumulative; the body of the
-``item_stats`` and ``artist_stats`` jobs.
+"""Job ``activity_stats``: daily and cumulative activity per entity, a track (table
+``item_stats``, key ``track_id``) or an artist (table ``artist_stats``, key
+``artist_id``): ``encore batch activity-stats --entity track|artist``.
 
-Per key and date d:
+Columns: date, the key, exposures, plays, completes, skips, hearts, listeners,
+completion_rate, skip_rate, heart_rate, and the same counts and rates with a ``cum_``
+prefix (all-time as of the end of the date). Per key and date d:
 
 * daily ``exposures, plays, completes, skips, hearts, listeners`` over the events of d:
   plays = play_start events, completes = play_end events that are complete plays
@@ -18,14 +21,36 @@ need every earlier day, so the job reads all event partitions up to the last dat
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import TYPE_CHECKING
 
 from encore.platform.batch import batch_io as bio
-from encore.platform.batch.job import JobContext
 from encore.platform.batch.plays import listener_key, with_flags
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
+
+    from encore.platform.batch.job import JobContext
+
+
+class Entity(str, Enum):
+    """What ``activity_stats`` counts: its table and key column."""
+
+    TRACK = "track"
+    ARTIST = "artist"
+
+    @property
+    def table(self) -> str:
+        return {"track": "item_stats", "artist": "artist_stats"}[self.value]
+
+    @property
+    def key(self) -> str:
+        return f"{self.value}_id"
+
+    @property
+    def command(self) -> str:
+        """The ``encore batch`` command that writes this entity's table."""
+        return f"activity-stats --entity {self.value}"
 
 COUNTS = ("exposures", "plays", "completes", "skips", "hearts")
 RATES = (("completion_rate", "completes"), ("skip_rate", "skips"), ("heart_rate", "hearts"))
@@ -80,15 +105,16 @@ def compute_stats(ctx: JobContext, events: "DataFrame", key: str) -> "DataFrame"
     return out.select(*cols)
 
 
-def run_stats(ctx: JobContext, table: str, key: str) -> bio.JobReport:
-    """The ``item_stats`` / ``artist_stats`` job: stats per ``key`` into ``table`` (the
-    job is named after its table)."""
+def run(ctx: JobContext, entity: Entity) -> bio.JobReport:
+    """Stats per ``entity`` into its table (the run's report is named after the table)."""
     from pyspark.sql import functions as F
 
+    entity = Entity(entity)
+    table, key = entity.table, entity.key
     spark = ctx.spark
     progress = bio.Progress(table, ctx.dates)
     history = [d for d in bio.available_dates(ctx.events_dir) if d <= ctx.dates[-1]]
-    events = with_flags(bio.read_events(spark, ctx.events_dir, history), bio.read_tracks(spark, ctx.world_dir))
+    events = with_flags(bio.read_events(spark, ctx.events_dir, history), bio.read_tracks(spark, ctx.catalog_dir))
     events = events.withColumn("listener", F.when(F.col("is_play") == 1, listener_key()))
     events = events.where(F.col(key).isNotNull()).cache()
     progress.read(events.count(), "events (history up to the last date)")

@@ -1,5 +1,6 @@
-"""I/O helpers of the batch jobs: which dates to run, reading the event log and the
-world's fixed tables, reading and writing date-partitioned outputs, progress logs.
+"""I/O helpers of the batch jobs: which dates to run, reading the event log, the
+catalog folder (:mod:`encore.platform.contracts.catalog`) and the users folder,
+reading and writing date-partitioned outputs, progress logs.
 
 Layout: the event log is ``EVENTS/date=YYYY-MM-DD/*.parquet`` (hive partitions, one
 folder a UTC day); every job table is ``OUT/<table>/date=YYYY-MM-DD/*.parquet``,
@@ -24,6 +25,7 @@ log = logging.getLogger("encore.batch")
 
 DATE_COL = "date"
 DAY_MS = 24 * 3600 * 1000
+USERS_FILE = "users.parquet"  # in a users folder (a world writes <world>/users/)
 
 
 class BatchInputError(ValueError):
@@ -193,15 +195,32 @@ def world_seed(world_dir: Path | None) -> int | None:
     return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
 
 
-def read_world_table(spark: "SparkSession", world_dir: Path, relative: str) -> "DataFrame":
-    path = Path(world_dir) / relative
+def _read_parquet(spark: "SparkSession", path: Path, flag: str) -> "DataFrame":
     if not path.exists():
-        raise BatchInputError(f"{path} does not exist (pass --world with the world folder)")
+        raise BatchInputError(f"{path} does not exist (pass {flag} DIR, or --world DIR with it)")
     return spark.read.parquet(str(path))
 
 
-def read_tracks(spark: "SparkSession", world_dir: Path) -> "DataFrame":
-    return read_world_table(spark, world_dir, "catalog/tracks.parquet").drop("audio", "lyrics")
+def read_catalog_table(spark: "SparkSession", catalog_dir: Path, name: str) -> "DataFrame":
+    """One table of a catalog folder (``name``: a file of
+    ``encore.platform.contracts.catalog.CATALOG_FILES``, e.g. ``artists.parquet``)."""
+    from encore.platform.contracts.catalog import CATALOG_FILES
+
+    if name not in CATALOG_FILES:
+        raise ValueError(f"{name} is not a catalog file ({', '.join(CATALOG_FILES)})")
+    return _read_parquet(spark, Path(catalog_dir) / name, "--catalog")
+
+
+def read_tracks(spark: "SparkSession", catalog_dir: Path) -> "DataFrame":
+    """The catalog's tracks without the wide ``audio`` and ``lyrics`` columns."""
+    from encore.platform.contracts.catalog import tracks_file
+
+    return _read_parquet(spark, tracks_file(catalog_dir), "--catalog").drop("audio", "lyrics")
+
+
+def read_users(spark: "SparkSession", users_dir: Path) -> "DataFrame":
+    """``USERS/users.parquet``: one row per user with its profile and ``signup_date``."""
+    return _read_parquet(spark, Path(users_dir) / USERS_FILE, "--users")
 
 
 # ----------------------------------------------------------------------------- writing

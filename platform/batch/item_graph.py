@@ -1,5 +1,7 @@
 """Job ``item_graph``: the directed item-item association graph from co-listening
-(table ``item_graph``).
+(table ``item_graph``). Options: ``batch.item_graph`` (``window_days``,
+``min_support``, ``top_n``, ``max_items_per_context``; the CLI flags of the same names
+override them for one run).
 
 Co-listening unit: the **user-day** (a known user's plays on one UTC day; an anonymous
 session, within one day, counts as its own listener). ``listeners(a)`` is the set of
@@ -24,7 +26,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from encore.platform.batch import batch_io as bio
-from encore.platform.batch.job import JobContext, run_main
+from encore.platform.batch.job import JobContext
 from encore.platform.contracts.vocabulary import PLAY_START
 from encore.platform.batch.plays import listener_key
 
@@ -53,10 +55,9 @@ def run(ctx: JobContext) -> bio.JobReport:
     from pyspark.sql import functions as F
 
     spark = ctx.spark
-    window_days = int(ctx.opt("window_days", 30))
-    min_support = int(ctx.opt("min_support", 2))
-    top_n = int(ctx.opt("top_n", 50))
-    max_items = int(ctx.opt("max_items_per_context", ctx.config.world.max_sample_per_user_per_day))
+    opts = ctx.config.batch.item_graph
+    window_days, min_support, top_n = opts.window_days, opts.min_support, opts.top_n
+    max_items = opts.max_items_per_context or ctx.config.world.max_sample_per_user_per_day
     progress = bio.Progress(JOB, ctx.dates)
 
     days = bio.date_range(ctx.dates[0] - timedelta(days=window_days - 1), ctx.dates[-1])
@@ -104,11 +105,3 @@ def run(ctx: JobContext) -> bio.JobReport:
     items.unpersist()
     events.unpersist()
     return progress.done()
-
-
-def main(argv=None) -> None:
-    run_main(JOB, run, argv)
-
-
-if __name__ == "__main__":
-    main()

@@ -1,20 +1,27 @@
-"""What every batch job shares: its run context, the table of jobs and their options,
-and the runner behind both ``encore batch <job>`` and the ``main()`` that
-``spark-submit platform/batch/<job>.py`` calls."""
+"""What every batch job shares: its run context (inputs, dates, config), the jobs in
+dependency order, per-run option overrides and the runner behind the one command line
+(:mod:`encore.platform.batch.cli`: ``encore batch <job>`` and ``spark-submit
+platform/batch/submit.py <job>``).
+
+A job's options are typed fields of its section of the config, ``batch.<job>``
+(:class:`encore.platform.config.BatchConfig`); a job reads them from ``ctx.config``, and
+a command-line flag overrides one for a run through :func:`with_options`.
+"""
 
 from __future__ import annotations
 
-import argparse
-import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+import importlib
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ValidationError
+
 import encore.platform  # noqa: F401  (process environment before pyspark)
+from encore.platform.batch.activity_stats import Entity
 from encore.platform.batch.batch_io import JobReport, select_dates, world_dir_for, world_seed
-from encore.platform.config import EncoreConfig, default_config, load_config
+from encore.platform.config import ConfigError, EncoreConfig
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -22,27 +29,28 @@ if TYPE_CHECKING:
 
 @dataclass
 class JobContext:
-    """Inputs of one job run. ``options`` holds job-specific knobs (see each job);
-    ``out_dir`` defaults to ``config.batch.output_dir``, ``world_dir`` to the parent of
-    ``events_dir``."""
+    """Inputs of one job run. Defaults: ``out_dir`` = ``config.batch.output_dir``;
+    ``world_dir`` = the parent of ``events_dir`` (a world folder holds ``events/`` beside
+    ``catalog/`` and ``users/``; it need not exist, it only supplies defaults and the
+    seed); ``catalog_dir`` = ``world_dir/catalog`` (the files of
+    :mod:`encore.platform.contracts.catalog`); ``users_dir`` = ``world_dir/users``."""
 
     spark: "SparkSession"
     events_dir: Path
     out_dir: Path | None
     dates: list[date]
-    config: EncoreConfig = field(default_factory=default_config)
+    config: EncoreConfig
     world_dir: Path | None = None
-    options: dict[str, Any] = field(default_factory=dict)
+    catalog_dir: Path | None = None
+    users_dir: Path | None = None
 
     def __post_init__(self) -> None:
         self.events_dir = Path(self.events_dir)
         self.out_dir = Path(self.out_dir) if self.out_dir else self.config.batch.output_dir
         self.world_dir = Path(self.world_dir) if self.world_dir else world_dir_for(self.events_dir)
+        self.catalog_dir = Path(self.catalog_dir) if self.catalog_dir else self.world_dir / "catalog"
+        self.users_dir = Path(self.users_dir) if self.users_dir else self.world_dir / "users"
         self.dates = sorted(set(self.dates))
-
-    def opt(self, name: str, default: Any) -> Any:
-        value = self.options.get(name)
-        return default if value is None else value
 
     def default_seed(self) -> int:
         """The seed a job uses when none is given: the world's own (its manifest's
@@ -52,35 +60,63 @@ class JobContext:
         return self.config.world.seed if seed is None else seed
 
 
-#: Every job in dependency order (module name under encore.platform.batch): its
-#: one-line description and its own options (name -> (type, help)). The one table that
-#: ``encore batch <job>`` and ``spark-submit platform/batch/<job>.py`` build their
-#: arguments from; each job reads its options with ``ctx.opt(name, default)``.
-JOBS: dict[str, tuple[str, dict[str, tuple[type, str]]]] = {
-    "sessionize": ("Events -> sessions (the encore.platform.contracts.sessions rule).", {
-        "lookback_days": (int, "Days read before the first date when sessions(d-1) is absent (default 1)."),
-    }),
-    "item_stats": ("Daily and cumulative per-track statistics.", {}),
-    "artist_stats": ("Daily and cumulative per-artist statistics.", {}),
-    "item_graph": ("Directed item-item co-listening graph (user-day co-listening).", {
-        "window_days": (int, "Window of days ending on each date (default 30)."),
-        "min_support": (int, "Minimum co-listening count (default 2)."),
-        "top_n": (int, "Neighbours kept per item (default 50)."),
-        "max_items_per_context": (int, "Distinct tracks per user-day (default world.max_sample_per_user_per_day)."),
-    }),
-    "recall_samples": ("Next-item recall samples with point-in-time history, capped per user-day and per-user budget.", {
-        "history_days": (int, "Days of history read before each date (default 30)."),
-        "cap": (int, "Samples per user per day (default world.max_sample_per_user_per_day)."),
-        "seed": (int, "Seed of the cap and negative sampling (default: the world manifest's seed, else world.seed)."),
-    }),
-    "ranking_samples": ("One row per exposure with labels and point-in-time features.", {
-        "history_days": (int, "Days of user history for the features (default 30)."),
-    }),
-    "materialize_features": ("Write the Feast offline sources (daily snapshots).", {
-        "offline_dir": (Path, "Feast offline folder (default feature_store.offline_dir)."),
-        "window_days": (int, "User activity window (default 30)."),
-    }),
+#: Every job (a module under encore.platform.batch with ``run(ctx, ...)``) and its
+#: one-line description, in dependency order.
+JOBS: dict[str, str] = {
+    "sessionize": "Events -> sessions (the encore.platform.contracts.sessions rule).",
+    "activity_stats": "Daily and cumulative activity per track (table item_stats) or per artist (artist_stats).",
+    "item_graph": "Directed item-item co-listening graph (user-day co-listening).",
+    "recall_samples": "Next-item recall samples with point-in-time history, capped per user-day and per-user budget.",
+    "ranking_samples": "One row per exposure with labels and point-in-time features.",
+    "materialize_features": "Write the Feast offline sources (daily snapshots).",
 }
+
+
+@dataclass(frozen=True)
+class Step:
+    """One run of a job: the job, and for ``activity_stats`` the entity it counts."""
+
+    job: str
+    entity: Entity | None = None
+
+    @property
+    def name(self) -> str:
+        """What reports and errors call the run: the job, or for activity_stats the
+        table it writes (``item_stats`` / ``artist_stats``)."""
+        return self.entity.table if self.entity is not None else self.job
+
+    def run(self, ctx: JobContext) -> JobReport:
+        module = importlib.import_module(f"encore.platform.batch.{self.job}")
+        return module.run(ctx) if self.entity is None else module.run(ctx, self.entity)
+
+
+#: Every job run of ``encore batch all``, in dependency order.
+STEPS: tuple[Step, ...] = (
+    Step("sessionize"),
+    Step("activity_stats", Entity.TRACK),
+    Step("activity_stats", Entity.ARTIST),
+    Step("item_graph"),
+    Step("recall_samples"),
+    Step("ranking_samples"),
+    Step("materialize_features"),
+)
+
+
+def with_options(config: EncoreConfig, job: str, **overrides: Any) -> EncoreConfig:
+    """``config`` with the options of ``batch.<job>`` that ``overrides`` names (and
+    does not leave None) replaced, validated like a config file (``ConfigError``)."""
+    given = {name: value for name, value in overrides.items() if value is not None}
+    if not given:
+        return config
+    section = getattr(config.batch, job, None)
+    if not isinstance(section, BaseModel):
+        raise ConfigError(f"batch.{job} is not a job's options section")
+    try:
+        options = type(section).model_validate({**section.model_dump(), **given})
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors())
+        raise ConfigError(f"invalid batch.{job} options: {problems}") from err
+    return config.model_copy(update={"batch": config.batch.model_copy(update={job: options})})
 
 
 def make_context(
@@ -88,65 +124,43 @@ def make_context(
     events_dir: Path,
     out_dir: Path | None = None,
     *,
-    dates: str | Sequence[str] | None = None,
+    config: EncoreConfig,
+    dates: str | list[str] | None = None,
     since: str | None = None,
     until: str | None = None,
     world_dir: Path | None = None,
-    config: EncoreConfig | None = None,
-    **options: Any,
+    catalog_dir: Path | None = None,
+    users_dir: Path | None = None,
 ) -> JobContext:
+    """A context for ``dates`` (or ``since..until``; default: every date of the log)."""
     return JobContext(
         spark=spark, events_dir=events_dir, out_dir=out_dir,
-        dates=select_dates(Path(events_dir), dates, since, until),
-        config=config or default_config(), world_dir=world_dir, options=options,
+        dates=select_dates(Path(events_dir), dates, since, until), config=config,
+        world_dir=world_dir, catalog_dir=catalog_dir, users_dir=users_dir,
     )
 
 
-def run_job(
-    job: str,
-    run: Callable[[JobContext], JobReport],
+def run_step(
+    step: Step,
     events_dir: Path,
     out_dir: Path | None = None,
     *,
-    dates: str | Sequence[str] | None = None,
+    config: EncoreConfig,
+    dates: str | list[str] | None = None,
     since: str | None = None,
     until: str | None = None,
     world_dir: Path | None = None,
-    config: EncoreConfig | None = None,
-    **options: Any,
+    catalog_dir: Path | None = None,
+    users_dir: Path | None = None,
 ) -> JobReport:
-    """Run ``run`` in this process's Spark session (started if needed). The date
+    """Run ``step`` in this process's Spark session (started if needed). The date
     selection is checked first, so a bad one fails before the JVM starts."""
     from encore.platform.spark import spark_session
 
-    config = config or default_config()
     days = select_dates(Path(events_dir), dates, since, until)
-    spark = spark_session(config.spark, app_name=f"encore-batch-{job}")
-    return run(JobContext(spark=spark, events_dir=events_dir, out_dir=out_dir, dates=days,
-                          config=config, world_dir=world_dir, options=options))
-
-
-def run_main(job: str, run: Callable[[JobContext], JobReport], argv: Sequence[str] | None = None) -> JobReport:
-    """``spark-submit platform/batch/<job>.py``: parse the common arguments and the
-    job's own (from ``JOBS``), run the job, print its report."""
-    description, extra = JOBS[job]
-    parser = argparse.ArgumentParser(prog=job, description=description)
-    parser.add_argument("--events", required=True, type=Path, help="event log folder (date=YYYY-MM-DD partitions)")
-    parser.add_argument("--out", type=Path, default=None, help="batch output root (default batch.output_dir)")
-    parser.add_argument("--world", type=Path, default=None,
-                        help="world folder with catalog/ and users/ (default: parent of --events)")
-    parser.add_argument("--dates", default=None, help="comma-separated YYYY-MM-DD dates")
-    parser.add_argument("--since", default=None, help="first date (inclusive)")
-    parser.add_argument("--until", default=None, help="last date (inclusive)")
-    parser.add_argument("--config", type=Path, default=None, help="Encore YAML config override")
-    for name, (kind, help_text) in extra.items():
-        parser.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None, help=help_text)
-    args = vars(parser.parse_args(argv))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    config_path = args.pop("config")
-    report = run_job(
-        job, run, args.pop("events"), args.pop("out"), world_dir=args.pop("world"),
-        config=load_config(config_path) if config_path else None, **args,
-    )
-    print(report.as_dict())
-    return report
+    spark = spark_session(config.spark, app_name=f"encore-batch-{step.name}",
+                          runtime_dir=config.paths.runtime_dir)
+    return step.run(JobContext(
+        spark=spark, events_dir=events_dir, out_dir=out_dir, dates=days, config=config,
+        world_dir=world_dir, catalog_dir=catalog_dir, users_dir=users_dir,
+    ))

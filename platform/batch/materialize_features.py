@@ -9,17 +9,21 @@ A folder source gets one file per day (``snapshot-YYYY-MM-DD.parquet``, replaced
 the day is re-run); a single-file source (``*.parquet``) is rewritten with that day's
 rows replaced.
 
-* user_profile (every user signed up by d): profile from ``users/users.parquet``;
-  over the ``window_days`` (default 30) days ending d: ``plays_30d`` (play_start
+* user_profile (every user signed up by d): profile from the users folder's
+  ``users.parquet`` (``--users``, default ``<world>/users``); over the
+  ``batch.materialize_features.window_days`` (default 30) days ending d: ``plays_30d`` (play_start
   events), ``skip_rate_30d`` (skips / plays, 0 without plays), ``active_days_30d``
   (days with any event), ``top_genres`` (3 most played genres) and ``top_artist_ids``
   (5 most played artists), ties broken by name / id.
-* track_profile (every catalog track): catalog attributes + cumulative ``item_stats``
+* track_profile (every track of the catalog folder, ``--catalog``): its attributes + cumulative ``item_stats``
   as of d (``play_count`` = cum_plays, rates = cum_*_rate; 0 without activity).
 * artist_profile (every catalog artist): genre, language, ``track_count`` (catalog) +
   cumulative ``artist_stats`` as of d.
 
-Needs ``item_stats`` and ``artist_stats`` for the dates (run them first).
+Needs ``item_stats`` and ``artist_stats`` for the dates (run ``activity-stats
+--entity track`` and ``--entity artist`` first). The sources go to
+``batch.materialize_features.offline_dir`` (``--offline-dir``; default
+``feature_store.offline_dir``).
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ import pyarrow.parquet as pq
 
 from encore.feature_store import schema as fs
 from encore.platform.batch import batch_io as bio
-from encore.platform.batch.job import JobContext, run_main
+from encore.platform.batch.activity_stats import Entity
+from encore.platform.batch.job import JobContext
 from encore.platform.batch.plays import with_flags
 
 JOB = "materialize_features"
@@ -144,24 +149,25 @@ def run(ctx: JobContext) -> bio.JobReport:
     from pyspark.sql import functions as F
 
     spark = ctx.spark
-    offline_dir = Path(ctx.opt("offline_dir", ctx.config.feature_store.offline_dir))
-    window_days = int(ctx.opt("window_days", 30))
+    opts = ctx.config.batch.materialize_features
+    offline_dir = Path(opts.offline_dir or ctx.config.feature_store.offline_dir)
+    window_days = opts.window_days
     progress = bio.Progress(JOB, ctx.dates)
-    bio.require_partitions(ctx.out_dir, "item_stats", ctx.dates, "item_stats")
-    bio.require_partitions(ctx.out_dir, "artist_stats", ctx.dates, "artist_stats")
+    for entity in Entity:
+        bio.require_partitions(ctx.out_dir, entity.table, ctx.dates, entity.command)
 
-    tracks = bio.read_tracks(spark, ctx.world_dir).cache()
+    tracks = bio.read_tracks(spark, ctx.catalog_dir).cache()
     track_counts = tracks.groupBy("artist_id").agg(F.count(F.lit(1)).alias("track_count"))
     artists = (
-        bio.read_world_table(spark, ctx.world_dir, "catalog/artists.parquet")
+        bio.read_catalog_table(spark, ctx.catalog_dir, "artists.parquet")
         .select("artist_id", "genre", "language").join(track_counts, "artist_id", "left")
     )
-    users = bio.read_world_table(spark, ctx.world_dir, "users/users.parquet")
+    users = bio.read_users(spark, ctx.users_dir)
     days = bio.date_range(ctx.dates[0] - timedelta(days=window_days - 1), ctx.dates[-1])
     events = with_flags(bio.read_events(spark, ctx.events_dir, days), tracks, extra=("genre",)).cache()
     progress.read(events.count(), f"events ({window_days}-day windows)")
-    item_stats = bio.read_table(spark, ctx.out_dir, "item_stats", ctx.dates)
-    artist_stats = bio.read_table(spark, ctx.out_dir, "artist_stats", ctx.dates)
+    item_stats = bio.read_table(spark, ctx.out_dir, Entity.TRACK.table, ctx.dates)
+    artist_stats = bio.read_table(spark, ctx.out_dir, Entity.ARTIST.table, ctx.dates)
     track_cols = tracks.select(
         "track_id", "artist_id", "album_id", "genre", "language",
         tracks["release_year"].cast("long").alias("release_year"), "duration_ms", "valence",
@@ -178,11 +184,3 @@ def run(ctx: JobContext) -> bio.JobReport:
     events.unpersist()
     tracks.unpersist()
     return progress.done()
-
-
-def main(argv=None) -> None:
-    run_main(JOB, run, argv)
-
-
-if __name__ == "__main__":
-    main()

@@ -21,12 +21,13 @@ read (the exposure is older than the history read) labels nothing.
 Features use only events *strictly before* the exposure's ts (Spark range windows over
 epoch ms ending at -1 ms), per listener (user id, or the anonymous session):
 
-* ``user_{exposures,plays,completes,skips,hearts}_30d``: the last ``history_days``
-  (default 30) days up to the exposure;
+* ``user_{exposures,plays,completes,skips,hearts}_30d``: the last
+  ``batch.ranking_samples.history_days`` (default 30) days up to the exposure;
 * ``user_plays_today``: since the start of the exposure's UTC day;
 * ``user_track_plays_30d``: plays of this very track (repeat consumption);
 * ``track_{plays,listeners,completion_rate,skip_rate,heart_rate}``: the track's
-  cumulative stats as of the end of the *previous* day (``item_stats``, run it first;
+  cumulative stats as of the end of the *previous* day (``item_stats``: run
+  ``activity-stats --entity track`` first;
   0 when the track had no activity or the day has no predecessor in the log).
 """
 
@@ -36,7 +37,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from encore.platform.batch import batch_io as bio
-from encore.platform.batch.job import JobContext, run_main
+from encore.platform.batch.activity_stats import Entity
+from encore.platform.batch.job import JobContext
 from encore.platform.contracts.labels import complete_play_col
 from encore.platform.contracts.vocabulary import EXPOSURE, HEART, PLAY_END, SKIP
 from encore.platform.batch.plays import listener_key, with_flags
@@ -109,14 +111,14 @@ def run(ctx: JobContext) -> bio.JobReport:
     from pyspark.sql import functions as F
 
     spark = ctx.spark
-    history_days = int(ctx.opt("history_days", 30))
+    history_days = ctx.config.batch.ranking_samples.history_days
     progress = bio.Progress(JOB, ctx.dates)
     present = set(bio.available_dates(ctx.events_dir))
     prev_days = sorted({d - timedelta(days=1) for d in ctx.dates} & present)
-    bio.require_partitions(ctx.out_dir, "item_stats", prev_days, "item_stats")
+    bio.require_partitions(ctx.out_dir, Entity.TRACK.table, prev_days, Entity.TRACK.command)
 
     days = bio.date_range(ctx.dates[0] - timedelta(days=history_days), ctx.dates[-1] + timedelta(days=1))
-    tracks = bio.read_tracks(spark, ctx.world_dir)
+    tracks = bio.read_tracks(spark, ctx.catalog_dir)
     events = with_flags(bio.read_events(spark, ctx.events_dir, days), tracks)
     events = events.withColumn("_key", listener_key()).withColumn(
         "is_exposure", (F.col("action") == EXPOSURE).cast("int")
@@ -142,7 +144,7 @@ def run(ctx: JobContext) -> bio.JobReport:
     labels = attribute_outcomes(events)
 
     # ---- track stats as of the previous day
-    stats = bio.read_table(spark, ctx.out_dir, "item_stats", prev_days)
+    stats = bio.read_table(spark, ctx.out_dir, Entity.TRACK.table, prev_days)
     out = exposures.join(labels, "event_id", "left").fillna(0, list(LABELS)).withColumn(
         "_prev", F.date_sub(F.col(bio.DATE_COL), 1)
     )
@@ -169,11 +171,3 @@ def run(ctx: JobContext) -> bio.JobReport:
     progress.wrote(TABLE, bio.write_partitioned(out, ctx.out_dir, TABLE))
     events.unpersist()
     return progress.done()
-
-
-def main(argv=None) -> None:
-    run_main(JOB, run, argv)
-
-
-if __name__ == "__main__":
-    main()

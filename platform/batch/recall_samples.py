@@ -3,17 +3,19 @@
 
 One sample per play (``play_start``) on the partition date; ``label`` = 1 when the
 play is complete (:mod:`~encore.platform.contracts.labels`), else 0. The history is the
-last ``batch.recall_history_length`` played track ids *strictly before* the play in
-the listener's order (ts, event_id), oldest first: for a known user over their plays of
-the last ``history_days`` days (default 30, read from earlier partitions, point-in-time);
-for an anonymous listener only within its session (session-only samples).
+last ``batch.recall_samples.history_length`` played track ids *strictly before* the play in
+the listener's order (ts, event_id), oldest first: for a known user over their plays
+of the last ``batch.recall_samples.history_days`` days (default 30, read from earlier
+partitions, point-in-time); for an anonymous listener only within its session
+(session-only samples).
 
 Cap, per known user (anonymous samples are not capped), chosen by
 :func:`encore.platform.contracts.sampling.cap_samples_per_user` so the Spark choice is the Python
-one (a seeded hash of the play's event id; seed ``--seed``, default the world
-manifest's seed, else ``world.seed``):
+one (a seeded hash of the play's event id; seed ``batch.recall_samples.seed``,
+default the world manifest's seed, else ``world.seed``):
 
-* at most ``world.max_sample_per_user_per_day`` samples per user and day (``--cap``);
+* at most ``batch.recall_samples.cap`` (default ``world.max_sample_per_user_per_day``)
+  samples per user and day;
 * and at most the user's budget of the day (``batch.sample_budget``: a token bucket of
   ``burst`` samples refilled by ``rate`` a day, started full ``horizon_days`` before the
   day), so no user keeps more than ``burst + rate * (T - 1)`` samples in any ``T``
@@ -22,8 +24,9 @@ manifest's seed, else ``world.seed``):
   users' play counts per day (a grouped pandas UDF per user over the days read), and
   the over-quota user-days go through a grouped pandas UDF that calls the Python cap.
 
-Negatives: each positive gets ``batch.negatives_per_positive`` track ids drawn uniformly
-from the catalog without the target, by a seeded hash of (event id, i, seed).
+Negatives: each positive gets ``batch.recall_samples.negatives_per_positive`` track ids
+drawn uniformly from the catalog without the target, by a seeded hash of (event id, i,
+seed).
 
 Columns: date, sample_id (the play's event_id), user_id (null = anonymous), session_id,
 anonymous, scenario, ts, target_track_id, label (int), skipped, skip_at_ms,
@@ -37,7 +40,7 @@ from datetime import timedelta
 import pandas as pd
 
 from encore.platform.batch import batch_io as bio
-from encore.platform.batch.job import JobContext, run_main
+from encore.platform.batch.job import JobContext
 from encore.platform.batch.plays import listener_key, plays_with_outcome
 from encore.platform.config import SampleBudget
 from encore.platform.contracts.vocabulary import PLAY_START
@@ -132,10 +135,10 @@ def run(ctx: JobContext) -> bio.JobReport:
     from pyspark.sql import functions as F
 
     spark = ctx.spark
-    h = ctx.config.batch.recall_history_length
-    history_days = int(ctx.opt("history_days", 30))
-    cap = int(ctx.opt("cap", ctx.config.world.max_sample_per_user_per_day))
-    seed = int(ctx.opt("seed", ctx.default_seed()))
+    opts = ctx.config.batch.recall_samples
+    h, history_days = opts.history_length, opts.history_days
+    cap = opts.cap or ctx.config.world.max_sample_per_user_per_day
+    seed = ctx.default_seed() if opts.seed is None else opts.seed
     budget = ctx.config.batch.sample_budget
     progress = bio.Progress(JOB, ctx.dates)
 
@@ -143,7 +146,7 @@ def run(ctx: JobContext) -> bio.JobReport:
     days = bio.date_range(ctx.dates[0] - timedelta(days=lookback), ctx.dates[-1])
     events = bio.read_events(spark, ctx.events_dir, days).cache()
     progress.read(events.count(), f"events ({history_days}-day history)")
-    tracks = bio.read_tracks(spark, ctx.world_dir)
+    tracks = bio.read_tracks(spark, ctx.catalog_dir)
     plays_seen = events.where(F.col("action") == PLAY_START).select("event_id", "user_id", bio.DATE_COL)
     plays = plays_with_outcome(events, tracks).withColumn("_key", listener_key())
     plays = plays.where(F.col(bio.DATE_COL) >= F.lit(ctx.dates[0] - timedelta(days=history_days)))
@@ -160,7 +163,7 @@ def run(ctx: JobContext) -> bio.JobReport:
         )
     )
     samples = cap_per_user(samples, plays_seen, cap, budget, seed, ctx.dates).withColumnRenamed("event_id", "sample_id")
-    samples = add_negatives(spark, samples, tracks, ctx.config.batch.negatives_per_positive, seed)
+    samples = add_negatives(spark, samples, tracks, opts.negatives_per_positive, seed)
     samples = samples.select(
         bio.DATE_COL, "sample_id", "user_id", "session_id", "anonymous", "scenario", "ts",
         "target_track_id", "label", "skipped", "skip_at_ms", "history_track_ids",
@@ -169,11 +172,3 @@ def run(ctx: JobContext) -> bio.JobReport:
     progress.wrote(TABLE, bio.write_partitioned(samples, ctx.out_dir, TABLE))
     events.unpersist()
     return progress.done()
-
-
-def main(argv=None) -> None:
-    run_main(JOB, run, argv)
-
-
-if __name__ == "__main__":
-    main()

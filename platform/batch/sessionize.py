@@ -20,7 +20,7 @@ The state carried over midnight is the previous day's last session per user: whe
 ``sessions/date=d-1`` exists, events up to that session's last event (``last_event_id``)
 are dropped and the rest start fresh, which is exact (the event after a session's last
 event opens a session by definition). When it does not exist, the job sessionizes from
-``lookback_days`` (default 1) earlier, which is exact unless a user played without any
+``batch.sessionize.lookback_days`` (default 1) earlier, which is exact unless a user played without any
 gap or scenario switch across that whole lookback (then a log line says how many).
 Sessions that start on the last requested date are completed with events of the next
 day (up to ``max_session_minutes`` after midnight), so run a day once the next day's
@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from encore.platform.batch import batch_io as bio
-from encore.platform.batch.job import JobContext, run_main
+from encore.platform.batch.job import JobContext
 from encore.platform.batch.plays import with_flags
 from encore.platform.contracts.sessions import session_name, sessionize
 
@@ -124,7 +124,7 @@ def _sessionize_block(ctx: JobContext, block: list, events: "DataFrame", seed: "
     )
     sessioned = known_s.unionByName(anon.select(*known_s.columns))
     sessioned = sessioned.where((F.col("session_start_ms") >= first_ms) & (F.col("session_start_ms") < end_ms))
-    return _aggregate(with_flags(sessioned, bio.read_tracks(spark, ctx.world_dir)))
+    return _aggregate(with_flags(sessioned, bio.read_tracks(spark, ctx.catalog_dir)))
 
 
 def _aggregate(df: "DataFrame") -> "DataFrame":
@@ -175,7 +175,7 @@ def run(ctx: JobContext) -> bio.JobReport:
     for block in bio.contiguous_runs(ctx.dates):
         first, last = block[0], block[-1]
         seed = bio.read_table(ctx.spark, ctx.out_dir, TABLE, [first - timedelta(days=1)])
-        lookback = 1 if seed is not None else max(int(ctx.opt("lookback_days", 1)), 1)
+        lookback = 1 if seed is not None else ctx.config.batch.sessionize.lookback_days
         if seed is None:
             log.warning("%s: no %s partition for %s; sessionizing from %d day(s) earlier",
                         JOB, TABLE, first - timedelta(days=1), lookback)
@@ -188,11 +188,3 @@ def run(ctx: JobContext) -> bio.JobReport:
         progress.wrote(TABLE, rows)
         events.unpersist()
     return progress.done()
-
-
-def main(argv=None) -> None:
-    run_main(JOB, run, argv)
-
-
-if __name__ == "__main__":
-    main()
