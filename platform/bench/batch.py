@@ -9,7 +9,6 @@ every job runs once on the 1x world before the timed runs.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import logging
@@ -19,24 +18,24 @@ import time
 from pathlib import Path
 from typing import Any
 
-from encore.platform.batch.job import JOBS, make_context
+from encore.platform.batch.job import STEPS, make_context, with_options
 from encore.platform.bench.machine import machine_info
-from encore.platform.config import default_config
+from encore.platform.config import EncoreConfig, default_config
 
 log = logging.getLogger("encore.bench.batch")
 
 
-def _run_jobs(spark, world: Path, out: Path) -> dict[str, dict[str, Any]]:
+def _run_jobs(spark, world: Path, out: Path, config: EncoreConfig) -> dict[str, dict[str, Any]]:
     results: dict[str, dict[str, Any]] = {}
-    for job in JOBS:
-        opts = {"offline_dir": out / "offline"} if job == "materialize_features" else {}
-        ctx = make_context(spark, world / "events", out, world_dir=world, **opts)
+    config = with_options(config, "materialize_features", offline_dir=out / "offline")
+    for step in STEPS:
+        ctx = make_context(spark, world / "events", out, world_dir=world, config=config)
         start = time.perf_counter()
-        report = importlib.import_module(f"encore.platform.batch.{job}").run(ctx)
+        report = step.run(ctx)
         seconds = time.perf_counter() - start
-        results[job] = {"seconds": round(seconds, 3), "rows_in": report.rows_in,
+        results[step.name] = {"seconds": round(seconds, 3), "rows_in": report.rows_in,
                         "rows_out": report.rows_out, "tables": report.tables}
-        log.info("bench batch %s: %.1fs", job, seconds)
+        log.info("bench batch %s: %.1fs", step.name, seconds)
     return results
 
 
@@ -62,8 +61,8 @@ def run(out_json: Path, users: int = 500, days: int = 7, scale: int = 4,
         spark = spark_session(config.spark, app_name="encore-bench-batch")
         spark.range(1000).selectExpr("sum(id)").collect()  # warm the JVM
         if warmup:  # first runs pay JIT and code-generation costs; keep them out of 1x
-            _run_jobs(spark, worlds["1x"], work / "out-warmup")
-        per_size = {label: _run_jobs(spark, worlds[label], work / f"out-{label}") for label in sizes}
+            _run_jobs(spark, worlds["1x"], work / "out-warmup", config)
+        per_size = {label: _run_jobs(spark, worlds[label], work / f"out-{label}", config) for label in sizes}
 
         small, big = per_size["1x"], per_size[f"{scale}x"]
         jobs = {
@@ -73,7 +72,7 @@ def run(out_json: Path, users: int = 500, days: int = 7, scale: int = 4,
                 "rows_in_1x": small[job]["rows_in"], f"rows_in_{scale}x": big[job]["rows_in"],
                 "rows_out_1x": small[job]["rows_out"], f"rows_out_{scale}x": big[job]["rows_out"],
             }
-            for job in JOBS
+            for job in small
         }
         total_small = sum(v["seconds"] for v in small.values())
         total_big = sum(v["seconds"] for v in big.values())

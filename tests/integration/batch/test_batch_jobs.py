@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from encore.platform.batch import batch_io as bio
-from encore.platform.batch.job import JOBS, make_context
+from encore.platform.batch.activity_stats import Entity
+from encore.platform.batch.job import STEPS, Step, make_context, with_options
 from encore.platform.config import SampleBudget, default_config
 from encore.platform.world.cli import world_config
 from encore.platform.contracts.sampling import cap_samples_per_user
@@ -39,11 +40,10 @@ BUDGET = SampleBudget(rate=5, burst=60, horizon_days=30)
 WORLD_SEED = 3  # not the config's world.seed: the jobs must default to the world's own
 
 
-def _run(spark, job, world, out, dates=None, **options):
-    import importlib
-
-    ctx = make_context(spark, world / "events", out, dates=dates, world_dir=world, **options)
-    return importlib.import_module(f"encore.platform.batch.{job}").run(ctx)
+def _run(spark, step: Step, world, out, dates=None, config=None):
+    ctx = make_context(spark, world / "events", out, dates=dates, world_dir=world,
+                       config=config or default_config())
+    return step.run(ctx)
 
 
 @pytest.fixture(scope="module")
@@ -67,11 +67,13 @@ def built(spark, world, tmp_path_factory):
     """Every job over every date, once: (out dir, offline dir)."""
     out = tmp_path_factory.mktemp("batch-out")
     offline = out / "offline"
-    for job in JOBS:
-        opts = {"cap": CAP, "config": _budget_config()} if job == "recall_samples" else {}
-        if job == "materialize_features":
-            opts = {"offline_dir": offline}
-        _run(spark, job, world, out, **opts)
+    for step in STEPS:
+        config = default_config()
+        if step.job == "recall_samples":
+            config = with_options(_budget_config(), "recall_samples", cap=CAP)
+        if step.job == "materialize_features":
+            config = with_options(config, "materialize_features", offline_dir=offline)
+        _run(spark, step, world, out, config=config)
     return out, offline
 
 
@@ -154,7 +156,7 @@ def test_item_graph_weights_equal_hand_count(built, events, world):
 
 def test_recall_samples_point_in_time_and_capped(built, events, world):
     out, _ = built
-    h = default_config().batch.recall_history_length
+    h = default_config().batch.recall_samples.history_length
     got = _table(out, "recall_samples").set_index("sample_id")
     plays = events[events.action == "play_start"].copy()
     plays["hist"] = [tuple() for _ in range(len(plays))]
@@ -165,7 +167,7 @@ def test_recall_samples_point_in_time_and_capped(built, events, world):
             hist[eid] = tuple(tracks[max(0, i - h):i])
     for sid, row in got.iterrows():
         assert tuple(row.history_track_ids) == hist[sid]
-        assert len(row.negative_track_ids) == (default_config().batch.negatives_per_positive if row.label else 0)
+        assert len(row.negative_track_ids) == (default_config().batch.recall_samples.negatives_per_positive if row.label else 0)
         assert row.target_track_id not in set(row.negative_track_ids)
     # cap: exactly the rows cap_samples_per_user keeps, with the world's seed (not the
     # config's) and the per-user budget
@@ -219,8 +221,8 @@ def test_rerunning_one_day_changes_only_that_day(spark, world, built, tmp_path):
         return {p.relative_to(work / table): p.read_bytes() for p in (work / table).rglob("*.parquet")}
     before = {t: snapshot(t) for t in ("sessions", "ranking_samples")}
     day = days[1].isoformat()
-    _run(spark, "sessionize", world, work, dates=day)
-    _run(spark, "ranking_samples", world, work, dates=day)
+    _run(spark, Step("sessionize"), world, work, dates=day)
+    _run(spark, Step("ranking_samples"), world, work, dates=day)
     for table in ("sessions", "ranking_samples"):
         after = snapshot(table)
         untouched = {k: v for k, v in before[table].items() if f"date={day}" not in str(k)}
@@ -248,14 +250,15 @@ def _stream_style_log(world: Path, root: Path) -> Path:
     return root
 
 
-@pytest.mark.parametrize("job, table, key", [("sessionize", "sessions", "session_id"),
-                                             ("item_stats", "item_stats", "track_id")])
-def test_duplicated_deliveries_in_the_log_change_nothing(spark, world, built, tmp_path, job, table, key):
+@pytest.mark.parametrize("step, table, key", [(Step("sessionize"), "sessions", "session_id"),
+                                              (Step("activity_stats", Entity.TRACK), "item_stats", "track_id")])
+def test_duplicated_deliveries_in_the_log_change_nothing(spark, world, built, tmp_path, step, table, key):
     out, _ = built
     log = _stream_style_log(world, tmp_path / "stream-log")
     work = tmp_path / "out"
-    ctx = make_context(spark, log, work, world_dir=world)
-    __import__(f"encore.platform.batch.{job}", fromlist=["run"]).run(ctx)
+    # a log outside any world (the stream processor's): the catalog comes from --catalog
+    ctx = make_context(spark, log, work, catalog_dir=world / "catalog", config=default_config())
+    step.run(ctx)
     expected = pd.read_parquet(out / table)
     got = pd.read_parquet(work / table)
     order = ["date", key]
@@ -313,11 +316,14 @@ def test_feast_serves_the_materialised_snapshots(built, world, tmp_path):
 
 
 def test_spark_submit_entry_point(spark, world, tmp_path):
-    """``main()`` is what ``spark-submit platform/batch/item_stats.py`` runs."""
-    from encore.platform.batch import item_stats
+    """``main()`` is what ``spark-submit platform/batch/submit.py <job> ...`` runs."""
+    from encore.platform.batch import submit
 
     day = _dates(world)[0].isoformat()
-    item_stats.main(["--events", str(world / "events"), "--out", str(tmp_path), "--dates", day])
+    with pytest.raises(SystemExit) as done:
+        submit.main(["activity-stats", "--entity", "track", "--events", str(world / "events"),
+                     "--out", str(tmp_path), "--dates", day])
+    assert done.value.code == 0
     assert bio.available_dates(tmp_path / "item_stats") == [date.fromisoformat(day)]
 
 
@@ -332,7 +338,8 @@ def test_cli_bad_input_is_a_one_line_error(spark, world, tmp_path, use_world, ar
 
     events = world / "events" if use_world else tmp_path / "empty"
     events.mkdir(exist_ok=True)
-    result = CliRunner().invoke(app, ["item-stats", "--events", str(events), "--world", str(world),
+    result = CliRunner().invoke(app, ["activity-stats", "--entity", "track", "--events", str(events),
+                                      "--world", str(world),
                                       "--out", str(tmp_path / "out"), *args])
     assert result.exit_code == 1
     assert "error: batch item_stats: " in result.output and message in result.output

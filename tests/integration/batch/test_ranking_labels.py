@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from encore.platform.batch.job import make_context
+from encore.platform.config import default_config
 from encore.platform.world import schema
 
 pytestmark = pytest.mark.integration
@@ -114,7 +115,7 @@ def test_outcomes_go_to_the_exposure_of_their_request(spark, tmp_path):
 
     world = _write_world(tmp_path / "world")
     out = tmp_path / "out"
-    ranking_samples.run(make_context(spark, world / "events", out, world_dir=world))
+    ranking_samples.run(make_context(spark, world / "events", out, world_dir=world, config=default_config()))
     got = pd.read_parquet(out / "ranking_samples")
     assert len(got) == len(EXPECTED)
     labels = {

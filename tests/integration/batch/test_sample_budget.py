@@ -50,7 +50,8 @@ def test_bots_hold_a_bounded_share_of_recall_samples(spark, two_week_world, tmp_
     plays = events[(events.action == "play_start") & events.user_id.notna()]
     assert plays.user_id.isin(bots).mean() > 10 * bot_users  # what the cap is up against
 
-    recall_samples.run(make_context(spark, world / "events", tmp_path, world_dir=world))
+    recall_samples.run(make_context(spark, world / "events", tmp_path, world_dir=world,
+                                     config=default_config()))
     got = pd.read_parquet(tmp_path / "recall_samples", columns=["user_id", "label"])
     is_bot = got.user_id.isin(bots)
     samples_share = is_bot.mean()
