@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 
-@dataclass
 class JobContext:
     """Inputs of one job run. Defaults: ``out_dir`` = ``config.batch.output_dir``;
     ``world_dir`` = the parent of ``events_dir`` (a world folder holds ``events/`` beside
@@ -35,22 +34,25 @@ class JobContext:
     seed); ``catalog_dir`` = ``world_dir/catalog`` (the files of
     :mod:`encore.platform.contracts.catalog`); ``users_dir`` = ``world_dir/users``."""
 
-    spark: "SparkSession"
-    events_dir: Path
-    out_dir: Path | None
-    dates: list[date]
-    config: EncoreConfig
-    world_dir: Path | None = None
-    catalog_dir: Path | None = None
-    users_dir: Path | None = None
-
-    def __post_init__(self) -> None:
-        self.events_dir = Path(self.events_dir)
-        self.out_dir = Path(self.out_dir) if self.out_dir else self.config.batch.output_dir
-        self.world_dir = Path(self.world_dir) if self.world_dir else world_dir_for(self.events_dir)
-        self.catalog_dir = Path(self.catalog_dir) if self.catalog_dir else self.world_dir / "catalog"
-        self.users_dir = Path(self.users_dir) if self.users_dir else self.world_dir / "users"
-        self.dates = sorted(set(self.dates))
+    def __init__(
+        self,
+        spark: "SparkSession",
+        events_dir: Path,
+        out_dir: Path | None,
+        dates: list[date],
+        config: EncoreConfig,
+        world_dir: Path | None = None,
+        catalog_dir: Path | None = None,
+        users_dir: Path | None = None,
+    ) -> None:
+        self.spark = spark
+        self.config = config
+        self.events_dir = Path(events_dir)
+        self.out_dir = Path(out_dir) if out_dir else config.batch.output_dir
+        self.world_dir = Path(world_dir) if world_dir else world_dir_for(self.events_dir)
+        self.catalog_dir = Path(catalog_dir) if catalog_dir else self.world_dir / "catalog"
+        self.users_dir = Path(users_dir) if users_dir else self.world_dir / "users"
+        self.dates = sorted(set(dates))
 
     def default_seed(self) -> int:
         """The seed a job uses when none is given: the world's own (its manifest's
