@@ -57,3 +57,12 @@ def test_inputs_need_no_world_folder(tmp_path: Path):
     assert (ctx.catalog_dir, ctx.users_dir) == (world / "catalog", world / "users")
     ctx = JobContext(spark=None, events_dir=world / "events", out_dir=tmp_path, dates=[], config=config)
     assert ctx.catalog_dir == world.resolve() / "catalog"
+
+
+def test_a_missing_catalog_names_its_flag(tmp_path: Path):
+    from encore.platform.batch import batch_io as bio
+
+    with pytest.raises(bio.BatchInputError, match="tracks.parquet does not exist.*--catalog"):
+        bio.read_tracks(None, tmp_path / "no-catalog")
+    with pytest.raises(bio.BatchInputError, match="users.parquet does not exist.*--users"):
+        bio.read_users(None, tmp_path / "no-users")
