@@ -12,7 +12,6 @@ from typing import Optional
 
 import typer
 
-from encore.feature_store.cli import app as features_app
 from encore.platform import config as config_mod
 from encore.platform.batch.cli import app as batch_app
 from encore.platform.bench.cli import app as bench_app
@@ -25,6 +24,8 @@ from encore.platform.world.cli import app as world_app
 from encore.ranking.cli import eval_rank_command, train_rank_command
 from encore.recall.cli import app as eval_app
 from encore.serving.cli import events_serve
+
+from encore.cli.features import app as features_app
 
 app = typer.Typer(
     name="encore",

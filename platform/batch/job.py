@@ -66,11 +66,11 @@ JOBS: dict[str, tuple[str, dict[str, tuple[type, str]]]] = {
         "window_days": (int, "Window of days ending on each date (default 30)."),
         "min_support": (int, "Minimum co-listening count (default 2)."),
         "top_n": (int, "Neighbours kept per item (default 50)."),
-        "max_items_per_context": (int, "Distinct tracks per user-day (default world.max_sample_per_user_per_day)."),
+        "max_items_per_context": (int, "Distinct tracks per user-day (default sampling.max_samples_per_user_per_day)."),
     }),
     "recall_samples": ("Next-item recall samples with point-in-time history, capped per user-day and per-user budget.", {
         "history_days": (int, "Days of history read before each date (default 30)."),
-        "cap": (int, "Samples per user per day (default world.max_sample_per_user_per_day)."),
+        "cap": (int, "Samples per user per day (default sampling.max_samples_per_user_per_day)."),
         "seed": (int, "Seed of the cap and negative sampling (default: the world manifest's seed, else world.seed)."),
     }),
     "ranking_samples": ("One row per exposure with labels and point-in-time features.", {

@@ -13,8 +13,8 @@ Cap, per known user (anonymous samples are not capped), chosen by
 one (a seeded hash of the play's event id; seed ``--seed``, default the world
 manifest's seed, else ``world.seed``):
 
-* at most ``world.max_sample_per_user_per_day`` samples per user and day (``--cap``);
-* and at most the user's budget of the day (``batch.sample_budget``: a token bucket of
+* at most ``sampling.max_samples_per_user_per_day`` samples per user and day (``--cap``);
+* and at most the user's budget of the day (``sampling.budget``: a token bucket of
   ``burst`` samples refilled by ``rate`` a day, started full ``horizon_days`` before the
   day), so no user keeps more than ``burst + rate * (T - 1)`` samples in any ``T``
   days: a bot or an always-on player plays all day every day, and a per-day cap alone
@@ -134,9 +134,9 @@ def run(ctx: JobContext) -> bio.JobReport:
     spark = ctx.spark
     h = ctx.config.batch.recall_history_length
     history_days = int(ctx.opt("history_days", 30))
-    cap = int(ctx.opt("cap", ctx.config.world.max_sample_per_user_per_day))
+    cap = int(ctx.opt("cap", ctx.config.sampling.max_samples_per_user_per_day))
     seed = int(ctx.opt("seed", ctx.default_seed()))
-    budget = ctx.config.batch.sample_budget
+    budget = ctx.config.sampling.budget
     progress = bio.Progress(JOB, ctx.dates)
 
     lookback = max(history_days, budget.horizon_days if budget else 0)
