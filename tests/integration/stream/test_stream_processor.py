@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -34,12 +35,13 @@ def _run_in_thread(processor):
 
 
 def _start_worker(stream_env, tmp_path, *flags: str) -> subprocess.Popen:
-    """stream_worker.py on ``stream_env``'s config in a process of its own (text output)."""
+    """testkit.stream_worker on ``stream_env``'s config in a process of its own (text output)."""
     config_file = tmp_path / "config.json"
     config_file.write_text(stream_env.config.model_dump_json())
-    worker = Path(__file__).with_name("stream_worker.py")
-    return subprocess.Popen([sys.executable, str(worker), str(config_file), *flags], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    tests_dir = str(Path(__file__).resolve().parents[2])
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [tests_dir, os.environ.get("PYTHONPATH")]))}
+    return subprocess.Popen([sys.executable, "-m", "testkit.stream_worker", str(config_file), *flags],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def test_events_become_online_features_with_offline_log(stream_env):
