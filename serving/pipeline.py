@@ -284,13 +284,14 @@ class Pipeline:
     frame: ``track_id``, ``artist_id``, ``genre``, and for a ranker the catalog columns
     it reads), ``features`` (a ``FeatureClient`` or None: no reads, every user is
     unknown), ``ranker`` (a ``Ranker``, a ``LiveModel`` of one, or None), ``track_stats``
-    (for the ranker), ``query_params``.
+    (for the ranker), ``query_params``, ``clock_ms`` (epoch ms of a request without
+    ``request_ms``; default the wall clock: a replayed world serves at its own time).
     """
 
     def __init__(self, *, channels: Mapping[str, Any], recall: RecallConfig, config: PipelineConfig,
                  tracks: pd.DataFrame, features: Any = None, ranker: Any = None,
                  track_stats: TrackStats | None = None, query_params: QueryParams | None = None,
-                 live_models: Sequence[Any] = ()) -> None:
+                 live_models: Sequence[Any] = (), clock_ms: Any = None) -> None:
         self.config, self.recall_config = config, recall
         self.channel_configs: dict[str, ChannelConfig] = {c.name: c for c in recall.channels}
         unknown = sorted(set(channels) - set(self.channel_configs))
@@ -307,12 +308,13 @@ class Pipeline:
         self._catalog_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=config.recall_threads, thread_name_prefix="recall")
         self._live_models = list(live_models)
+        self.clock_ms = clock_ms or (lambda: int(time.time() * 1000))
 
     # -- construction from configuration and the registry
     @classmethod
     def from_config(cls, config: EncoreConfig, registry: Any, tracks: pd.DataFrame, *,
                     features: Any = None, track_stats: TrackStats | None = None,
-                    poll: bool = True) -> "Pipeline":
+                    poll: bool = True, clock_ms: Any = None) -> "Pipeline":
         """The pipeline a server runs: every enabled channel of ``config.recall`` loaded
         from the registry as ``<pipeline.channel_registry_prefix><name>`` and the ranker
         as ``pipeline.ranker_registry_name``, each a ``LiveModel`` (verified, smoke
@@ -346,7 +348,7 @@ class Pipeline:
                 live.start(config.registry.poll_interval_s)
         return cls(channels=channels, recall=config.recall, config=p, tracks=tracks, features=features,
                    ranker=ranker, track_stats=track_stats, query_params=QueryParams.from_config(config),
-                   live_models=lives)
+                   live_models=lives, clock_ms=clock_ms)
 
     def close(self) -> None:
         """Stop the registry polls and the recall pool (late channels are not waited for)."""
@@ -417,7 +419,7 @@ class Pipeline:
         return prepared, (time.perf_counter() - t0) * 1000
 
     def _prepare_one(self, r: Request, features: Mapping[int, Mapping[str, Any]], features_ok: bool) -> _Prepared:
-        now = int(r.request_ms if r.request_ms is not None else time.time() * 1000)
+        now = int(r.request_ms if r.request_ms is not None else self.clock_ms())
         scenario = (r.scenario or _KIND_SCENARIO[r.kind]).lower()
         degraded: list[str] = []
         row: Mapping[str, Any] = {}
