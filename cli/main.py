@@ -24,6 +24,7 @@ from encore.platform.stream.cli import app as stream_app
 from encore.platform.world.cli import app as world_app
 from encore.ranking.cli import eval_rank_command, train_rank_command
 from encore.recall.cli import app as eval_app
+from encore.serving.bench import bench_serve_command
 from encore.serving.cli import events_serve, recommender_serve
 
 app = typer.Typer(
@@ -86,6 +87,7 @@ app.command("serve")(recommender_serve)
 app.add_typer(world_app, name="world")
 app.add_typer(data_app, name="data")
 app.add_typer(stack_app, name="stack")
+bench_app.command("serve")(bench_serve_command)  # serving's benchmark (platform does not import serving)
 app.add_typer(bench_app, name="bench")
 app.add_typer(protos_app, name="protos")
 app.add_typer(features_app, name="features")

@@ -11,7 +11,9 @@ converts the ``Result`` back:
 - ``RecommendArtists``: a user id or an anonymous id is required.
 
 INVALID_ARGUMENT (the message names the field) for: a negative count or one above
-``pipeline.max_count``; an id <= 0 (user, track, excluded, session tracks); an empty or
+``pipeline.max_count``; a negative id (user, track, excluded, session tracks; 0 is a
+valid id, so an unset ``SimilarTracks.track_id`` is looked up as track 0 and is
+NOT_FOUND unless the catalog has it); an empty or
 over-long (``pipeline.max_id_chars``) or non-printable anonymous / session id; more than
 ``pipeline.max_exclude_ids`` excluded ids; ``local_hour`` outside 0..23; an offset
 beyond +-14 h. An unknown user is no error (profile / popularity fallback), nor is a
@@ -82,17 +84,17 @@ def _ids(name: str, values: Iterable[int], limit: int) -> tuple[int, ...]:
     ids = tuple(int(v) for v in values)
     if len(ids) > limit:
         raise InvalidRequest(f"{name} has {len(ids)} ids; at most {limit}")
-    bad = next((i for i, v in enumerate(ids) if v <= 0), None)
+    bad = next((i for i, v in enumerate(ids) if v < 0), None)
     if bad is not None:
-        raise InvalidRequest(f"{name}[{bad}] = {ids[bad]} is not a valid id (ids are positive)")
+        raise InvalidRequest(f"{name}[{bad}] = {ids[bad]} is not a valid id (ids are >= 0)")
     return ids
 
 
 def _subject(request, config: PipelineConfig, required: bool) -> dict:
     which = request.WhichOneof("subject")
     if which == "user_id":
-        if request.user_id <= 0:
-            raise InvalidRequest(f"user_id must be positive, got {request.user_id}")
+        if request.user_id < 0:
+            raise InvalidRequest(f"user_id must be >= 0, got {request.user_id}")
         return {"user_id": int(request.user_id)}
     if which == "anonymous_id":
         return {"anonymous_id": _text_id("anonymous_id", request.anonymous_id, config)}
@@ -141,8 +143,8 @@ def next_track_request(msg: recommender_pb2.NextTrackRequest, config: PipelineCo
 
 
 def similar_request(msg: recommender_pb2.SimilarTracksRequest, config: PipelineConfig) -> Request:
-    if msg.track_id <= 0:
-        raise InvalidRequest(f"track_id is required (a positive id), got {msg.track_id}")
+    if msg.track_id < 0:
+        raise InvalidRequest(f"track_id must be >= 0, got {msg.track_id}")
     return Request(kind=SIMILAR, **_subject(msg, config, required=False), count=_count(msg.count, config),
                    seed_track_id=int(msg.track_id),
                    exclude_ids=_ids("exclude_track_ids", msg.exclude_track_ids, config.max_exclude_ids),

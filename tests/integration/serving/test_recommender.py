@@ -81,7 +81,8 @@ def test_next_track_similar_and_artists(served) -> None:
     (lambda c: c.daily_recommend(user_id=3, local_hour=25), grpc.StatusCode.INVALID_ARGUMENT, "local_hour"),
     (lambda c: c.next_track([]), grpc.StatusCode.INVALID_ARGUMENT, "recent_track_ids"),
     (lambda c: c.next_track(list(range(1, 1000))), grpc.StatusCode.INVALID_ARGUMENT, "recent_track_ids"),
-    (lambda c: c.similar_tracks(0), grpc.StatusCode.INVALID_ARGUMENT, "track_id"),
+    (lambda c: c.similar_tracks(-3), grpc.StatusCode.INVALID_ARGUMENT, "track_id"),
+    (lambda c: c.similar_tracks(0), grpc.StatusCode.NOT_FOUND, "track_id 0"),
     (lambda c: c.similar_tracks(99_999), grpc.StatusCode.NOT_FOUND, "track_id 99999"),
 ])
 def test_invalid_requests_fail_with_a_message_naming_the_field(served, call, code, field) -> None:
