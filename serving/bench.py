@@ -150,6 +150,13 @@ def _stage_sums() -> dict[str, tuple[float, float]]:
     return out
 
 
+def _degraded(names) -> dict[str, float]:
+    """Requests answered without each channel (or the feature store) so far."""
+    from prometheus_client import REGISTRY
+
+    return {n: REGISTRY.get_sample_value("encore_recommender_degraded_total", {"channel": n}) or 0.0 for n in names}
+
+
 def _stage_means(before, after) -> dict[str, float]:
     return {s: round((after[s][0] - before[s][0]) / max(after[s][1] - before[s][1], 1) * 1000, 3) for s in STAGES}
 
@@ -232,9 +239,12 @@ def run(out_json: Path, *, users: int = 2000, days: int = 14, seconds: float = 1
             for rpc, payloads in (("DailyRecommend", daily_payloads), ("NextTrack", radio_payloads)):
                 loads[rpc] = []
                 for c in concurrencies:
-                    before = _stage_sums()
+                    names = [*pipeline.channels, "feature_store"]
+                    before, degraded_before = _stage_sums(), _degraded(names)
                     row = _load(f"127.0.0.1:{port}", rpc, payloads, c, seconds)
                     row["server_stage_mean_ms"] = _stage_means(before, _stage_sums())
+                    row["degraded_requests"] = {n: int(v - degraded_before[n]) for n, v in _degraded(names).items()
+                                                if v > degraded_before[n]}
                     loads[rpc].append(row)
                     progress(f"{rpc} c={c}: {row}")
         finally:

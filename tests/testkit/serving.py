@@ -176,3 +176,34 @@ def online_row(user_id: int, plays: Sequence[int], skips: Sequence[int] = (), no
         recent_skip_track_ids=list(skips), recent_skip_ts_ms=[now_ms - HOUR] * len(skips),
         recent_skip_at_ms=[1000] * len(skips), plays_today=len(plays))
     return state.feature_row()
+
+
+def tiny_ranker(out_dir, seed: int = 1, rows: int = 600):
+    """Export a tiny baseline ranker over the kit catalog (a few seconds): completes are
+    planted on rock tracks, so a working ranker puts rock first."""
+    from encore.platform.config import RankingConfig
+    from encore.ranking import inputs
+    from encore.ranking.ranker import export_ranker
+    from encore.ranking.train import example_request, fit_ranker
+
+    rng = np.random.default_rng(seed)
+    cat = catalog()
+    track = rng.choice(TRACKS, rows)
+    rock = cat.set_index("track_id").loc[track, "genre"].to_numpy() == "rock"
+    complete = (rng.random(rows) < np.where(rock, 0.9, 0.1)).astype(np.int32)
+    ts = pd.Timestamp(AS_OF - DAY, unit="ms", tz="UTC") + pd.to_timedelta(rng.integers(0, DAY, rows), unit="ms")
+    frame = pd.DataFrame({
+        "user_id": pd.array(rng.integers(1, 30, rows), dtype="Int64"), "anonymous": np.zeros(rows, bool),
+        "session_id": "s", "scenario": "daily_recommend", "ts": ts, "track_id": track,
+        "complete_play": complete, "heart": complete * (rng.random(rows) < 0.3), "skip": (1 - complete),
+        **{c: rng.poisson(5, rows).astype(np.float64) for c in (
+            "user_exposures_30d", "user_plays_30d", "user_completes_30d", "user_skips_30d", "user_hearts_30d",
+            "user_plays_today", "user_track_plays_30d", "track_plays", "track_listeners")},
+        **{c: rng.uniform(0, 1, rows) for c in ("track_completion_rate", "track_skip_rate", "track_heart_rate")},
+    })
+    config = RankingConfig(embedding_dim=4, hidden_units=[8], epochs=4, batch_size=64, learning_rate=0.02,
+                           user_id_buckets=32, seed=seed)
+    cat_table = inputs.Catalog.from_frame(cat)
+    fitted = fit_ranker(frame, cat_table, config)
+    return export_ranker(fitted.model, fitted.spec, out_dir, model_name="baseline",
+                         example=example_request(frame, cat_table, fitted.spec))
