@@ -23,7 +23,8 @@ from encore.platform.stream.cli import app as stream_app
 from encore.platform.world.cli import app as world_app
 from encore.ranking.cli import eval_rank_command, train_rank_command
 from encore.recall.cli import app as eval_app
-from encore.serving.cli import events_serve
+from encore.serving.bench import bench_serve_command
+from encore.serving.cli import events_serve, recommender_serve
 
 from encore.cli.features import app as features_app
 
@@ -70,18 +71,24 @@ def demo(
     users: Optional[int] = typer.Option(None, help="Override world.users for the demo."),
     days: Optional[int] = typer.Option(None, help="Override world.days for the demo."),
 ) -> None:
-    """Run the main job: generate a small world, load it back and summarise it."""
+    """Run the main job: a small world through Kafka, the stream processor and Feast, then
+    the baseline recall channels published to the registry and the Recommender answering
+    a daily-recommend list and a private-radio continuation over gRPC."""
     from encore.platform.demo import run_demo
+    from encore.serving.demo import serve_demo
 
     try:
-        run_demo(out=out, users=users, days=days)
+        result = run_demo(out=out, users=users, days=days)
     except config_mod.ConfigError as err:
         raise typer.BadParameter(str(err)) from err
+    serve_demo(result.config, result.world_dir, result.listener)
 
 
+app.command("serve")(recommender_serve)
 app.add_typer(world_app, name="world")
 app.add_typer(data_app, name="data")
 app.add_typer(stack_app, name="stack")
+bench_app.command("serve")(bench_serve_command)  # serving's benchmark (platform does not import serving)
 app.add_typer(bench_app, name="bench")
 app.add_typer(protos_app, name="protos")
 app.add_typer(features_app, name="features")
