@@ -81,6 +81,7 @@ def demo(
         result = run_demo(out=out, users=users, days=days)
     except config_mod.ConfigError as err:
         raise typer.BadParameter(str(err)) from err
+    assert result.config is not None and result.world_dir is not None  # set by every completed demo
     serve_demo(result.config, result.world_dir, result.listener)
 
 

@@ -179,8 +179,8 @@ def run(out_json: Path, *, users: int = 2000, days: int = 14, seconds: float = 1
     from encore.serving.pipeline import DAILY, NEXT_TRACK, Request
     from encore.serving.recommender_service import recommender_service
 
-    with tempfile.TemporaryDirectory(prefix="encore-bench-serve-") as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix="encore-bench-serve-") as tmp_name:
+        tmp = Path(tmp_name)
         t0 = time.perf_counter()
         manifest = generate_world(world_config(users=users, days=days), tmp / "world", progress=False)
         progress(f"world: {users} users x {days} days, {manifest.counts['events']:,} events "
@@ -201,12 +201,12 @@ def run(out_json: Path, *, users: int = 2000, days: int = 14, seconds: float = 1
         tracks = pd.read_parquet(tmp / "world" / "catalog" / "tracks.parquet")
         users_frame = pd.read_parquet(tmp / "world" / "users" / "users.parquet")
         queries = queries_from_log(events, at, tracks=tracks, users=users_frame, params=QueryParams.from_config(config))
-        features = MemoryFeatures({int(q.user_id): online_row(q) for q in queries})
+        features = MemoryFeatures({int(q.user_id or 0): online_row(q) for q in queries})
         plays = last[last["action"] == "play_start"].sort_values(["ts_ms", "event_id"])
         sessions = plays.groupby("session_id")["track_id"].apply(lambda s: s.astype(np.int64).head(5).tolist())
         sessions = [s for s in sessions if len(s) >= 3][:1000]
-        daily_payloads = [{"user_id": int(u), "count": 30} for u in listeners]
-        radio_payloads = [{"recent_track_ids": s, "anonymous_id": f"bench-{i}", "count": 30}
+        daily_payloads: list[dict[str, Any]] = [{"user_id": int(u), "count": 30} for u in listeners]
+        radio_payloads: list[dict[str, Any]] = [{"recent_track_ids": s, "anonymous_id": f"bench-{i}", "count": 30}
                           for i, s in enumerate(sessions)]
         pipeline = build_pipeline(config, world=tmp / "world", features=features, now=now, poll=False)
 
@@ -218,14 +218,15 @@ def run(out_json: Path, *, users: int = 2000, days: int = 14, seconds: float = 1
                     for p in payloads[:reference_requests]]
             for r in reqs[:5]:
                 pipeline.recommend_one(r)
-            latencies, stages = [], {s: [] for s in STAGES}
+            latencies: list[float] = []
+            stages: dict[str, list[float]] = {s: [] for s in STAGES}
             t_start = time.perf_counter()
             for r in reqs:
                 t = time.perf_counter()
-                result = pipeline.recommend_one(r)
+                answer = pipeline.recommend_one(r)
                 latencies.append((time.perf_counter() - t) * 1000)
                 for s in STAGES:
-                    stages[s].append(result.timings_ms.get(s, 0.0))
+                    stages[s].append(answer.timings_ms.get(s, 0.0))
             reference[rpc] = {"requests": len(reqs), "qps_serial": round(len(reqs) / (time.perf_counter() - t_start), 1),
                               **_percentiles(latencies),
                               "stage_mean_ms": {s: round(float(np.mean(v)), 3) for s, v in stages.items()}}

@@ -303,7 +303,7 @@ class Pipeline:
         self.ranker = _as_source(ranker) if ranker is not None else None
         self.track_stats = track_stats or TrackStats(np.zeros(0, np.int64), np.zeros((0, 5)))
         self.query_params = query_params or QueryParams(history_length=recall.history_length)
-        self._ranking_catalog = None
+        self._ranking_catalog: Any = None  # encore.ranking.inputs.Catalog, built on first use
         self._catalog_frame = tracks
         self._catalog_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=config.recall_threads, thread_name_prefix="recall")

@@ -86,8 +86,8 @@ def merge(answers: Sequence[ChannelAnswer], blocked: np.ndarray, rrf_k: float) -
         text = np.full(len(kept), answer.reason, dtype=object)
         if cand.reasons is not None and answer.reason_texts and len(kept):
             lookup = dict(answer.reason_texts)
-            names = np.array([lookup.get(n, answer.reason) for n in cand.reason_names], dtype=object)
-            text = names[cand.reasons[kept].astype(np.int64)]
+            reason_of = np.array([lookup.get(n, answer.reason) for n in cand.reason_names], dtype=object)
+            text = reason_of[cand.reasons[kept].astype(np.int64)]
         reasons.append(text)
     names = tuple(a.name for a in answers)
     if not ids or not sum(len(i) for i in ids):

@@ -12,7 +12,6 @@ import pytest
 
 from encore.platform.config import ChannelConfig, EncoreConfig, RegistryConfig
 from encore.platform.registry import Registry
-from encore.protos.encore.v1 import recommender_pb2, recommender_pb2_grpc
 from encore.serving.client import RecommenderClient
 from encore.serving.grpc_server import start_server
 from encore.serving.pipeline import FEATURE_STORE, Pipeline
