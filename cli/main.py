@@ -25,6 +25,7 @@ from encore.platform.world.cli import app as world_app
 from encore.ranking.cli import eval_rank_command, train_rank_command
 from encore.recall.cli import app as eval_app
 from encore.serving.cli import events_serve
+from encore.serving.eval_cli import eval_pipeline_command, train_all_command
 
 app = typer.Typer(
     name="encore",
@@ -90,8 +91,10 @@ app.add_typer(stream_app, name="stream")
 app.add_typer(batch_app, name="batch")
 app.add_typer(models_app, name="models")
 train_app.command("rank")(train_rank_command)
+train_app.command("all")(train_all_command)
 app.add_typer(train_app, name="train")
 eval_app.command("rank")(eval_rank_command)  # beside `eval recall` (encore.recall.cli)
+eval_app.command("pipeline")(eval_pipeline_command)
 app.add_typer(eval_app, name="eval")
 
 
