@@ -279,6 +279,49 @@ class ServingConfig(_Section):
     shutdown_grace_s: float = Field(5.0, ge=0)
 
 
+class PipelineConfig(_Section):
+    """The serving pipeline and the Recommender service (``encore.serving.pipeline``,
+    ``encore serve``): request limits, which recall channels each rpc runs (names of
+    ``recall.channels``; empty = every enabled one), the merge, ranking and re-rank knobs.
+
+    - merge: a candidate's merged score is the reciprocal-rank fusion
+      ``sum over channels of 1 / (rrf_k + rank)`` (rank 1 = the channel's best) over the
+      channels whose top ``quota`` (``recall.channels[*].quota``) hold it;
+    - rank: the first ``rank_limit`` merged candidates are scored by the promoted ranker;
+      final score ``sum over heads of head_weights[head] * p(head)``;
+    - re-rank: at most ``max_per_artist`` tracks of one artist in the returned slots
+      (extra ones move behind every other candidate), repeats (tracks the listener
+      played before) interleaved at ``repeat_share`` of the slots (0: discoveries first,
+      1: repeats first), never an excluded or recently skipped track.
+    """
+
+    port: int = Field(50051, ge=0, le=65535)  # the Recommender gRPC port (0: any free port)
+    default_count: int = Field(30, ge=1)
+    max_count: int = Field(200, ge=1)
+    max_session_tracks: int = Field(200, ge=1)  # NextTrack.recent_track_ids
+    max_exclude_ids: int = Field(1000, ge=0)
+    max_id_chars: int = Field(128, ge=1)  # anonymous_id, session_id
+    daily_channels: list[str] = []
+    next_track_channels: list[str] = ["session_knn", "item_cf", "trending"]
+    similar_channels: list[str] = ["item_cf"]
+    artist_channels: list[str] = ["item_cf", "session_knn", "profile", "popular"]
+    fallback_channels: list[str] = ["popular", "trending"]  # when the feature store is unreachable
+    rrf_k: float = Field(60.0, gt=0)
+    rank_limit: int = Field(500, ge=1)
+    head_weights: dict[str, float] = {"complete_play": 1.0, "heart": 0.5, "skip": -0.5}
+    max_per_artist: int = Field(2, ge=1)
+    repeat_share: float = Field(0.3, ge=0, le=1)
+    recall_threads: int = Field(16, ge=1)  # the channel fan-out pool (a late channel holds a thread)
+    channel_registry_prefix: str = "recall."  # registry name of a channel: prefix + channel name
+    ranker_registry_name: str = "ranker"
+
+    @model_validator(mode="after")
+    def _count_limits(self) -> "PipelineConfig":
+        if self.default_count > self.max_count:
+            raise ValueError(f"default_count {self.default_count} exceeds max_count {self.max_count}")
+        return self
+
+
 class RegistryConfig(_Section):
     """The model registry (``encore.platform.registry``): versioned artifacts under
     ``root/<name>/<version>/`` (relative to the cwd, like ``paths.runtime_dir``)."""
@@ -498,6 +541,7 @@ class EncoreConfig(_Section):
     stream: StreamConfig = StreamConfig()
     batch: BatchConfig = BatchConfig()
     serving: ServingConfig = ServingConfig()
+    pipeline: PipelineConfig = PipelineConfig()
     registry: RegistryConfig = RegistryConfig()
     ranking: RankingConfig = RankingConfig()
     recall: RecallConfig = RecallConfig()
