@@ -84,21 +84,6 @@ def train_all_command(
     typer.echo(text)
 
 
-def load_pipeline_models(cfg, reg) -> tuple[list[Any], Any]:
-    """The promoted ``recall.<name>`` channel of every enabled channel and the promoted
-    ranker, from the registry (what a server loads at start)."""
-    from encore.ranking.ranker import Ranker
-    from encore.recall.channel import Channel
-    from encore.recall.registry import load_channel
-    from encore.serving.train_all import channel_registry_name
-
-    channels: list[Channel] = []
-    for c in cfg.recall.enabled:
-        channels.append(reg.load_promoted(channel_registry_name(c.name), load_channel).model)
-    ranker = reg.load_promoted(cfg.ranking.registry_name, Ranker.load, Ranker.smoke_test).model
-    return channels, ranker
-
-
 def _table(report: dict) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -128,7 +113,7 @@ def _table(report: dict) -> None:
     heads = Table(title="ranker vs popularity order (held-out ranking_samples)")
     for col in ("head", "AUC", "ref AUC", "GAUC", "ref GAUC"):
         heads.add_column(col, justify="right")
-    for h, r in report["ranker"]["heads"].items():
+    for h, r in report["ranker"].get("heads", {}).items():
         heads.add_row(h, *[f"{r[c]:.3f}" if r[c] is not None else "-"
                            for c in ("auc", "reference_auc", "gauc", "reference_gauc")])
     console.print(heads)
@@ -148,27 +133,22 @@ def eval_pipeline_command(
     channel, HR/NDCG/coverage/repeat share and the world's ground-truth reward of the
     final lists, the ranker's AUC per head."""
     from encore.platform.bench.machine import machine_info
-    from encore.platform.registry import Registry, RegistryError
-    from encore.serving.evaluate import evaluate_pipeline
+    from encore.platform.registry import Registry
+    from encore.serving.evaluate import build_pipeline, evaluate_pipeline
 
     cfg = _config(test_days, max_listeners)
     reg = Registry(registry if registry is not None else cfg.registry.root)
     t0 = time.perf_counter()
+    pipeline = build_pipeline(world, batch, cfg, reg)
     try:
-        channels, ranker = load_pipeline_models(cfg, reg)
-        recommend = pipeline_recommender(cfg, reg)
-    except RegistryError as err:
+        with _progress() as bar:
+            out = evaluate_pipeline(world, batch, cfg, pipeline, progress=bar, say=_say)
+    except ValueError as err:
         typer.echo(f"error: eval pipeline: {err} (run `encore train all` first)", err=True)
         raise typer.Exit(code=1) from err
-    with _progress() as bar:
-        out = evaluate_pipeline(world, batch, cfg, channels=channels, ranker=ranker, recommend=recommend,
-                                progress=bar, say=_say)
+    finally:
+        pipeline.close()
     out["wall_seconds"] = round(time.perf_counter() - t0, 1)
     out["machine"] = machine_info()
     _table(out)
     _write(out, report)
-
-
-def pipeline_recommender(cfg, reg):
-    """The Pipeline's in-process recommend path over the promoted models."""
-    raise NotImplementedError("the serving Pipeline is not merged yet")

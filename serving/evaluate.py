@@ -36,7 +36,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -182,13 +182,70 @@ def list_report(lists: list[np.ndarray], requests: Requests, rewards: np.ndarray
 
 # -- the whole run -------------------------------------------------------------------------
 
-def evaluate_pipeline(world_dir: Path | str, batch_dir: Path | str, config: EncoreConfig, *,
-                      channels: Sequence[Any], ranker: Any, recommend: Recommend,
+ITEM_STATS_COLUMNS = {"track_plays": "cum_plays", "track_listeners": "cum_listeners",
+                      "track_completion_rate": "cum_completion_rate", "track_skip_rate": "cum_skip_rate",
+                      "track_heart_rate": "cum_heart_rate"}
+"""The ranker's track statistics from ``item_stats`` (as ranking_samples reads them)."""
+
+
+def track_stats_as_of(batch_dir: Path | str, day: date):
+    """The ranker's track statistics at the start of ``day``: the cumulative columns of
+    the ``item_stats`` partition of the day before (empty when it is missing)."""
+    import pandas as pd
+
+    from encore.serving.pipeline import TrackStats
+
+    folder = Path(batch_dir) / "item_stats" / f"date={(day - timedelta(days=1)).isoformat()}"
+    files = sorted(folder.glob("*.parquet"))
+    if not files:
+        return TrackStats(np.zeros(0, np.int64), np.zeros((0, len(TrackStats.COLUMNS))))
+    frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    return TrackStats.from_frame(frame.rename(columns={v: k for k, v in ITEM_STATS_COLUMNS.items()}))
+
+
+def build_pipeline(world_dir: Path | str, batch_dir: Path | str, config: EncoreConfig, registry: Any):
+    """The serving Pipeline over the promoted models of ``registry`` (``Pipeline.from_config``,
+    no polling, no feature store: offline requests bring their Query), with the catalog of
+    the world and the track statistics as of the first held-out day."""
+    import pandas as pd
+
+    from encore.serving.pipeline import Pipeline
+    from encore.serving.train_all import held_out_days
+
+    tracks = pd.read_parquet(Path(world_dir) / "catalog" / "tracks.parquet")
+    first = held_out_days(world_dir, config.evaluation.test_days)[0]
+    return Pipeline.from_config(config, registry, tracks, track_stats=track_stats_as_of(batch_dir, first),
+                                poll=False)
+
+
+def pipeline_recommend(pipeline: Any, count: int, versions: dict[str, int] | None = None,
+                       degraded: dict[str, int] | None = None) -> Recommend:
+    """The Pipeline's offline path (``Pipeline.recommend``, no deadlines) for daily
+    requests carrying their point-in-time Query; counts each result's ``model_version``
+    and ``degraded_channels`` into ``versions`` / ``degraded``."""
+    from encore.serving.pipeline import DAILY, Request
+
+    def run(queries: Sequence[Query]) -> list[np.ndarray]:
+        requests = [Request(kind=DAILY, user_id=q.user_id, count=count, request_ms=q.context.request_ms,
+                            scenario=q.context.scenario or None, query=q) for q in queries]
+        results = pipeline.recommend(requests)
+        for r in results:
+            if versions is not None:
+                versions[r.model_version] = versions.get(r.model_version, 0) + 1
+            if degraded is not None:
+                for name in r.degraded_channels:
+                    degraded[name] = degraded.get(name, 0) + 1
+        return [np.asarray(r.track_ids, dtype=np.int64) for r in results]
+
+    return run
+
+
+def evaluate_pipeline(world_dir: Path | str, batch_dir: Path | str, config: EncoreConfig, pipeline: Any, *,
                       progress: Any = None, say: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """The report of the module docstring. ``channels``: the loaded recall channels
-    (each measured alone; the one named ``evaluation.baseline_channel`` is the
-    baseline list); ``ranker``: the loaded Ranker (AUC per head); ``recommend``: the
-    Pipeline's in-process path; ``progress``: an optional ``rich.progress.Progress``."""
+    """The report of the module docstring for ``pipeline`` (a serving ``Pipeline``: its
+    loaded channels are measured alone, the one named ``evaluation.baseline_channel`` is
+    the baseline list, its ranker gets AUC per head, its ``recommend`` makes the final
+    lists). ``progress``: an optional ``rich.progress.Progress``."""
     from encore.platform.world.reward import RewardModel
     from encore.ranking.train import eval_rank, world_summary
     from encore.recall.evaluate import evaluate_channels
@@ -197,63 +254,70 @@ def evaluate_pipeline(world_dir: Path | str, batch_dir: Path | str, config: Enco
     say = say or (lambda msg: None)
     world_dir, batch_dir = Path(world_dir), Path(batch_dir)
     ev = config.evaluation
+    channels, channel_versions, missing = [], {}, []
+    for c in config.recall.enabled:
+        try:
+            loaded = pipeline.channels[c.name].current()
+        except Exception as err:  # noqa: BLE001 - reported, the rest is still measured
+            missing.append(c.name)
+            say(f"channel {c.name}: not loaded ({err})")
+            continue
+        channels.append(loaded.model)
+        channel_versions[c.name] = loaded.version
     by_name = {c.name: c for c in channels}
     if ev.baseline_channel not in by_name:
-        raise ValueError(f"baseline channel {ev.baseline_channel!r} is not among the loaded channels "
-                         f"{sorted(by_name)}")
+        raise ValueError(f"baseline channel {ev.baseline_channel!r} is not loaded (loaded: {sorted(by_name)})")
+    ranker_loaded = pipeline.ranker.current() if pipeline.ranker is not None else None
     seconds: dict[str, float] = {}
-    task = progress.add_task("held-out requests", total=None) if progress else None
+    bar = progress
+    task = bar.add_task("evaluation", total=len(channels) + 5) if bar else None
 
     def phase(name: str, started: float) -> None:
         seconds[name] = round(time.perf_counter() - started, 2)
-        if progress:
-            progress.update(task, description=f"{name} done")
+        if bar:
+            bar.update(task, advance=1, description=f"{name} done")
 
     t = time.perf_counter()
     days = held_out_days(world_dir, ev.test_days)
     requests = held_out_requests(world_dir, batch_dir, days, config, progress=say)
     n = len(requests.queries)
     phase("requests", t)
-    if progress:
-        progress.update(task, total=len(channels) + 5, completed=1)
 
     t = time.perf_counter()
-    recall = {}
+    recall: dict[str, Any] = {}
     for channel in channels:
         recall.update(evaluate_channels([channel], requests.queries, requests.truth, ev.recall_ks,
                                         new_truth=requests.new_truth))
-        if progress:
-            progress.advance(task)
-    phase("recall", t)
+        if bar:
+            bar.update(task, advance=1, description=f"recall {channel.name}")
+    seconds["recall"] = round(time.perf_counter() - t, 2)
 
     t = time.perf_counter()
-    batch = 256
+    versions: dict[str, int] = {}
+    degraded: dict[str, int] = {}
+    recommend = pipeline_recommend(pipeline, ev.list_length, versions, degraded)
+    chunk = 256
     pipeline_lists: list[np.ndarray] = []
-    if progress:
-        lists_task = progress.add_task("pipeline lists", total=n)
-    for lo in range(0, n, batch):
-        pipeline_lists += [np.asarray(x, dtype=np.int64)[: ev.list_length]
-                           for x in recommend(requests.queries[lo:lo + batch])]
-        if progress:
-            progress.update(lists_task, completed=min(lo + batch, n))
-    phase("pipeline_lists", t)
+    lists_task = bar.add_task("pipeline lists", total=n) if bar else None
+    for lo in range(0, n, chunk):
+        pipeline_lists += [x[: ev.list_length] for x in recommend(requests.queries[lo:lo + chunk])]
+        if bar:
+            bar.update(lists_task, completed=min(lo + chunk, n))
+    seconds["pipeline_lists"] = round(time.perf_counter() - t, 2)
     t = time.perf_counter()
     baseline = by_name[ev.baseline_channel]
     baseline_lists = [c.track_ids[: ev.list_length] for c in baseline.recall(requests.queries, ev.list_length)]
     phase("baseline_lists", t)
-    if progress:
-        progress.advance(task)
 
     t = time.perf_counter()
     reward_model = RewardModel.from_world(world_dir)
     rewards = {name: ground_truth_reward(world_dir, requests, padded(lists, ev.reward_length), reward_model)
                for name, lists in (("pipeline", pipeline_lists), ("popularity", baseline_lists))}
     phase("reward", t)
-    if progress:
-        progress.advance(task)
     n_tracks = reward_model.cat.n_tracks
     lists_report = {
-        "pipeline": list_report(pipeline_lists, requests, rewards["pipeline"], n_tracks, ev),
+        "pipeline": list_report(pipeline_lists, requests, rewards["pipeline"], n_tracks, ev)
+        | {"model_versions": versions, "degraded_channels": degraded},
         "popularity": list_report(baseline_lists, requests, rewards["popularity"], n_tracks, ev)
         | {"channel": ev.baseline_channel},
     }
@@ -261,10 +325,16 @@ def evaluate_pipeline(world_dir: Path | str, batch_dir: Path | str, config: Enco
                           ev.seed)
 
     t = time.perf_counter()
-    rank = eval_rank(ranker, batch_dir, world_dir, dates=days)
+    ranker_report: dict[str, Any] = {"loaded": False}
+    if ranker_loaded is not None:
+        rank = eval_rank(ranker_loaded.model, batch_dir, world_dir, dates=days)
+        ranker_report = {
+            "loaded": True, "version": ranker_loaded.version, "model": rank.get("model"),
+            "dates": rank.get("dates"), "rows": rank.get("rows"), "reference": rank.get("reference"),
+            "heads": {h: {"auc": r["model"]["auc"], "gauc": r["model"]["gauc"], "logloss": r["model"]["logloss"],
+                          "reference_auc": r["reference"]["auc"], "reference_gauc": r["reference"]["gauc"],
+                          "auc_lift": r["auc_lift"]} for h, r in rank["heads"].items()}}
     phase("ranker", t)
-    if progress:
-        progress.advance(task)
     say(f"evaluated {n:,} listeners on {', '.join(d.isoformat() for d in days)}")
     return {
         "held_out_days": [d.isoformat() for d in days],
@@ -272,16 +342,13 @@ def evaluate_pipeline(world_dir: Path | str, batch_dir: Path | str, config: Enco
         "batch": str(batch_dir),
         "data": {"listeners": n, "fit_events": requests.fit_events, "catalog_tracks": int(n_tracks),
                  "truth_tracks_per_listener": float(np.mean([len(x) for x in requests.truth])) if n else 0.0},
+        "models": {"channels": channel_versions, "missing_channels": missing,
+                   "ranker": ranker_loaded.version if ranker_loaded is not None else None},
         "channels": recall,
         "lists": lists_report,
         "comparison": {"reward_pipeline_minus_popularity": diff,
                        "beats_baseline": bool(diff["ci_low"] > 0)},
-        "ranker": {"model": rank.get("model"), "dates": rank.get("dates"), "rows": rank.get("rows"),
-                   "reference": rank.get("reference"),
-                   "heads": {h: {"auc": r["model"]["auc"], "gauc": r["model"]["gauc"],
-                                 "logloss": r["model"]["logloss"], "reference_auc": r["reference"]["auc"],
-                                 "reference_gauc": r["reference"]["gauc"], "auc_lift": r["auc_lift"]}
-                             for h, r in rank["heads"].items()}},
+        "ranker": ranker_report,
         "config": ev.model_dump(mode="json"),
         "seconds": seconds,
     }

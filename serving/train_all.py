@@ -6,15 +6,15 @@ For a world and its batch tables, with the last ``evaluation.test_days`` days he
 1. every enabled recall channel (``recall.channels``) is fitted on the
    ``evaluation.fit_window_days`` days before ``test_day`` (and the item graph of the day
    before it) through :func:`encore.recall.registry.build_channel`, saved, and published
-   to the model registry as ``recall.<channel name>`` (kind ``recall/<channel kind>``,
-   data window, fingerprint of the event and item-graph files it read). The artifact is
+   to the model registry as ``recall.<channel name>`` (``pipeline.channel_registry_prefix``;
+   kind ``recall/<channel kind>``, data window, fingerprint of the event and item-graph files it read). The artifact is
    fitted with ``k = max(channel k, max(evaluation.recall_ks))`` so offline evaluation
    can measure recall@K at every cut-off; the serving Pipeline asks it for the
    configured ``k``.
 2. the ranker (``ranking.model``) is trained on ranking_samples of the days before the
    held-out ones and evaluated on them (:func:`encore.ranking.train.train_rank`, with
-   ``eval_days = evaluation.test_days``), published as ``ranking.registry_name``
-   (``ranker`` by default).
+   ``eval_days = evaluation.test_days``), published as ``pipeline.ranker_registry_name``
+   (``ranker``): the names ``Pipeline.from_config`` loads.
 
 With ``promote`` every published version is promoted, so a server started afterwards
 loads exactly these. Returns a JSON-able summary (versions, fit seconds, data windows,
@@ -33,12 +33,10 @@ from typing import Any
 from encore.platform.config import EncoreConfig
 from encore.platform.registry import Registry, data_fingerprint
 
-CHANNEL_PREFIX = "recall."
-"""Registry name of a recall channel: ``recall.<channel name>`` (what the Pipeline loads)."""
-
-
-def channel_registry_name(channel_name: str) -> str:
-    return f"{CHANNEL_PREFIX}{channel_name}"
+def channel_registry_name(config: EncoreConfig, channel_name: str) -> str:
+    """``<pipeline.channel_registry_prefix><channel name>`` (``recall.<name>``): what
+    ``Pipeline.from_config`` loads."""
+    return f"{config.pipeline.channel_registry_prefix}{channel_name}"
 
 
 def held_out_days(world_dir: Path | str, test_days: int) -> list[date]:
@@ -89,7 +87,7 @@ def train_all(world_dir: Path | str, batch_dir: Path | str, config: EncoreConfig
         started = time.perf_counter()
         channel = build_channel(fit_config).fit(tables)
         fit_s = time.perf_counter() - started
-        name = channel_registry_name(channel_config.name)
+        name = channel_registry_name(config, channel_config.name)
         with tempfile.TemporaryDirectory(prefix="encore-channel-") as tmp:
             folder = channel.save(Path(tmp) / "artifact")
             version = registry.publish(name, folder, kind=f"recall/{channel_config.kind}", data_window=window,
@@ -101,7 +99,8 @@ def train_all(world_dir: Path | str, batch_dir: Path | str, config: EncoreConfig
                                          "k": fit_config.k, "fit_seconds": round(fit_s, 2), "promoted": promote}
         say(f"{name} {version}: fitted in {fit_s:.1f}s{' and promoted' if promote else ''}")
         step(name)
-    rcfg = config.ranking.model_copy(update={"eval_days": ev.test_days})
+    rcfg = config.ranking.model_copy(update={"eval_days": ev.test_days,
+                                             "registry_name": config.pipeline.ranker_registry_name})
     ranker = train_rank(batch_dir, world_dir, rcfg, registry, model_name=rcfg.model, promote=promote,
                         progress=say)
     step(rcfg.registry_name)
