@@ -505,7 +505,8 @@ class EvaluationConfig(_Section):
     world's ground-truth reward (encore.platform.world.reward) of the list's first
     ``reward_length`` tracks; bootstrap CIs with ``bootstrap_samples`` resamples of
     listeners at level ``confidence``. ``baseline_channel`` (a recall channel name)
-    alone is the baseline list."""
+    alone is the baseline list; the world's oracle list (``RewardModel.ideal_lists``)
+    is scored on a seeded sample of ``oracle_listeners`` listeners as the ceiling."""
 
     test_days: int = Field(1, ge=1)
     fit_window_days: int = Field(30, ge=1)
@@ -515,6 +516,7 @@ class EvaluationConfig(_Section):
     reward_length: int = Field(10, ge=1)
     max_listeners: int | None = Field(None, ge=1)
     baseline_channel: str = "popular"
+    oracle_listeners: int = Field(100, ge=0)  # seeded sample scored with the world's oracle list
     bootstrap_samples: int = Field(1000, ge=10)
     confidence: float = Field(0.95, gt=0, lt=1)
     seed: int = 7

@@ -110,6 +110,10 @@ def _table(report: dict) -> None:
     d = report["comparison"]["reward_pipeline_minus_popularity"]
     console.print(f"reward pipeline - popularity: {d['mean']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"
                   f" -> beats baseline: {report['comparison']['beats_baseline']}")
+    o = report["comparison"]["oracle"]
+    if o.get("listeners"):
+        console.print(f"oracle list on {o['listeners']} listeners: {o['oracle']:.3f} "
+                      f"(pipeline {o['pipeline']:.3f}, popularity {o['popularity']:.3f})")
     heads = Table(title="ranker vs popularity order (held-out ranking_samples)")
     for col in ("head", "AUC", "ref AUC", "GAUC", "ref GAUC"):
         heads.add_column(col, justify="right")

@@ -180,6 +180,35 @@ def list_report(lists: list[np.ndarray], requests: Requests, rewards: np.ndarray
     return report
 
 
+def oracle_reference(world_dir: Path, requests: Requests, rewards: dict[str, np.ndarray], reward_model,
+                     ev: EvaluationConfig) -> dict[str, Any]:
+    """The ceiling: on a seeded sample of ``ev.oracle_listeners`` requests, the reward of
+    the world's oracle list (``RewardModel.ideal_lists``: the tracks with the highest
+    completion probability for that listener, hour and day, best first; familiarity
+    from the memory window as for the others) next to the pipeline's and the
+    baseline's rewards on the same requests."""
+    n = min(ev.oracle_listeners, len(requests.queries))
+    if n == 0:
+        return {"listeners": 0}
+    at = np.sort(np.random.default_rng(ev.seed).choice(len(requests.queries), n, replace=False))
+    users = np.array([requests.queries[i].user_id for i in at], dtype=np.int64)
+    hours = np.array([(requests.queries[i].context.request_ms % DAY_MS) / HOUR_MS for i in at])
+    lists = np.zeros((n, ev.reward_length), dtype=np.int64)
+    for i, day in enumerate(requests.days):
+        mine = np.flatnonzero(requests.day[at] == i)
+        if len(mine):
+            lists[mine] = reward_model.ideal_lists(users[mine], hours[mine], reward_model.day_index(day),
+                                                   ev.reward_length)
+    sub = Requests([requests.queries[i] for i in at], [requests.truth[i] for i in at],
+                   [requests.new_truth[i] for i in at], [requests.played_before[i] for i in at],
+                   requests.day[at], requests.days, requests.fit_events)
+    oracle = ground_truth_reward(world_dir, sub, lists, reward_model)
+    out = {"listeners": int(n), "oracle": float(oracle.mean())}
+    out.update({name: float(values[at].mean()) for name, values in rewards.items()})
+    out["pipeline_share_of_oracle"] = out["pipeline"] / out["oracle"] if out["oracle"] else 0.0
+    return out
+
+
 # -- the whole run -------------------------------------------------------------------------
 
 ITEM_STATS_COLUMNS = {"track_plays": "cum_plays", "track_listeners": "cum_listeners",
@@ -270,7 +299,7 @@ def evaluate_pipeline(world_dir: Path | str, batch_dir: Path | str, config: Enco
     ranker_loaded = pipeline.ranker.current() if pipeline.ranker is not None else None
     seconds: dict[str, float] = {}
     bar = progress
-    task = bar.add_task("evaluation", total=len(channels) + 5) if bar else None
+    task = bar.add_task("evaluation", total=len(channels) + 6) if bar else None
 
     def phase(name: str, started: float) -> None:
         seconds[name] = round(time.perf_counter() - started, 2)
@@ -323,6 +352,9 @@ def evaluate_pipeline(world_dir: Path | str, batch_dir: Path | str, config: Enco
     }
     diff = bootstrap_mean(rewards["pipeline"] - rewards["popularity"], ev.bootstrap_samples, ev.confidence,
                           ev.seed)
+    t = time.perf_counter()
+    oracle = oracle_reference(world_dir, requests, rewards, reward_model, ev)
+    phase("oracle", t)
 
     t = time.perf_counter()
     ranker_report: dict[str, Any] = {"loaded": False}
@@ -347,7 +379,7 @@ def evaluate_pipeline(world_dir: Path | str, batch_dir: Path | str, config: Enco
         "channels": recall,
         "lists": lists_report,
         "comparison": {"reward_pipeline_minus_popularity": diff,
-                       "beats_baseline": bool(diff["ci_low"] > 0)},
+                       "beats_baseline": bool(diff["ci_low"] > 0), "oracle": oracle},
         "ranker": ranker_report,
         "config": ev.model_dump(mode="json"),
         "seconds": seconds,
