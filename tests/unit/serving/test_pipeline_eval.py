@@ -150,4 +150,6 @@ def test_train_all_then_eval_pipeline(tiny, monkeypatch):
     assert report["lists"]["popularity"]["coverage@20"] <= 20 / report["data"]["catalog_tracks"] + 1e-9
     assert set(report["ranker"]["heads"]) == {"complete_play", "heart", "skip"}
     assert "beats_baseline" in report["comparison"]
+    oracle = report["comparison"]["oracle"]
+    assert oracle["listeners"] == min(100, report["data"]["listeners"]) and oracle["oracle"] > 0
     assert report["machine"]["cpu_count"] >= 1
