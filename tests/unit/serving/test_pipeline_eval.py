@@ -4,7 +4,7 @@ encore.serving.evaluate), and the list metrics by hand."""
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np

@@ -63,7 +63,8 @@ def test_best_tracks_beat_worst_and_lower_positions_count_less(model):
     lower = np.concatenate([np.full((3, 6), -1), best[:, :1]], axis=1)
     assert np.all(model.expected_completions(users, hours, 1, best[:, :1])
                   > model.expected_completions(users, hours, 1, lower))
-    radio = [model.expected_completions(users, hours, 1, lst, scenario="private_radio") for lst in (best, best[:, ::-1])]
+    radio = [model.expected_completions(users, hours, 1, lst, scenario="private_radio")
+             for lst in (best, best[:, ::-1])]
     np.testing.assert_allclose(radio[0], radio[1])  # autoplay: every shown track starts
     again = model.expected_completions(users, hours, 1, best)
     np.testing.assert_array_equal(r_best, again)  # deterministic
