@@ -299,7 +299,7 @@ def evaluate_pipeline(world_dir: Path | str, batch_dir: Path | str, config: Enco
     ranker_loaded = pipeline.ranker.current() if pipeline.ranker is not None else None
     seconds: dict[str, float] = {}
     bar = progress
-    task = bar.add_task("evaluation", total=len(channels) + 6) if bar else None
+    task = bar.add_task("evaluation", total=len(channels) + 5) if bar else None
 
     def phase(name: str, started: float) -> None:
         seconds[name] = round(time.perf_counter() - started, 2)
