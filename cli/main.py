@@ -25,7 +25,7 @@ from encore.ranking.cli import eval_rank_command, train_rank_command
 from encore.recall.cli import app as eval_app
 from encore.serving.bench import bench_serve_command
 from encore.serving.cli import events_serve, recommender_serve
-
+from encore.serving.eval_cli import eval_pipeline_command, train_all_command
 from encore.cli.features import app as features_app
 
 app = typer.Typer(
@@ -99,8 +99,10 @@ app.add_typer(stream_app, name="stream")
 app.add_typer(batch_app, name="batch")
 app.add_typer(models_app, name="models")
 train_app.command("rank")(train_rank_command)
+train_app.command("all")(train_all_command)
 app.add_typer(train_app, name="train")
 eval_app.command("rank")(eval_rank_command)  # beside `eval recall` (encore.recall.cli)
+eval_app.command("pipeline")(eval_pipeline_command)
 app.add_typer(eval_app, name="eval")
 
 

@@ -532,6 +532,47 @@ class RecallConfig(_Section):
         return [c for c in self.channels if c.enabled]
 
 
+class EvaluationConfig(_Section):
+    """Offline evaluation of the whole recommender (``encore train all``, ``encore eval
+    pipeline``; encore.serving.evaluate).
+
+    The last ``test_days`` days of the world are held out: recall channels are fitted
+    on the ``fit_window_days`` days before the first of them, the ranker on the
+    ranking_samples of the days before. On each held-out day every known, non-bot
+    listener who completes a play gets one request at their first event (the
+    recall.evaluate protocol); at most ``max_listeners`` of them (a seeded sample;
+    null = all). Measured: recall@K of each channel for K in ``recall_ks``; HR@K and
+    NDCG@K of the final list of ``list_length`` tracks for K in ``list_ks``; the
+    world's ground-truth reward (encore.platform.world.reward) of the list's first
+    ``reward_length`` tracks; bootstrap CIs with ``bootstrap_samples`` resamples of
+    listeners at level ``confidence``. ``baseline_channel`` (a recall channel name)
+    alone is the baseline list; the world's oracle list (``RewardModel.ideal_lists``)
+    is scored on a seeded sample of ``oracle_listeners`` listeners as the ceiling."""
+
+    test_days: int = Field(1, ge=1)
+    fit_window_days: int = Field(30, ge=1)
+    recall_ks: list[int] = [50, 200, 500]
+    list_ks: list[int] = [10, 30]
+    list_length: int = Field(30, ge=1)
+    reward_length: int = Field(10, ge=1)
+    max_listeners: int | None = Field(None, ge=1)
+    baseline_channel: str = "popular"
+    oracle_listeners: int = Field(100, ge=0)  # seeded sample scored with the world's oracle list
+    bootstrap_samples: int = Field(1000, ge=10)
+    confidence: float = Field(0.95, gt=0, lt=1)
+    seed: int = 7
+
+    @model_validator(mode="after")
+    def _cutoffs_fit_the_list(self) -> "EvaluationConfig":
+        if not self.recall_ks or not self.list_ks:
+            raise ValueError("recall_ks and list_ks need at least one cut-off")
+        if max(self.list_ks) > self.list_length:
+            raise ValueError(f"list_ks {self.list_ks} exceed list_length {self.list_length}")
+        if self.reward_length > self.list_length:
+            raise ValueError(f"reward_length {self.reward_length} exceeds list_length {self.list_length}")
+        return self
+
+
 #: Settings derived from other sections unless a config sets them: (section, key) ->
 #: value from (stack, paths). One source for each port, host and runtime folder.
 _DERIVED: dict[tuple[str, str], Any] = {
@@ -574,6 +615,7 @@ class EncoreConfig(_Section):
     registry: RegistryConfig = RegistryConfig()
     ranking: RankingConfig = RankingConfig()
     recall: RecallConfig = RecallConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
 
     @model_validator(mode="before")
     @classmethod
