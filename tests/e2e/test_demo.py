@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from encore.cli.main import app
 from encore.platform.demo import run_demo
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_demo_counts_read_online_equal_the_raw_log(tmp_path: Path, capsys) -> None:

@@ -90,6 +90,7 @@ def test_crash_between_push_and_commit_then_restart_counts_each_event_once(strea
     assert stream_env.online(USERS) == expected
 
 
+@pytest.mark.slow
 def test_sigkill_mid_stream_then_restart_counts_each_event_once(stream_env, tmp_path):
     events = make_events(n_per_user=80, seed=11, anonymous=0)
     stream_env.produce(events)
@@ -159,6 +160,7 @@ def test_malformed_records_go_to_the_dead_letter_topic(stream_env):
     assert all(r["source"] == "stream" for r in records)
 
 
+@pytest.mark.slow
 def test_sigterm_finishes_the_batch_and_commits(stream_env, tmp_path):
     """`run` stops on SIGTERM after committing; a restart then finds nothing to redo."""
     events = make_events(n_per_user=20, seed=13, anonymous=0)
@@ -176,6 +178,7 @@ def test_sigterm_finishes_the_batch_and_commits(stream_env, tmp_path):
     assert stats.records == 0
 
 
+@pytest.mark.slow
 def test_sigterm_while_joining_behind_a_killed_member_leaves_the_group(stream_env, tmp_path):
     """Issue 10: a processor stopped with SIGTERM while its join waits behind a killed
     member (noida-db never expires it) must still leave the group: afterwards only the

@@ -102,6 +102,7 @@ def tiny(tmp_path_factory) -> dict[str, Path]:
             "report": root / "pipeline_eval.json", "test_day": test_day}
 
 
+@pytest.mark.slow
 def test_train_all_then_eval_pipeline(tiny, monkeypatch):
     from encore.cli.main import app
     from encore.platform import config as config_mod
