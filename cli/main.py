@@ -12,7 +12,6 @@ from typing import Optional
 
 import typer
 
-from encore.feature_store.cli import app as features_app
 from encore.platform import config as config_mod
 from encore.platform.batch.cli import app as batch_app
 from encore.platform.bench.cli import app as bench_app
@@ -24,7 +23,10 @@ from encore.platform.stream.cli import app as stream_app
 from encore.platform.world.cli import app as world_app
 from encore.ranking.cli import eval_rank_command, train_rank_command
 from encore.recall.cli import app as eval_app
-from encore.serving.cli import events_serve
+from encore.serving.bench import bench_serve_command
+from encore.serving.cli import events_serve, recommender_serve
+from encore.serving.eval_cli import eval_pipeline_command, train_all_command
+from encore.cli.features import app as features_app
 
 app = typer.Typer(
     name="encore",
@@ -69,18 +71,25 @@ def demo(
     users: Optional[int] = typer.Option(None, help="Override world.users for the demo."),
     days: Optional[int] = typer.Option(None, help="Override world.days for the demo."),
 ) -> None:
-    """Run the main job: generate a small world, load it back and summarise it."""
+    """Run the main job: a small world through Kafka, the stream processor and Feast, then
+    the baseline recall channels published to the registry and the Recommender answering
+    a daily-recommend list and a private-radio continuation over gRPC."""
     from encore.platform.demo import run_demo
+    from encore.serving.demo import serve_demo
 
     try:
-        run_demo(out=out, users=users, days=days)
+        result = run_demo(out=out, users=users, days=days)
     except config_mod.ConfigError as err:
         raise typer.BadParameter(str(err)) from err
+    assert result.config is not None and result.world_dir is not None  # set by every completed demo
+    serve_demo(result.config, result.world_dir, result.listener)
 
 
+app.command("serve")(recommender_serve)
 app.add_typer(world_app, name="world")
 app.add_typer(data_app, name="data")
 app.add_typer(stack_app, name="stack")
+bench_app.command("serve")(bench_serve_command)  # serving's benchmark (platform does not import serving)
 app.add_typer(bench_app, name="bench")
 app.add_typer(protos_app, name="protos")
 app.add_typer(features_app, name="features")
@@ -90,8 +99,10 @@ app.add_typer(stream_app, name="stream")
 app.add_typer(batch_app, name="batch")
 app.add_typer(models_app, name="models")
 train_app.command("rank")(train_rank_command)
+train_app.command("all")(train_all_command)
 app.add_typer(train_app, name="train")
 eval_app.command("rank")(eval_rank_command)  # beside `eval recall` (encore.recall.cli)
+eval_app.command("pipeline")(eval_pipeline_command)
 app.add_typer(eval_app, name="eval")
 
 

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from encore.feature_store import schema
 from encore.feature_store.cache import TTLCache
 from encore.feature_store.schema import SourceSpec
-from encore.platform.config import FeatureStoreConfig, default_config
+from encore.feature_store.settings import StoreSettings
 
 Features = dict[str, Any]
 
@@ -52,12 +52,11 @@ class FeatureClient:
 
     @classmethod
     def from_config(
-        cls, config: FeatureStoreConfig | None = None, *, online_store: str | None = None
+        cls, config: StoreSettings, *, online_store: str | None = None
     ) -> FeatureClient:
         """A client on the configured store; the repo must have been applied already."""
         from encore.feature_store.store import open_store
 
-        config = config or default_config().feature_store
         return cls(
             open_store(config, online_store=online_store),
             item_cache_size=config.item_cache_size,

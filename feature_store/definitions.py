@@ -18,7 +18,6 @@ from feast.types import Array, FeastType, Float32, Int64, String
 
 from encore.feature_store import schema
 from encore.feature_store.schema import SourceSpec
-from encore.platform.config import default_config, resolve_project_path
 
 REPO_DIR = Path(__file__).resolve().parent / "repo"
 
@@ -51,15 +50,22 @@ class Definitions:
 
 
 def offline_dir_from_env() -> Path:
-    """The offline folder: $ENCORE_FEATURES_OFFLINE_DIR, else the configured default.
-
-    A relative configured path is resolved against the project root, not the cwd,
-    because ``feast apply`` changes into the repo folder before importing definitions.
-    """
+    """The offline folder: $ENCORE_FEATURES_OFFLINE_DIR (``store.open_store`` sets it from
+    the settings it opens), else ``offline/`` beside the static repo's registry."""
     value = os.environ.get(schema.OFFLINE_DIR_ENV)
     if value:
         return Path(value).resolve()
-    return resolve_project_path(default_config().feature_store.offline_dir)
+    return static_repo_dir() / "offline"
+
+
+def static_repo_dir(repo_dir: Path = REPO_DIR) -> Path:
+    """The folder of the registry that ``<repo_dir>/feature_store.yaml`` names (for the
+    ``feast`` command line run in a repo folder; Encore itself opens the store from its
+    configuration, see store.open_store)."""
+    import yaml
+
+    registry = yaml.safe_load((repo_dir / "feature_store.yaml").read_text())["registry"]
+    return (repo_dir / registry).resolve().parent
 
 
 def feast_fields(spec: SourceSpec) -> list[Field]:

@@ -1,6 +1,6 @@
 """Open the Encore Feast store from Encore configuration.
 
-The RepoConfig is built in code from ``FeatureStoreConfig`` rather than read from
+The RepoConfig is built in code from ``StoreSettings`` rather than read from
 ``repo/feature_store.yaml`` so a deployment switches SQLite <-> Redis (and moves its
 files) through Encore's one config file, never by editing Feast's yaml.
 """
@@ -17,7 +17,7 @@ from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
 
 from encore.feature_store import schema
 from encore.feature_store.definitions import REPO_DIR, Definitions, build_definitions, offline_dir_from_env
-from encore.platform.config import FeatureStoreConfig, default_config
+from encore.feature_store.settings import StoreSettings
 
 PROJECT = "encore"
 EMPTY_PART_FILE = "part-00000-empty.parquet"
@@ -49,7 +49,7 @@ def _file_path(path: Path, setting: str) -> Path:
     return path
 
 
-def _online_store_config(config: FeatureStoreConfig, online_store: str):
+def _online_store_config(config: StoreSettings, online_store: str):
     if online_store == "sqlite":
         path = _file_path(config.sqlite_path, "sqlite_path")
         return SqliteOnlineStoreConfig(path=str(path))
@@ -59,13 +59,12 @@ def _online_store_config(config: FeatureStoreConfig, online_store: str):
 
 
 def repo_config(
-    config: FeatureStoreConfig | None = None,
+    config: StoreSettings,
     *,
     online_store: str | None = None,
     repo_dir: Path = REPO_DIR,
 ) -> RepoConfig:
     """Feast RepoConfig equivalent to repo/feature_store.yaml, paths made absolute."""
-    config = config or default_config().feature_store
     registry = _file_path(config.registry_path, "registry_path")
     return RepoConfig(
         project=PROJECT,
@@ -79,19 +78,18 @@ def repo_config(
 
 
 def open_store(
-    config: FeatureStoreConfig | None = None,
+    config: StoreSettings,
     *,
     online_store: str | None = None,
     repo_dir: Path = REPO_DIR,
 ) -> FeatureStore:
-    """A FeatureStore for ``config`` (default: the Encore config), ready to apply/serve.
+    """A FeatureStore for ``config`` (Encore's ``feature_store`` section), ready to apply/serve.
 
     ``online_store`` ("sqlite" or "redis") overrides ``config.online_store``. Also sets
     $ENCORE_FEATURES_OFFLINE_DIR so definitions built later in this process, and
     ``feast`` subprocesses it starts, point at the same offline folder, and creates that
     folder's initial parquet files so Feast finds every source.
     """
-    config = config or default_config().feature_store
     offline_dir = Path(config.offline_dir).resolve()
     os.environ[schema.OFFLINE_DIR_ENV] = str(offline_dir)
     ensure_offline_sources(offline_dir)

@@ -43,12 +43,22 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _runtime(*parts: str) -> Path:
+    """The default of a runtime path: under the default ``paths.runtime_dir`` (a loaded
+    EncoreConfig re-derives it under the configured one, see ``EncoreConfig``)."""
+    return PathsConfig().runtime(*parts)
+
+
 class PathsConfig(_Section):
     """Where runtime state (relative to the cwd) and the shared real data sets (relative
     to the project root, see ``resolve_project_path``) live."""
 
     runtime_dir: Path = Path(".runtime")
     shared_data_dir: Path = Path("../shared/data")
+
+    def runtime(self, *parts: str) -> Path:
+        """A path under ``runtime_dir``: where every default runtime folder derives from."""
+        return self.runtime_dir.joinpath(*parts)
 
 
 class UtilityWeights(_Section):
@@ -93,11 +103,6 @@ class WorldConfig(_Section):
     hyperactive_share: float = Field(0.03, ge=0, le=1)
     anonymous_sessions_per_day: int = Field(60, ge=0)
     exposures_per_request: int = Field(10, ge=1)
-    max_sample_per_user_per_day: int = Field(200, ge=1)
-    # The platform's one sessionization rule (encore.platform.contracts.sessions): the world, the
-    # stream processor and the Spark sessionize job all read these two.
-    max_session_minutes: int = Field(90, ge=5)
-    inactivity_gap_minutes: int = Field(30, ge=1)
     candidate_pool_size: int = Field(60, ge=2)  # tracks the logging policy scores per slate
     logging_temperature: float = Field(1.0, gt=0)  # softmax temperature of the logging policy
     # Monte-Carlo draws per slate for the marginal slate probabilities in
@@ -134,6 +139,24 @@ class WorldConfig(_Section):
         return self
 
 
+class SessionsConfig(_Section):
+    """The platform's one sessionization rule (encore.platform.contracts.sessions): a
+    session ends on a scenario switch, after more than ``inactivity_gap_minutes``
+    without events, or once it would span more than ``max_session_minutes``. The world
+    (a producer), the stream processor and the Spark sessionize job all read it."""
+
+    max_session_minutes: int = Field(90, ge=5)
+    inactivity_gap_minutes: int = Field(30, ge=1)
+
+    @property
+    def max_session_ms(self) -> int:
+        return self.max_session_minutes * 60_000
+
+    @property
+    def inactivity_gap_ms(self) -> int:
+        return self.inactivity_gap_minutes * 60_000
+
+
 class StackConfig(_Section):
     """Local services started by ``encore stack up`` on 127.0.0.1."""
 
@@ -143,13 +166,22 @@ class StackConfig(_Section):
     start_timeout_s: float = 30.0
     stop_timeout_s: float = 15.0  # SIGTERM grace period before SIGKILL
 
+    @property
+    def kafka_bootstrap(self) -> str:
+        return f"{self.host}:{self.kafka_port}"
+
+    @property
+    def redis_address(self) -> str:
+        return f"{self.host}:{self.redis_port}"
+
 
 class KafkaConfig(_Section):
     """The event topics. ``encore events topics|serve|replay`` (and every EventProducer
     that connects by itself) create a missing topic with these partition counts and
     refuse to run on one that has fewer (see encore.platform.events.topics)."""
 
-    bootstrap_servers: str = "127.0.0.1:19092"
+    # Derived from the stack section (its host and kafka_port) unless set.
+    bootstrap_servers: str = Field(default_factory=lambda: StackConfig().kafka_bootstrap)
     events_topic: str = "encore.events.v1"
     dead_letter_topic: str = "encore.events.dlq.v1"
     partitions: int = Field(4, ge=1)
@@ -190,10 +222,11 @@ class FeatureStoreConfig(_Section):
     """
 
     online_store: Literal["sqlite", "redis"] = "sqlite"
-    redis_connection_string: str = "127.0.0.1:16379"
-    registry_path: Path = Path(".runtime/features/registry.db")
-    sqlite_path: Path = Path(".runtime/features/online.db")
-    offline_dir: Path = Path(".runtime/features/offline")
+    # Derived unless set: Redis from the stack section, the files under paths.runtime_dir.
+    redis_connection_string: str = Field(default_factory=lambda: StackConfig().redis_address)
+    registry_path: Path = Field(default_factory=lambda: _runtime("features", "registry.db"))
+    sqlite_path: Path = Field(default_factory=lambda: _runtime("features", "online.db"))
+    offline_dir: Path = Field(default_factory=lambda: _runtime("features", "offline"))
     item_cache_size: int = Field(100_000, ge=0)
     item_cache_ttl_s: float = Field(600.0, ge=0)
 
@@ -220,7 +253,7 @@ class StreamConfig(_Section):
     dedupe_retention_days: int = Field(1, ge=0, le=30)
     max_batch_events: int = Field(2000, ge=1)
     poll_timeout_ms: int = Field(200, ge=1)
-    offline_log_dir: Path = Path(".runtime/events")
+    offline_log_dir: Path = Field(default_factory=lambda: _runtime("events"))  # derived unless set
     # An event stamped more than this far ahead of the processor's wall clock (at
     # processing time) is dead-lettered and counted (future_skewed), never applied:
     # a fast client clock must not move a listener's "today" forward.
@@ -245,7 +278,7 @@ class StreamConfig(_Section):
 
 class SampleBudget(_Section):
     """Per-user budget of training samples over time (``encore.platform.contracts.sampling``), on
-    top of ``world.max_sample_per_user_per_day``: a token bucket that holds ``burst``
+    top of ``sampling.max_samples_per_user_per_day``: a token bucket that holds ``burst``
     samples and refills ``rate`` a day, so no user keeps more than
     ``burst + rate * (T - 1)`` samples in any ``T`` days. The defaults: ``rate`` is about
     a regular listener's average day (11 plays), ``burst`` about a heavy regular
@@ -258,9 +291,18 @@ class SampleBudget(_Section):
     horizon_days: int = Field(30, ge=0)
 
 
+class SamplingConfig(_Section):
+    """The per-listener sampling rule (encore.platform.contracts.sampling) every sample
+    table and model applies against bots and always-on players: at most
+    ``max_samples_per_user_per_day`` samples per user and day, and within the user's
+    ``budget`` over time (null: the per-day cap only)."""
+
+    max_samples_per_user_per_day: int = Field(200, ge=1)
+    budget: SampleBudget | None = SampleBudget()
+
+
 class SessionizeOptions(_Section):
-    """``encore batch sessionize`` (the rule's own limits are ``world.max_session_minutes``
-    and ``world.inactivity_gap_minutes``)."""
+    """``encore batch sessionize`` (the rule itself is the ``sessions`` section)."""
 
     lookback_days: int = Field(
         1, ge=1, description="Days read before the first date when sessions(d-1) is absent.")
@@ -273,18 +315,18 @@ class ItemGraphOptions(_Section):
     min_support: int = Field(2, ge=1, description="Minimum co-listening count of an edge.")
     top_n: int = Field(50, ge=1, description="Neighbours kept per item.")
     max_items_per_context: int | None = Field(
-        None, ge=1, description="Distinct tracks per user-day (default: world.max_sample_per_user_per_day).")
+        None, ge=1, description="Distinct tracks per user-day (default: sampling.max_samples_per_user_per_day).")
 
 
 class RecallSamplesOptions(_Section):
     """``encore batch recall-samples``: next-item samples (the per-user budget over time
-    is ``batch.sample_budget``)."""
+    is ``sampling.budget``)."""
 
     history_days: int = Field(30, ge=1, description="Days of history read before each date.")
     history_length: int = Field(50, ge=1, description="Played track ids kept as a sample's history.")
     negatives_per_positive: int = Field(4, ge=0, description="Catalog negatives drawn per positive.")
     cap: int | None = Field(
-        None, ge=1, description="Samples per user per day (default: world.max_sample_per_user_per_day).")
+        None, ge=1, description="Samples per user per day (default: sampling.max_samples_per_user_per_day).")
     seed: int | None = Field(
         None, description="Seed of the cap and negative sampling (default: the world manifest's seed, "
         "else world.seed).")
@@ -308,9 +350,7 @@ class BatchConfig(_Section):
     """Spark batch jobs (``encore batch <job>``): the output root, and one section of
     typed options per job (a job's CLI flags override them for one run)."""
 
-    output_dir: Path = Path(".runtime/batch")
-    # recall_samples: per-user sample budget over time; null = per-day cap only
-    sample_budget: SampleBudget | None = SampleBudget()
+    output_dir: Path = Field(default_factory=lambda: _runtime("batch"))  # derived unless set
     sessionize: SessionizeOptions = SessionizeOptions()
     item_graph: ItemGraphOptions = ItemGraphOptions()
     recall_samples: RecallSamplesOptions = RecallSamplesOptions()
@@ -329,11 +369,54 @@ class ServingConfig(_Section):
     shutdown_grace_s: float = Field(5.0, ge=0)
 
 
+class PipelineConfig(_Section):
+    """The serving pipeline and the Recommender service (``encore.serving.pipeline``,
+    ``encore serve``): request limits, which recall channels each rpc runs (names of
+    ``recall.channels``; empty = every enabled one), the merge, ranking and re-rank knobs.
+
+    - merge: a candidate's merged score is the reciprocal-rank fusion
+      ``sum over channels of 1 / (rrf_k + rank)`` (rank 1 = the channel's best) over the
+      channels whose top ``quota`` (``recall.channels[*].quota``) hold it;
+    - rank: the first ``rank_limit`` merged candidates are scored by the promoted ranker;
+      final score ``sum over heads of head_weights[head] * p(head)``;
+    - re-rank: at most ``max_per_artist`` tracks of one artist in the returned slots
+      (extra ones move behind every other candidate), repeats (tracks the listener
+      played before) interleaved at ``repeat_share`` of the slots (0: discoveries first,
+      1: repeats first), never an excluded or recently skipped track.
+    """
+
+    port: int = Field(50051, ge=0, le=65535)  # the Recommender gRPC port (0: any free port)
+    default_count: int = Field(30, ge=1)
+    max_count: int = Field(200, ge=1)
+    max_session_tracks: int = Field(200, ge=1)  # NextTrack.recent_track_ids
+    max_exclude_ids: int = Field(1000, ge=0)
+    max_id_chars: int = Field(128, ge=1)  # anonymous_id, session_id
+    daily_channels: list[str] = []
+    next_track_channels: list[str] = ["session_knn", "item_cf", "trending"]
+    similar_channels: list[str] = ["item_cf"]
+    artist_channels: list[str] = ["item_cf", "session_knn", "profile", "popular"]
+    fallback_channels: list[str] = ["popular", "trending"]  # when the feature store is unreachable
+    rrf_k: float = Field(60.0, gt=0)
+    rank_limit: int = Field(500, ge=1)
+    head_weights: dict[str, float] = {"complete_play": 1.0, "heart": 0.5, "skip": -0.5}
+    max_per_artist: int = Field(2, ge=1)
+    repeat_share: float = Field(0.3, ge=0, le=1)
+    recall_threads: int = Field(16, ge=1)  # the channel fan-out pool (a late channel holds a thread)
+    channel_registry_prefix: str = "recall."  # registry name of a channel: prefix + channel name
+    ranker_registry_name: str = "ranker"
+
+    @model_validator(mode="after")
+    def _count_limits(self) -> "PipelineConfig":
+        if self.default_count > self.max_count:
+            raise ValueError(f"default_count {self.default_count} exceeds max_count {self.max_count}")
+        return self
+
+
 class RegistryConfig(_Section):
     """The model registry (``encore.platform.registry``): versioned artifacts under
     ``root/<name>/<version>/`` (relative to the cwd, like ``paths.runtime_dir``)."""
 
-    root: Path = Path(".runtime/models")
+    root: Path = Field(default_factory=lambda: _runtime("models"))  # derived unless set
     poll_interval_s: float = Field(10.0, gt=0)  # how often a server's LiveModel re-reads PROMOTED
 
 
@@ -498,9 +581,77 @@ class RecallConfig(_Section):
         return [c for c in self.channels if c.enabled]
 
 
+class EvaluationConfig(_Section):
+    """Offline evaluation of the whole recommender (``encore train all``, ``encore eval
+    pipeline``; encore.serving.evaluate).
+
+    The last ``test_days`` days of the world are held out: recall channels are fitted
+    on the ``fit_window_days`` days before the first of them, the ranker on the
+    ranking_samples of the days before. On each held-out day every known, non-bot
+    listener who completes a play gets one request at their first event (the
+    recall.evaluate protocol); at most ``max_listeners`` of them (a seeded sample;
+    null = all). Measured: recall@K of each channel for K in ``recall_ks``; HR@K and
+    NDCG@K of the final list of ``list_length`` tracks for K in ``list_ks``; the
+    world's ground-truth reward (encore.platform.world.reward) of the list's first
+    ``reward_length`` tracks; bootstrap CIs with ``bootstrap_samples`` resamples of
+    listeners at level ``confidence``. ``baseline_channel`` (a recall channel name)
+    alone is the baseline list; the world's oracle list (``RewardModel.ideal_lists``)
+    is scored on a seeded sample of ``oracle_listeners`` listeners as the ceiling."""
+
+    test_days: int = Field(1, ge=1)
+    fit_window_days: int = Field(30, ge=1)
+    recall_ks: list[int] = [50, 200, 500]
+    list_ks: list[int] = [10, 30]
+    list_length: int = Field(30, ge=1)
+    reward_length: int = Field(10, ge=1)
+    max_listeners: int | None = Field(None, ge=1)
+    baseline_channel: str = "popular"
+    oracle_listeners: int = Field(100, ge=0)  # seeded sample scored with the world's oracle list
+    bootstrap_samples: int = Field(1000, ge=10)
+    confidence: float = Field(0.95, gt=0, lt=1)
+    seed: int = 7
+
+    @model_validator(mode="after")
+    def _cutoffs_fit_the_list(self) -> "EvaluationConfig":
+        if not self.recall_ks or not self.list_ks:
+            raise ValueError("recall_ks and list_ks need at least one cut-off")
+        if max(self.list_ks) > self.list_length:
+            raise ValueError(f"list_ks {self.list_ks} exceed list_length {self.list_length}")
+        if self.reward_length > self.list_length:
+            raise ValueError(f"reward_length {self.reward_length} exceeds list_length {self.list_length}")
+        return self
+
+
+#: Settings derived from other sections unless a config sets them: (section, key) ->
+#: value from (stack, paths). One source for each port, host and runtime folder.
+_DERIVED: dict[tuple[str, str], Any] = {
+    ("kafka", "bootstrap_servers"): lambda stack, paths: stack.kafka_bootstrap,
+    ("feature_store", "redis_connection_string"): lambda stack, paths: stack.redis_address,
+    ("feature_store", "registry_path"): lambda stack, paths: paths.runtime("features", "registry.db"),
+    ("feature_store", "sqlite_path"): lambda stack, paths: paths.runtime("features", "online.db"),
+    ("feature_store", "offline_dir"): lambda stack, paths: paths.runtime("features", "offline"),
+    ("stream", "offline_log_dir"): lambda stack, paths: paths.runtime("events"),
+    ("batch", "output_dir"): lambda stack, paths: paths.runtime("batch"),
+    ("registry", "root"): lambda stack, paths: paths.runtime("models"),
+}
+
+
+def _given(value: Any) -> dict[str, Any]:
+    """The keys a section was given explicitly (a mapping from YAML, or a model)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(exclude_unset=True)
+    return dict(value or {})
+
+
 class EncoreConfig(_Section):
+    """Every section of Encore's configuration. Connection strings and runtime paths
+    that a file does not set are derived from the ``stack`` and ``paths`` sections
+    (``_DERIVED``), so a port or the runtime folder is changed in one place."""
+
     paths: PathsConfig = PathsConfig()
     world: WorldConfig = WorldConfig()
+    sessions: SessionsConfig = SessionsConfig()
+    sampling: SamplingConfig = SamplingConfig()
     stack: StackConfig = StackConfig()
     kafka: KafkaConfig = KafkaConfig()
     events: EventsConfig = EventsConfig()
@@ -509,9 +660,25 @@ class EncoreConfig(_Section):
     stream: StreamConfig = StreamConfig()
     batch: BatchConfig = BatchConfig()
     serving: ServingConfig = ServingConfig()
+    pipeline: PipelineConfig = PipelineConfig()
     registry: RegistryConfig = RegistryConfig()
     ranking: RankingConfig = RankingConfig()
     recall: RecallConfig = RecallConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_from_stack_and_paths(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        stack = StackConfig.model_validate(_given(data.get("stack")))
+        paths = PathsConfig.model_validate(_given(data.get("paths")))
+        for (section, key), derive in _DERIVED.items():
+            given = _given(data.get(section))
+            if key not in given:
+                data[section] = {**given, key: derive(stack, paths)}
+        return data
 
 
 class ConfigError(ValueError):

@@ -4,8 +4,8 @@ It walks the platform's data flow on a small simulated world and grows with the
 platform: (1) generate the world, (2) load it back with its schema checks and summarise
 it, (3) replay its last day into Kafka, (4) run the stream processor into the Feast
 online store and (5) read one listener's real-time features back, checked against the
-log. Later stages (models, serving) append their steps until it ends with a gRPC
-daily-recommend answer.
+log. The serving end (models, the Recommender, a gRPC daily-recommend answer) lives in
+``encore.serving.demo`` (platform does not import serving); ``encore demo`` runs both.
 
 Steps 3-5 run on a private stack (broker and Redis on free ports, Feast and logs under
 ``out``) that is wiped first and stopped at the end, so the demo is repeatable and never
@@ -42,6 +42,8 @@ class DemoResult:
     listener: int
     online_counts: dict[str, int]
     log_counts: dict[str, int]
+    world_dir: Path | None = None
+    config: EncoreConfig | None = None  # the private config the demo ran on (its Feast store)
 
 
 def run_demo(out: Path, users: int | None = None, days: int | None = None) -> DemoResult:
@@ -61,8 +63,9 @@ def run_demo(out: Path, users: int | None = None, days: int | None = None) -> De
     world = load_world(world_dir, verify_checksums=True)
     console.print(summary_table(summarize(world), f"world {world_dir}"))
 
-    replayed, listener, online, log_counts = _realtime_path(console, world, out)
-    return DemoResult(manifest.counts["events"], replayed, listener, online, log_counts)
+    replayed, listener, online, log_counts, private = _realtime_path(console, world, out)
+    return DemoResult(manifest.counts["events"], replayed, listener, online, log_counts,
+                      world_dir=world_dir, config=private)
 
 
 def _private_config(out: Path) -> EncoreConfig:
@@ -77,10 +80,11 @@ def _private_config(out: Path) -> EncoreConfig:
             update={"bootstrap_servers": f"{stack.host}:{stack.kafka_port}"}),
         "feature_store": base.feature_store.under(out / "features"),
         "stream": base.stream.model_copy(update={"offline_log_dir": out / "stream-log"}),
+        "registry": base.registry.model_copy(update={"root": out / "models"}),
     })
 
 
-def _realtime_path(console: Console, world, out: Path) -> tuple[int, int, dict, dict]:
+def _realtime_path(console: Console, world, out: Path) -> tuple[int, int, dict, dict, EncoreConfig]:
     from encore.feature_store.client import FeatureClient
     from encore.platform.events.producer import EventProducer
     from encore.platform.events.replay import replay_world
@@ -89,7 +93,7 @@ def _realtime_path(console: Console, world, out: Path) -> tuple[int, int, dict, 
     from encore.platform.stream.admin import prepare_stream
     from encore.platform.stream.processor import StreamProcessor, load_track_durations
 
-    for folder in ("stack", "features", "stream-log"):
+    for folder in ("stack", "features", "stream-log", "models"):
         shutil.rmtree(out / folder, ignore_errors=True)
     cfg = _private_config(out)
     last_day = world.dates[-1]
@@ -121,7 +125,7 @@ def _realtime_path(console: Console, world, out: Path) -> tuple[int, int, dict, 
     finally:
         stack.down()
     online = {name: features[name] for name in _LOG_COUNTS}
-    return sent, listener, online, log_counts
+    return sent, listener, online, log_counts, cfg
 
 
 def _log_counts(log: pd.DataFrame) -> dict[str, int]:

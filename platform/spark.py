@@ -21,7 +21,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from encore.platform.config import SparkConfig, default_config
+from encore.platform.config import PathsConfig, SparkConfig
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -128,10 +128,8 @@ def spark_session(
             active.conf.set(key, value)
         return active
 
-    if config is None or runtime_dir is None:
-        full = default_config()
-        config = config or full.spark
-        runtime_dir = runtime_dir or full.paths.runtime_dir
+    config = config or SparkConfig()
+    runtime_dir = runtime_dir or PathsConfig().runtime_dir
     if "JAVA_HOME" not in os.environ:
         os.environ["JAVA_HOME"] = str(find_java().home)
     conf = {**default_conf(config, app_name or config.app_name, runtime_dir), **settings}

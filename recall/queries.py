@@ -68,12 +68,12 @@ class QueryParams:
 
     @classmethod
     def from_config(cls, config: Any) -> "QueryParams":
-        """From an ``EncoreConfig``: recall, stream and world (sessionization) sections."""
+        """From an ``EncoreConfig``: recall, stream and sessions sections."""
         return cls(
             history_length=config.recall.history_length,
             stream_window=config.stream.recent_sequence_length,
-            max_session_ms=config.world.max_session_minutes * 60_000,
-            inactivity_gap_ms=config.world.inactivity_gap_minutes * 60_000,
+            max_session_ms=config.sessions.max_session_ms,
+            inactivity_gap_ms=config.sessions.inactivity_gap_ms,
         )
 
 

@@ -1,9 +1,11 @@
-"""Service commands: ``encore events serve`` (the Events gRPC service) and, as they
-arrive, the Recommender. Each runs through :func:`encore.serving.process.run_until_stopped`.
+"""Service commands: ``encore events serve`` (the Events gRPC service) and ``encore
+serve`` (the Recommender). Each runs through :func:`encore.serving.process.run_until_stopped`.
 The root command line (:mod:`encore.cli`) mounts them."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -52,3 +54,59 @@ def events_serve(
     except ServiceStartError as err:
         raise _fail(str(err)) from err
     console.print("Events service stopped; producer flushed")
+
+
+def recommender_serve(
+    world: Optional[Path] = typer.Option(None, help="World folder: catalog/tracks.parquet is the catalog; "
+                                         "its last day's events give the ranker's track statistics."),
+    catalog: Optional[Path] = typer.Option(None, help="tracks.parquet (instead of --world)."),
+    host: Optional[str] = typer.Option(None, help="Override serving.host."),
+    port: Optional[int] = typer.Option(None, help="Override pipeline.port (0: any free port)."),
+    metrics_port: Optional[int] = typer.Option(
+        None, help="Override serving.metrics_port: Prometheus /metrics on this port (0: off)."),
+    registry: Optional[Path] = typer.Option(None, help="Override registry.root (the promoted models)."),
+    no_features: bool = typer.Option(False, "--no-features",
+                                     help="Serve without the feature store (every listener is unknown)."),
+    now: Optional[datetime] = typer.Option(None, help="Serve as if the clock started at this UTC time "
+                                           "(for a replayed world), e.g. 2026-01-19T08:00:00."),
+) -> None:
+    """Run the Recommender gRPC service (DailyRecommend, NextTrack, SimilarTracks,
+    RecommendArtists; health, reflection) until SIGTERM / Ctrl-C.
+
+    Loads the promoted recall channels (``recall.<name>``) and ranker (``ranker``) from the
+    registry and swaps each on a new promotion (checked first; a bad version is refused
+    and the old one keeps serving). Without a promoted ranker, lists are in merged-score
+    order."""
+    from datetime import timezone
+
+    from encore.platform.config import default_config
+    from encore.serving.app import build_pipeline
+    from encore.serving.process import ServiceStartError, run_until_stopped
+    from encore.serving.recommender_service import recommender_service
+
+    config = default_config()
+    if registry is not None:
+        config = config.model_copy(update={"registry": config.registry.model_copy(update={"root": registry})})
+    if world is None and catalog is None:
+        raise _fail("give --world DIR or --catalog FILE (the catalog the server recommends from)")
+    try:
+        pipeline = build_pipeline(config, catalog=catalog, world=world, use_features=not no_features,
+                                  now=now.replace(tzinfo=now.tzinfo or timezone.utc) if now else None)
+    except (FileNotFoundError, ValueError) as err:
+        raise _fail(str(err)) from err
+    loaded = {name: getattr(src, "version", None) for name, src in pipeline.channels.items()}
+    missing = sorted(n for n, v in loaded.items() if v is None)
+    console.print(f"recall channels: {', '.join(f'{n}={v}' for n, v in loaded.items())}"
+                  + (f" (not loaded, served degraded: {', '.join(missing)})" if missing else ""), soft_wrap=True)
+    ranker = getattr(pipeline.ranker, "version", None)
+    console.print(f"ranker: {ranker or 'none promoted: merged-score order'}", soft_wrap=True)
+    try:
+        run_until_stopped(
+            [recommender_service(pipeline)], config.serving, host=host,
+            port=config.pipeline.port if port is None else port, metrics_port=metrics_port,
+            on_stop=[pipeline.close],
+            announce=lambda line: console.print(line, highlight=False, soft_wrap=True),
+        )
+    except ServiceStartError as err:
+        raise _fail(str(err)) from err
+    console.print("Recommender stopped")

@@ -7,13 +7,14 @@ module also prepares the folders feature_store.yaml names, because Feast creates
 the last folder of the registry path and reads every offline source on apply.
 """
 
+
 from pathlib import Path
 
-from encore.feature_store.definitions import build_definitions, offline_dir_from_env
+from encore.feature_store.definitions import build_definitions, offline_dir_from_env, static_repo_dir
 from encore.feature_store.store import ensure_offline_sources
 
 _OFFLINE_DIR = offline_dir_from_env()
-(Path(__file__).resolve().parents[2] / ".runtime" / "features").mkdir(parents=True, exist_ok=True)
+static_repo_dir(Path(__file__).resolve().parent).mkdir(parents=True, exist_ok=True)
 ensure_offline_sources(_OFFLINE_DIR)
 _DEFINITIONS = build_definitions(_OFFLINE_DIR)
 

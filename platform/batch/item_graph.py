@@ -14,7 +14,7 @@ kept when ``co_count = |listeners(a) ∩ listeners(b)| >= min_support`` (default
 and only the ``top_n`` (default 50) neighbours of each ``a`` by weight (ties:
 lower dst_track_id first). So that bots and always-on players do
 not spray quadratic pairs, each user-day contributes at most ``max_items_per_context``
-distinct tracks (default ``world.max_sample_per_user_per_day``): its first distinct
+distinct tracks (default ``sampling.max_samples_per_user_per_day``): its first distinct
 tracks in play order (ts, event_id).
 
 Columns: date, src_track_id, dst_track_id, co_count, src_listeners, dst_listeners,
@@ -57,7 +57,7 @@ def run(ctx: JobContext) -> bio.JobReport:
     spark = ctx.spark
     opts = ctx.config.batch.item_graph
     window_days, min_support, top_n = opts.window_days, opts.min_support, opts.top_n
-    max_items = opts.max_items_per_context or ctx.config.world.max_sample_per_user_per_day
+    max_items = opts.max_items_per_context or ctx.config.sampling.max_samples_per_user_per_day
     progress = bio.Progress(JOB, ctx.dates)
 
     days = bio.date_range(ctx.dates[0] - timedelta(days=window_days - 1), ctx.dates[-1])

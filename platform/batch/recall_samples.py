@@ -14,9 +14,9 @@ Cap, per known user (anonymous samples are not capped), chosen by
 one (a seeded hash of the play's event id; seed ``batch.recall_samples.seed``,
 default the world manifest's seed, else ``world.seed``):
 
-* at most ``batch.recall_samples.cap`` (default ``world.max_sample_per_user_per_day``)
+* at most ``batch.recall_samples.cap`` (default ``sampling.max_samples_per_user_per_day``)
   samples per user and day;
-* and at most the user's budget of the day (``batch.sample_budget``: a token bucket of
+* and at most the user's budget of the day (``sampling.budget``: a token bucket of
   ``burst`` samples refilled by ``rate`` a day, started full ``horizon_days`` before the
   day), so no user keeps more than ``burst + rate * (T - 1)`` samples in any ``T``
   days: a bot or an always-on player plays all day every day, and a per-day cap alone
@@ -137,9 +137,9 @@ def run(ctx: JobContext) -> bio.JobReport:
     spark = ctx.spark
     opts = ctx.config.batch.recall_samples
     h, history_days = opts.history_length, opts.history_days
-    cap = opts.cap or ctx.config.world.max_sample_per_user_per_day
+    cap = opts.cap or ctx.config.sampling.max_samples_per_user_per_day
     seed = ctx.default_seed() if opts.seed is None else opts.seed
-    budget = ctx.config.batch.sample_budget
+    budget = ctx.config.sampling.budget
     progress = bio.Progress(JOB, ctx.dates)
 
     lookback = max(history_days, budget.horizon_days if budget else 0)

@@ -1,8 +1,8 @@
 """Job ``sessionize``: the event log -> one row per session (table ``sessions``).
 
 The rule is exactly :mod:`encore.platform.contracts.sessions`: for a known user a new session
-starts on a scenario switch, after an inactivity gap (``world.inactivity_gap_minutes``,
-strictly more), or when the event is more than ``world.max_session_minutes`` after the
+starts on a scenario switch, after an inactivity gap (``sessions.inactivity_gap_minutes``,
+strictly more), or when the event is more than ``sessions.max_session_minutes`` after the
 session's first event. Anonymous events keep the session id their client gave them.
 
 How the max-duration split is done in Spark. Gap and scenario breaks are local (they
@@ -86,8 +86,8 @@ def _sessionize_block(ctx: JobContext, block: list, events: "DataFrame", seed: "
     from pyspark.sql import functions as F
 
     spark = ctx.spark
-    max_ms = ctx.config.world.max_session_minutes * 60_000
-    gap_ms = ctx.config.world.inactivity_gap_minutes * 60_000
+    max_ms = ctx.config.sessions.max_session_ms
+    gap_ms = ctx.config.sessions.inactivity_gap_ms
     first, last = block[0], block[-1]
     horizon = bio.day_start_ms(last + timedelta(days=1)) + max_ms
     events = events.where(F.col("ts_ms") <= horizon)

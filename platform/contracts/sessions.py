@@ -34,9 +34,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from encore.platform.config import WorldConfig
+from encore.platform.config import SessionsConfig
 
-DEFAULT_INACTIVITY_GAP_MS = WorldConfig.model_fields["inactivity_gap_minutes"].default * 60_000
+DEFAULT_INACTIVITY_GAP_MS = SessionsConfig().inactivity_gap_ms
 
 
 def sessionize(

@@ -27,7 +27,9 @@ def check(
     from encore.platform.data.nowplaying import load_nowplaying
     from encore.platform.data.spotify import load_spotify
 
-    folder = resolve_data_dir(data_dir)
+    from encore.platform.config import default_config
+
+    folder = resolve_data_dir(data_dir, default_config().paths)
     if not folder.is_dir():
         typer.secho(f"shared data folder {folder} does not exist (pass --dir or set "
                     "paths.shared_data_dir in the config)", fg="red", err=True)

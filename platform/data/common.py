@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from encore.platform.config import PathsConfig, resolve_project_path
+
 PathLike = str | os.PathLike[str]
 
 
@@ -32,14 +34,12 @@ class DataFileError(ValueError):
         super().__init__(f"{location}: {problem}")
 
 
-def resolve_data_dir(data_dir: PathLike | None = None) -> Path:
-    """``data_dir`` as given, or the configured shared data folder; a relative
-    configured path is taken relative to the repository root."""
+def resolve_data_dir(data_dir: PathLike | None = None, paths: PathsConfig | None = None) -> Path:
+    """``data_dir`` as given, or ``paths.shared_data_dir`` (default: the paths section's
+    default); a relative configured path is taken relative to the repository root."""
     if data_dir is not None:
         return Path(data_dir)
-    from encore.platform.config import default_config, resolve_project_path
-
-    return resolve_project_path(default_config().paths.shared_data_dir)
+    return resolve_project_path((paths or PathsConfig()).shared_data_dir)
 
 
 def read_bytes(path: Path) -> bytes:

@@ -46,7 +46,7 @@ from typing import Any
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
-from encore.platform.config import EventsConfig, KafkaConfig, default_config
+from encore.platform.config import EventsConfig, KafkaConfig
 from encore.platform.events.codec import CodecError, decode_event, encode_event, record_key
 from encore.platform.events.topics import (  # noqa: F401 - re-exported: they used to live here
     TopicSetupError, ensure_topics, setup_topics,
@@ -139,7 +139,7 @@ class EventProducer:
         self.topic = config.events_topic
         self.dead_letter_topic = config.dead_letter_topic
         self.source = source
-        self.limits = default_config().events if limits is None else limits
+        self.limits = EventsConfig() if limits is None else limits
         self._delivery_timeout_s = (
             client_options.get("delivery_timeout_ms", DEFAULT_CLIENT_OPTIONS["delivery_timeout_ms"])
             / 1000

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 
-from encore.platform.config import EventsConfig, default_config
+from encore.platform.config import EventsConfig
 from encore.protos.encore.v1.event_pb2 import Action, Event, Scenario
 
 MIN_ID = 0
@@ -63,12 +63,12 @@ def validate(
     """Every reason ``event`` is malformed; empty when it may enter the stream.
 
     ``now_s`` (epoch seconds, default: the wall clock) bounds future timestamps;
-    ``limits`` (default: the ``events`` section of the configuration) bounds the length
+    ``limits`` (default: the ``events`` section's defaults) bounds the length
     of every string field and the serialized size of the whole event (unknown fields
     from a newer or broken client included), so that a valid event always fits a Kafka
     record.
     """
-    limits = default_config().events if limits is None else limits
+    limits = EventsConfig() if limits is None else limits
     reasons: list[str] = []
     size = event.ByteSize()
     if size > limits.max_event_bytes:

@@ -42,8 +42,11 @@ def _fail(err: StackError) -> typer.Exit:
 
 
 def _stack() -> LocalStack:
+    from encore.platform.config import default_config
+
+    config = default_config()
     try:
-        return LocalStack()
+        return LocalStack(config.stack, config.paths.runtime_dir)
     except StackError as err:  # e.g. redis-server or the noida-db binary is missing
         raise _fail(err) from err
 

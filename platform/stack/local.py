@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from encore.platform.config import StackConfig, default_config
+from encore.platform.config import StackConfig
 from encore.platform.spark import SparkEnvironmentError, find_java, pyspark_version
 from encore.platform.stack.process import ManagedProcess, StackError, ensure_port_free
 from encore.platform.stack.services import kafka_service, redis_service
@@ -57,11 +57,9 @@ class StackStatus:
 
 
 class LocalStack:
-    def __init__(self, config: StackConfig | None = None, runtime_dir: Path | None = None,
-                 *, tied_to_this_process: bool = False):
-        full = default_config()
-        self.config = config or full.stack
-        self.runtime_dir = Path(runtime_dir or full.paths.runtime_dir).resolve()
+    def __init__(self, config: StackConfig, runtime_dir: Path, *, tied_to_this_process: bool = False):
+        self.config = config
+        self.runtime_dir = Path(runtime_dir).resolve()
         root = self.runtime_dir / "stack"
         self._processes: list[ManagedProcess] = [
             kafka_service(self.config, root / "kafka"),

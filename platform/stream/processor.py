@@ -52,7 +52,7 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from encore.platform.config import EncoreConfig, default_config
+from encore.platform.config import EncoreConfig
 from encore.platform.events.codec import CodecError, decode_event, event_to_row
 from encore.platform.events.validation import validate
 from encore.platform.stream.admin import evict_group_members  # noqa: F401 - re-export
@@ -152,7 +152,7 @@ class StreamProcessor:
     @classmethod
     def from_config(
         cls,
-        config: EncoreConfig | None = None,
+        config: EncoreConfig,
         *,
         store: Any | None = None,
         durations: Mapping[int, int] | None = None,
@@ -170,7 +170,6 @@ class StreamProcessor:
 
         from encore.platform.events.producer import EventProducer
 
-        config = config or default_config()
         kafka_config = config.kafka
         if bootstrap_servers:
             kafka_config = kafka_config.model_copy(update={"bootstrap_servers": bootstrap_servers})

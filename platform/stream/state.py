@@ -150,13 +150,13 @@ class StateParams:
     @classmethod
     def from_config(cls, config: Any, durations: Any = None) -> "StateParams":
         """The parameters an ``EncoreConfig`` gives: its ``stream`` section, and the
-        sessionization rule (inactivity gap, maximum session length) from ``world``."""
+        sessionization rule (inactivity gap, maximum session length) from ``sessions``."""
         stream = config.stream
         return cls(
             recent_sequence_length=stream.recent_sequence_length,
             dedupe_retention_days=stream.dedupe_retention_days,
-            inactivity_gap_ms=config.world.inactivity_gap_minutes * 60_000,
-            max_session_ms=config.world.max_session_minutes * 60_000,
+            inactivity_gap_ms=config.sessions.inactivity_gap_ms,
+            max_session_ms=config.sessions.max_session_ms,
             durations=durations,
         )
 

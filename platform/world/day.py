@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from encore.platform.config import WorldConfig
+from encore.platform.config import SessionsConfig, WorldConfig
 from encore.platform.contracts.sessions import sessionize_frame
 from encore.platform.world import schema
 from encore.platform.world.behaviour import ACTION, Behaviour, BatchResult, EventColumns
@@ -30,7 +30,7 @@ from encore.platform.world.bots import Bots
 from encore.platform.world.catalog import Catalog
 from encore.platform.world.history import ListeningHistory
 from encore.platform.world.past import ListeningPast
-from encore.platform.world.plan import MS_PER_MINUTE, SessionPlan, plan_day
+from encore.platform.world.plan import SessionPlan, plan_day
 from encore.platform.world.policy import slate_marginals
 from encore.platform.world.rhythm import day_lift
 from encore.platform.world.seeds import stream
@@ -70,9 +70,9 @@ class _Sessions:
 
 
 class DaySimulator:
-    def __init__(self, cfg: WorldConfig, cat: Catalog, pop: Population, behaviour: Behaviour,
-                 past: ListeningPast | None = None) -> None:
-        self.cfg, self.cat, self.pop, self.behaviour = cfg, cat, pop, behaviour
+    def __init__(self, cfg: WorldConfig, sessions: SessionsConfig, cat: Catalog, pop: Population,
+                 behaviour: Behaviour, past: ListeningPast | None = None) -> None:
+        self.cfg, self.sessions, self.cat, self.pop, self.behaviour = cfg, sessions, cat, pop, behaviour
         self.history = ListeningHistory(cat.n_tracks, cfg.history_window_days)
         if past is not None:
             self.history.record_past(past.user, past.track, past.plays, past.day)
@@ -84,7 +84,7 @@ class DaySimulator:
         day_start_ms = int(datetime(date.year, date.month, date.day, tzinfo=timezone.utc).timestamp() * 1000)
         lift = day_lift(self.cat.genres, date.weekday())
         self.history.start_day(day)
-        plan = plan_day(cfg, pop, day, day_start_ms, lift,
+        plan = plan_day(cfg, self.sessions, pop, day, day_start_ms, lift,
                         stream(cfg.seed, "day", day, "plan"))
 
         parts: list[EventColumns] = []
@@ -178,8 +178,8 @@ class DaySimulator:
                  ) -> tuple[EventColumns, _Sessions]:
         user, ts, track, is_end = self.bots.day(day_start_ms, stream(self.cfg.seed, "day", day, "bots"))
         frame = pd.DataFrame({"user": user, "ts": ts, "scenario": BOT_SCENARIO})
-        names = sessionize_frame(frame, key_col="user", max_session_ms=self.cfg.max_session_minutes * MS_PER_MINUTE,
-                                 inactivity_gap_ms=self.cfg.inactivity_gap_minutes * MS_PER_MINUTE)
+        names = sessionize_frame(frame, key_col="user", max_session_ms=self.sessions.max_session_ms,
+                                 inactivity_gap_ms=self.sessions.inactivity_gap_ms)
         codes, ids = pd.factorize(names, sort=False)
         n = len(ids)
         start = np.full(n, np.iinfo(np.int64).max)

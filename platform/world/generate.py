@@ -15,7 +15,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from encore.platform.config import WorldConfig
+from encore.platform.config import SessionsConfig, WorldConfig
 from encore.platform.world import schema
 from encore.platform.world.behaviour import Behaviour
 from encore.platform.world.catalog import build_catalog, catalog_tables
@@ -37,6 +37,7 @@ class WorldManifest(BaseModel):
     schema_version: int
     seed: int
     config: WorldConfig
+    sessions: SessionsConfig  # the platform's session rule the world named its sessions by
     dates: list[str]
     counts: dict[str, int]
     files: dict[str, str]  # relative path -> sha256
@@ -44,9 +45,12 @@ class WorldManifest(BaseModel):
     utility_parts: list[str]
 
 
-def generate_world(cfg: WorldConfig, out: Path, progress: bool = True) -> WorldManifest:
+def generate_world(cfg: WorldConfig, out: Path, progress: bool = True, *,
+                   sessions: SessionsConfig | None = None) -> WorldManifest:
     """Generate the world of ``cfg`` into ``out`` (files of an earlier world there are
     replaced) and return its manifest. Deterministic for a config: same bytes.
+    ``sessions`` is the platform's session rule (default: its defaults) the world's
+    sessions follow, as the stream and Spark will cut them.
 
     Raises ``NotADirectoryError`` naming the path when ``out`` or a folder above it is
     an existing file (checked before anything is written)."""
@@ -76,7 +80,8 @@ def generate_world(cfg: WorldConfig, out: Path, progress: bool = True) -> WorldM
     counts["past_plays"] = int(past.plays.sum())
     behaviour = Behaviour(pop, policy, UtilityModel(cat, pop, cfg.utility_weights),
                           cat.track_duration_ms)
-    simulator = DaySimulator(cfg, cat, pop, behaviour, past)
+    sessions = sessions or SessionsConfig()
+    simulator = DaySimulator(cfg, sessions, cat, pop, behaviour, past)
     sessions_out = TableAppender(out / "truth/sessions.parquet", schema.SESSIONS)
     exposures_out = TableAppender(out / "truth/exposures.parquet", schema.EXPOSURE_TRUTH)
     slates_out = TableAppender(out / "policy/slates.parquet", schema.POLICY_SLATES)
@@ -103,7 +108,7 @@ def generate_world(cfg: WorldConfig, out: Path, progress: bool = True) -> WorldM
 
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*.parquet"))
     manifest = WorldManifest(
-        schema_version=schema.SCHEMA_VERSION, seed=cfg.seed, config=cfg, dates=dates,
+        schema_version=schema.SCHEMA_VERSION, seed=cfg.seed, config=cfg, sessions=sessions, dates=dates,
         counts=dict(counts), files={f: sha256_of(out / f) for f in files},
         lyrics_vocab_size=cat.lyrics_vocab_size, utility_parts=list(schema.UTILITY_PARTS),
     )

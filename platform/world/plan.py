@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from encore.platform.config import WorldConfig
+from encore.platform.config import SessionsConfig, WorldConfig
 from encore.platform.world import schema
 from encore.platform.world.rhythm import (
     CLOCK_SHARE_OF_TARGET, hour_emotion, sample_start_hours,
@@ -70,9 +70,10 @@ class SessionPlan:
         return SessionPlan(**{name: getattr(self, name)[mask] for name in self.__dataclass_fields__})
 
 
-def plan_day(cfg: WorldConfig, pop: Population, day: int, day_start_ms: int, lift: np.ndarray,
-             rng: np.random.Generator) -> SessionPlan:
-    """The day's sessions; ``lift`` is the day's rhythm lift per genre (rhythm.day_lift)."""
+def plan_day(cfg: WorldConfig, sessions: SessionsConfig, pop: Population, day: int, day_start_ms: int,
+             lift: np.ndarray, rng: np.random.Generator) -> SessionPlan:
+    """The day's sessions (lengths within ``sessions``' maximum, pauses beyond its
+    inactivity gap); ``lift`` is the day's rhythm lift per genre (rhythm.day_lift)."""
     weights = cfg.utility_weights
     n = pop.n_users
     listens = ((pop.kind != KIND_CODES["bot"]) & (pop.signup_day <= day) & ~pop.never_active
@@ -90,17 +91,17 @@ def plan_day(cfg: WorldConfig, pop: Population, day: int, day_start_ms: int, lif
     )
     low = np.array([SESSION_MINUTES[s][0] for s in schema.SCENARIOS])[scenario]
     high = np.minimum(np.array([SESSION_MINUTES[s][1] for s in schema.SCENARIOS])[scenario],
-                      cfg.max_session_minutes)
+                      sessions.max_session_minutes)
     minutes = rng.uniform(np.minimum(low, high), high)
     hyper = ~is_visitor & (pop.kind[np.minimum(row, n - 1)] == KIND_CODES["hyperactive"])
-    minutes = np.where(hyper, np.minimum(minutes * HYPERACTIVE_LENGTH_FACTOR, cfg.max_session_minutes), minutes)
+    minutes = np.where(hyper, np.minimum(minutes * HYPERACTIVE_LENGTH_FACTOR, sessions.max_session_minutes), minutes)
 
     hours = sample_start_hours(pop.peak_mix[row], rng, earliest=0.2, latest=23.0)
     order = np.lexsort((hours, row))
     row, scenario, minutes, hours = row[order], scenario[order], minutes[order], hours[order]
     first = np.r_[True, row[1:] != row[:-1]]
     rank = np.arange(len(row)) - np.maximum.accumulate(np.where(first, np.arange(len(row)), 0))
-    pause_hours = (cfg.inactivity_gap_minutes + rng.uniform(1, 90, len(row))) / 60
+    pause_hours = (sessions.inactivity_gap_minutes + rng.uniform(1, 90, len(row))) / 60
     for level in range(1, int(rank.max(initial=0)) + 1):
         at = np.flatnonzero(rank == level)
         hours[at] = np.maximum(hours[at], hours[at - 1] + minutes[at - 1] / 60 + pause_hours[at])

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from encore.cli.main import app
 from encore.platform.demo import run_demo
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_demo_counts_read_online_equal_the_raw_log(tmp_path: Path, capsys) -> None:
@@ -22,6 +22,17 @@ def test_demo_counts_read_online_equal_the_raw_log(tmp_path: Path, capsys) -> No
     assert result.online_counts == result.log_counts
     printed = capsys.readouterr().out
     assert "users_by_kind" in printed and "Feast online store vs. the raw event log" in printed
+
+    # the serving end: channels published, the Recommender answering over gRPC
+    from encore.serving.demo import serve_demo
+
+    served = serve_demo(result.config, result.world_dir, result.listener, count=10)
+    assert set(served.channel_versions) >= {"popular", "item_cf", "session_knn", "profile"}
+    ids = [i.track_id for i in served.daily]
+    assert len(ids) == 10 and len(set(ids)) == 10 and all(i.channels for i in served.daily)
+    assert served.radio and not set(served.radio_seed) & {i.track_id for i in served.radio}
+    printed = capsys.readouterr().out
+    assert f"daily recommend, user {result.listener}" in printed and "private radio after" in printed
 
 
 def test_cli_rejects_a_bad_option_naming_it(tmp_path: Path) -> None:

@@ -32,7 +32,8 @@ def _load_reference():
 
 ref = _load_reference()
 
-pytestmark = pytest.mark.integration
+# Spark: slow, and longer than the 180 s default limit per test under load
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 
 CAP = 40  # small, so the bot and hyperactive users hit it
 # a small per-user budget, so it binds too (the bot from day 1, heavy users soon after)
@@ -59,7 +60,7 @@ def world(tmp_path_factory) -> Path:
 
 def _budget_config():
     cfg = default_config()
-    return cfg.model_copy(update={"batch": cfg.batch.model_copy(update={"sample_budget": BUDGET})})
+    return cfg.model_copy(update={"sampling": cfg.sampling.model_copy(update={"budget": BUDGET})})
 
 
 @pytest.fixture(scope="module")
@@ -102,8 +103,8 @@ def _dates(world):
 def test_sessions_identical_to_python_rule(built, events):
     out, _ = built
     cfg = default_config()
-    expected = ref.sessions(events, cfg.world.max_session_minutes * 60_000,
-                            cfg.world.inactivity_gap_minutes * 60_000)
+    expected = ref.sessions(events, cfg.sessions.max_session_ms,
+                            cfg.sessions.inactivity_gap_ms)
     got = _table(out, "sessions")
     got["start_ms"] = _ms(got.start_ts)
     got["end_ms"] = got.start_ms + got.duration_ms
@@ -114,7 +115,7 @@ def test_sessions_identical_to_python_rule(built, events):
     b = expected[cols].sort_values("session_id").reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b, check_dtype=False)
     # max-duration splits really happened (the bot plays around the clock)
-    assert (got.duration_ms <= cfg.world.max_session_minutes * 60_000).all()
+    assert (got.duration_ms <= cfg.sessions.max_session_ms).all()
     assert (got.groupby(["session_key", "date"]).session_index.max() + 1
             == got.groupby(["session_key", "date"]).size()).all()
 
@@ -137,7 +138,7 @@ def test_stats_equal_hand_count(built, events, world, table, key):
 def test_item_graph_weights_equal_hand_count(built, events, world):
     out, _ = built
     days = _dates(world)
-    listeners, co = ref.co_listening(events, days, default_config().world.max_sample_per_user_per_day)
+    listeners, co = ref.co_listening(events, days, default_config().sampling.max_samples_per_user_per_day)
     got = _table(out, "item_graph")
     last = got[got.date == days[-1]]
     assert len(last) > 0

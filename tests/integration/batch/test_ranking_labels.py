@@ -19,7 +19,8 @@ from encore.platform.batch.job import make_context
 from encore.platform.config import default_config
 from encore.platform.world import schema
 
-pytestmark = pytest.mark.integration
+# Spark: slow, and longer than the 180 s default limit per test under load
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
 
 DAY = "2026-01-05"
 T0 = int(pd.Timestamp(DAY, tz="UTC").timestamp() * 1000) + 8 * 3600 * 1000

@@ -36,6 +36,8 @@ def two_week_world(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # a 14-day world and Spark
 def test_bots_hold_a_bounded_share_of_recall_samples(spark, two_week_world, tmp_path):
     from encore.platform.batch import recall_samples
 
@@ -58,7 +60,7 @@ def test_bots_hold_a_bounded_share_of_recall_samples(spark, two_week_world, tmp_
     positives_share = is_bot[got.label == 1].mean()
     assert samples_share < 3 * bot_users, (samples_share, bot_users)
     assert positives_share < 3 * bot_users, (positives_share, bot_users)
-    budget = default_config().batch.sample_budget
+    budget = default_config().sampling.budget
     per_user = got[got.user_id.notna()].groupby("user_id").size()
     assert per_user.max() <= budget.burst + budget.rate * 13
 

@@ -91,6 +91,7 @@ def stores(offline_dir, make_store, redis_address):
     return built
 
 
+@pytest.mark.slow
 def test_feast_cli_apply_accepts_the_static_repo(tmp_path: Path) -> None:
     """`feast apply` on a copy of repo/ (its yaml paths resolve inside tmp_path)."""
     repo = tmp_path / "feature_store" / "repo"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from testkit.stream_worker import TRACK_DURATIONS
 
 from encore.platform.config import (
     EncoreConfig,
@@ -23,7 +24,6 @@ from encore.platform.stream.state import FEATURE_NAMES
 from encore.protos.encore.v1 import event_pb2
 
 USERS = (101, 102, 103)
-TRACK_DURATIONS = {t: 100_000 + 1000 * t for t in range(1, 21)}
 # every user_realtime feature but the processor's own bookkeeping
 FEATURES = tuple(f for f in FEATURE_NAMES if f != "stream_state")
 

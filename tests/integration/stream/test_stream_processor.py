@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -34,12 +35,13 @@ def _run_in_thread(processor):
 
 
 def _start_worker(stream_env, tmp_path, *flags: str) -> subprocess.Popen:
-    """stream_worker.py on ``stream_env``'s config in a process of its own (text output)."""
+    """testkit.stream_worker on ``stream_env``'s config in a process of its own (text output)."""
     config_file = tmp_path / "config.json"
     config_file.write_text(stream_env.config.model_dump_json())
-    worker = Path(__file__).with_name("stream_worker.py")
-    return subprocess.Popen([sys.executable, str(worker), str(config_file), *flags], cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    tests_dir = str(Path(__file__).resolve().parents[2])
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [tests_dir, os.environ.get("PYTHONPATH")]))}
+    return subprocess.Popen([sys.executable, "-m", "testkit.stream_worker", str(config_file), *flags],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def test_events_become_online_features_with_offline_log(stream_env):
@@ -88,6 +90,7 @@ def test_crash_between_push_and_commit_then_restart_counts_each_event_once(strea
     assert stream_env.online(USERS) == expected
 
 
+@pytest.mark.slow
 def test_sigkill_mid_stream_then_restart_counts_each_event_once(stream_env, tmp_path):
     events = make_events(n_per_user=80, seed=11, anonymous=0)
     stream_env.produce(events)
@@ -157,6 +160,7 @@ def test_malformed_records_go_to_the_dead_letter_topic(stream_env):
     assert all(r["source"] == "stream" for r in records)
 
 
+@pytest.mark.slow
 def test_sigterm_finishes_the_batch_and_commits(stream_env, tmp_path):
     """`run` stops on SIGTERM after committing; a restart then finds nothing to redo."""
     events = make_events(n_per_user=20, seed=13, anonymous=0)
@@ -174,6 +178,7 @@ def test_sigterm_finishes_the_batch_and_commits(stream_env, tmp_path):
     assert stats.records == 0
 
 
+@pytest.mark.slow
 def test_sigterm_while_joining_behind_a_killed_member_leaves_the_group(stream_env, tmp_path):
     """Issue 10: a processor stopped with SIGTERM while its join waits behind a killed
     member (noida-db never expires it) must still leave the group: afterwards only the

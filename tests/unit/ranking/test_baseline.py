@@ -17,6 +17,8 @@ from encore.ranking.features import HEADS
 from encore.ranking.ranker import SMOKE_FILE, Ranker, export_ranker
 from encore.ranking.train import evaluate_ranker, example_request, fit_ranker, reference_scores
 
+pytestmark = pytest.mark.slow  # trains a tiny model once per module (~10 s)
+
 
 @pytest.fixture(scope="module")
 def trained(synth, tmp_path_factory):

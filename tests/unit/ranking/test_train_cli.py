@@ -38,6 +38,7 @@ def tiny_config_file(tmp_path: Path, monkeypatch):
     config_mod.default_config.cache_clear()
 
 
+@pytest.mark.slow
 def test_train_publish_then_eval(tables, tiny_config_file, tmp_path: Path) -> None:
     from encore.cli.main import app
 

@@ -32,7 +32,7 @@ def recall_batch(recall_world, tmp_path_factory: pytest.TempPathFactory) -> Path
     from encore.recall.evaluate import last_day
     from encore.recall.tables import read_events
 
-    from .helpers import item_graph_frame
+    from testkit.recall import item_graph_frame
 
     test_day = last_day(recall_world.path)
     days = [date.fromisoformat(d) for d in recall_world.dates if date.fromisoformat(d) < test_day]

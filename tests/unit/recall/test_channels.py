@@ -12,7 +12,7 @@ from encore.platform.config import ChannelConfig, RecallConfig
 from encore.recall import CHANNEL_KINDS, ChannelArtifactError, build_channel, load_channel
 from encore.recall.query import Profile
 
-from .helpers import AS_OF, DAY, HOUR, catalog, plays, query, tables
+from testkit.recall import AS_OF, DAY, HOUR, catalog, plays, query, tables
 
 
 def channel(kind, k=10, **params):

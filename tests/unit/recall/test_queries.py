@@ -11,7 +11,7 @@ from encore.platform.stream.state import StateParams, StreamEvent, replay
 from encore.recall.queries import QueryParams, queries_from_log, queries_from_online
 from encore.recall.query import Profile
 
-from .helpers import AS_OF, DAY, HOUR
+from testkit.recall import AS_OF, DAY, HOUR
 
 MIN = 60_000
 PARAMS = QueryParams(history_length=3, stream_window=3, max_session_ms=90 * MIN, inactivity_gap_ms=30 * MIN)

@@ -68,11 +68,11 @@ def test_catalog_contents(small_world):
 
 
 def test_user_sessions_follow_the_sessionization_rule(small_world, events):
-    cfg = small_world.manifest.config
+    sessions = small_world.manifest.sessions
     keyed = events[events["user_id"].notna()].astype({"user_id": "int64"})
     recomputed = sessionize_frame(
-        keyed, key_col="user_id", max_session_ms=cfg.max_session_minutes * 60_000,
-        inactivity_gap_ms=cfg.inactivity_gap_minutes * 60_000)
+        keyed, key_col="user_id", max_session_ms=sessions.max_session_ms,
+        inactivity_gap_ms=sessions.inactivity_gap_ms)
     assert recomputed.equals(keyed["session_id"].rename("session_id"))
     start_ms = (keyed.groupby("session_id")["ts"].transform("min") - pd.Timestamp(0, tz="UTC")) \
         // pd.Timedelta(milliseconds=1)

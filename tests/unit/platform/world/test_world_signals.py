@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from encore.platform.config import SamplingConfig
 from encore.platform.contracts.sampling import cap_samples_per_user
 from encore.platform.world import World, generate_world, load_world, summarize
 from encore.platform.world.load import repeat_flags, repeat_share
@@ -64,7 +65,7 @@ def test_bots_dominate_before_the_sample_cap_and_not_after(small_world, events):
     before = keyed["user_id"].isin(bots).mean()
     assert before > 5 * user_share
 
-    cap = small_world.manifest.config.max_sample_per_user_per_day
+    cap = SamplingConfig().max_samples_per_user_per_day
     bot_days = keyed[keyed["user_id"].isin(bots)].groupby(["user_id", keyed["ts"].dt.date]).size()
     assert bot_days.min() > 1.5 * cap  # the cap binds on every bot-day
 
@@ -77,7 +78,7 @@ def test_bots_dominate_before_the_sample_cap_and_not_after(small_world, events):
 
 
 def test_no_session_exceeds_the_max_and_bot_play_is_split(small_world, events):
-    max_ms = small_world.manifest.config.max_session_minutes * 60_000
+    max_ms = small_world.manifest.sessions.max_session_ms
     span = events.groupby("session_id")["ts"].agg(["min", "max"])
     assert ((span["max"] - span["min"]).dt.total_seconds() * 1000 <= max_ms).all()
     sessions = small_world.truth("sessions")

@@ -1,6 +1,6 @@
 """Runs a StreamProcessor in its own process for the kill/SIGTERM tests.
 
-    python stream_worker.py CONFIG_JSON [--fast]
+    python -m testkit.stream_worker CONFIG_JSON [--fast]   (tests/ on PYTHONPATH)
 
 Without --fast it sleeps 0.3 s after each push, so a test can SIGKILL it mid-stream.
 """
@@ -15,10 +15,11 @@ from encore.platform.config import EncoreConfig
 from encore.platform.stream.processor import StreamProcessor
 
 
-def main() -> None:
-    sys.path.insert(0, str(Path(__file__).parent))
-    from conftest import TRACK_DURATIONS  # noqa: E402
+#: Track durations of the stream integration tests' catalog (ms).
+TRACK_DURATIONS = {t: 100_000 + 1000 * t for t in range(1, 21)}
 
+
+def main() -> None:
     config = EncoreConfig.model_validate_json(Path(sys.argv[1]).read_text())
     fast = "--fast" in sys.argv
     processor = StreamProcessor.from_config(

@@ -1,4 +1,4 @@
-"""`encore features` commands (feature_store/cli.py) on a temporary config."""
+"""`encore features` commands (cli/features.py) on a temporary config."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from encore.feature_store import schema
-from encore.feature_store.cli import app
+from encore.cli.features import app
 from encore.platform import config as config_mod
 
 pytestmark = pytest.mark.integration

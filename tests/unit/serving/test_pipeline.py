@@ -1,0 +1,121 @@
+"""The Pipeline on tiny fitted channels: lists of the requested length without
+duplicates, blocked or excluded tracks; late and failing channels dropped and reported;
+an unreachable feature store answered from popularity; the batched offline path equal
+to the per-request one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from encore.platform.config import ChannelConfig
+from encore.recall.query import Context, Query
+from encore.serving.pipeline import (
+    DAILY, FEATURE_STORE, MERGED_SCORE, NEXT_TRACK, SIMILAR, NotFound, Pipeline, Request, TrackStats,
+)
+from testkit import serving as kit
+
+
+@pytest.fixture(scope="module")
+def parts():
+    return kit.recall_config(), kit.fitted_channels(), kit.catalog()
+
+
+def make(parts, features=None, extra_channels=None, recall=None, **cfg) -> Pipeline:
+    recall_cfg, channels, tracks = parts
+    return Pipeline(channels={**channels, **(extra_channels or {})}, recall=recall or recall_cfg,
+                    config=kit.pipeline_config(**cfg), tracks=tracks, features=features)
+
+
+def test_daily_list_has_the_count_no_duplicates_no_skipped_or_excluded(parts) -> None:
+    row = kit.online_row(3, plays=kit.user_tracks(3)[:6], skips=[121, 122])
+    pipe = make(parts, features=kit.FakeFeatures({3: row}))
+    result = pipe.recommend_one(Request(kind=DAILY, user_id=3, count=12, request_ms=kit.AS_OF,
+                                        exclude_ids=(120, 123)))
+    ids = result.track_ids
+    assert len(ids) == 12 and len(set(ids)) == 12
+    assert not {120, 121, 122, 123} & set(ids)
+    assert result.degraded_channels == () and result.model_version == MERGED_SCORE
+    assert all(item.channels for item in result.items)
+    assert {"features", "recall", "recall.item_cf", "merge", "rank", "rerank", "total"} <= set(result.timings_ms)
+    artists = (np.array(ids) - 100) // 4
+    assert np.bincount(artists).max() <= 2  # artist spread (15 artists are enough for 12 slots)
+    played = set(kit.user_tracks(3)[:6])
+    assert [i.is_repeat for i in result.items] == [i.track_id in played for i in result.items]
+    assert any(i.is_repeat for i in result.items) and not all(i.is_repeat for i in result.items)
+    assert "item_cf" in {c for i in result.items for c in i.channels}  # the history was used
+
+
+def test_a_failing_and_a_late_channel_are_dropped_and_listed(parts) -> None:
+    recall_cfg = kit.recall_config(extra=[
+        ChannelConfig(name="broken", kind="popularity", k=5, quota=5, deadline_ms=1000),
+        ChannelConfig(name="slow", kind="popularity", k=5, quota=5, deadline_ms=20),
+    ])
+    extra = {"broken": kit.RaisingChannel(recall_cfg.channel("broken")),
+             "slow": kit.SleepingChannel(recall_cfg.channel("slow"), seconds=3.0)}
+    pipe = make(parts, extra_channels=extra, recall=recall_cfg)
+    try:
+        result = pipe.recommend_one(Request(kind=DAILY, anonymous_id="a1", count=8, request_ms=kit.AS_OF))
+    finally:
+        pipe.close()
+    assert set(result.degraded_channels) == {"broken", "slow"}
+    assert len(result.items) == 8
+    assert not {"broken", "slow"} & {c for i in result.items for c in i.channels}
+
+
+def test_feature_store_down_gives_a_popularity_answer_not_an_error(parts) -> None:
+    features = kit.FakeFeatures(down=True)
+    result = make(parts, features=features).recommend_one(Request(kind=DAILY, user_id=5, count=10,
+                                                                   request_ms=kit.AS_OF))
+    assert features.calls == 1
+    assert FEATURE_STORE in result.degraded_channels
+    assert len(result.items) == 10
+    assert {c for i in result.items for c in i.channels} <= {"popular", "trending"}
+
+
+def test_next_track_from_the_session_alone_skips_as_negatives(parts) -> None:
+    pipe = make(parts)
+    session = (108, 109, 110, 111)
+    result = pipe.recommend_one(Request(kind=NEXT_TRACK, session_id="s1", recent_track_ids=session,
+                                        skipped_track_ids=(111,), count=6, request_ms=kit.AS_OF))
+    ids = result.track_ids
+    assert 0 < len(ids) <= 6 and len(set(ids)) == len(ids)
+    assert not set(session) & set(ids)  # neither the session's tracks nor the skip
+    assert {"session_knn", "item_cf"} & {c for i in result.items for c in i.channels}
+
+
+def test_similar_tracks_are_item_cf_neighbours_and_unknown_seed_is_not_found(parts) -> None:
+    pipe = make(parts)
+    result = pipe.recommend_one(Request(kind=SIMILAR, seed_track_id=112, count=5, request_ms=kit.AS_OF))
+    assert result.track_ids and 112 not in result.track_ids
+    assert all(i.channels == ("item_cf",) and not i.is_repeat for i in result.items)
+    with pytest.raises(NotFound, match="track_id 999"):
+        pipe.recommend_one(Request(kind=SIMILAR, seed_track_id=999, request_ms=kit.AS_OF))
+
+
+def test_batched_offline_path_equals_the_per_request_path(parts) -> None:
+    pipe = make(parts)
+    queries = [Query(context=Context(request_ms=kit.AS_OF, local_hour=9, scenario="daily_recommend"), user_id=u,
+                     play_track_ids=tuple(kit.user_tracks(u)[:5]),
+                     play_ts_ms=tuple(kit.AS_OF - 3_600_000 + i for i in range(5))) for u in (1, 2, 7)]
+    requests = [Request(kind=DAILY, user_id=q.user_id, query=q, count=7) for q in queries]
+    batched = pipe.recommend(requests)
+    single = [pipe.recommend_one(r) for r in requests]
+    assert [r.track_ids for r in batched] == [r.track_ids for r in single]
+    assert all(len(r.items) == 7 for r in batched)
+
+
+def test_recommend_artists_aggregates_tracks_by_artist(parts) -> None:
+    row = kit.online_row(4, plays=kit.user_tracks(4)[:6])
+    pipe = make(parts, features=kit.FakeFeatures({4: row}))
+    result = pipe.recommend_artists([Request(user_id=4, count=5, request_ms=kit.AS_OF, exclude_ids=(5,))])[0]
+    artists = [i.track_id for i in result.items]
+    assert len(artists) == 5 and len(set(artists)) == 5 and 5 not in artists
+    assert all(0 <= a < 15 and i.reason and i.channels for a, i in zip(artists, result.items))
+    assert any(i.is_repeat for i in result.items)  # artists of the tracks played
+
+
+def test_track_stats_from_events_by_the_item_stats_rule() -> None:
+    stats = TrackStats.from_events(kit.events(), kit.catalog()).lookup(np.array([100, 999]))
+    assert stats["track_plays"][0] > 0 and np.isnan(stats["track_plays"][1])
+    assert stats["track_completion_rate"][0] == 1.0  # every play_end here is complete
