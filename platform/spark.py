@@ -132,7 +132,8 @@ def spark_session(
     runtime_dir = runtime_dir or PathsConfig().runtime_dir
     if "JAVA_HOME" not in os.environ:
         os.environ["JAVA_HOME"] = str(find_java().home)
-    conf = {**default_conf(config, app_name or config.app_name, runtime_dir), **settings}
+    conf: dict[str, bool | float | int | str | None] = {
+        **default_conf(config, app_name or config.app_name, runtime_dir), **settings}
     (runtime_dir.resolve() / "spark" / "tmp").mkdir(parents=True, exist_ok=True)
     session = SparkSession.builder.config(map=conf).getOrCreate()
     session.sparkContext.setLogLevel(config.log_level)

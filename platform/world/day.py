@@ -15,6 +15,7 @@ rank in the day's ts order.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -236,11 +237,12 @@ class DaySimulator:
 
 
 def _concat_sessions(a: _Sessions, b: _Sessions) -> _Sessions:
-    return _Sessions(**{
+    merged: dict[str, Any] = {
         name: (getattr(a, name) + getattr(b, name)) if isinstance(getattr(a, name), list)
         else np.concatenate([getattr(a, name), getattr(b, name)])
         for name in _Sessions.__dataclass_fields__
-    })
+    }
+    return _Sessions(**merged)
 
 
 def _session_table(s: _Sessions, genres: tuple[str, ...]) -> pa.Table:

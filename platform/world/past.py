@@ -103,10 +103,11 @@ def listening_past(cfg: WorldConfig, pop: Population, policy: LoggingPolicy) -> 
         row, track = listener, slates.tracks[:, 0]
         history.record_plays(row, track)
         parts.append((row, track, np.full(len(row), day)))
-    row, track, day = (np.concatenate(column) for column in zip(*parts)) if parts else (np.zeros(0, np.int64),) * 3
+    empty = np.zeros(0, np.int64)
+    row, track, days = (np.concatenate(column) for column in zip(*parts)) if parts else (empty, empty, empty)
 
     n_days = max(cfg.past_days, 1)
-    keys, plays = np.unique((row.astype(np.int64) * policy.cat.n_tracks + track) * n_days + day + n_days,
+    keys, plays = np.unique((row.astype(np.int64) * policy.cat.n_tracks + track) * n_days + days + n_days,
                             return_counts=True)
-    pair, day = keys // n_days, keys % n_days - n_days
-    return ListeningPast(user=pair // policy.cat.n_tracks, track=pair % policy.cat.n_tracks, day=day, plays=plays)
+    pair, past_day = keys // n_days, keys % n_days - n_days
+    return ListeningPast(user=pair // policy.cat.n_tracks, track=pair % policy.cat.n_tracks, day=past_day, plays=plays)

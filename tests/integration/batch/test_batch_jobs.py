@@ -17,20 +17,8 @@ from encore.platform.batch.job import STEPS, Step, make_context, with_options
 from encore.platform.config import SampleBudget, default_config
 from encore.platform.world.cli import world_config
 from encore.platform.contracts.sampling import cap_samples_per_user
+from testkit import batch_reference as ref
 
-def _load_reference():
-    import importlib.util
-    import sys
-
-    name = "encore_batch_test_reference"
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("reference.py"))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-ref = _load_reference()
 
 # Spark: slow, and longer than the 180 s default limit per test under load
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(900)]
