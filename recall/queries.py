@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from encore.platform.contracts.sessions import DEFAULT_INACTIVITY_GAP_MS, opens_session, sessionize_frame
+from encore.platform.contracts.sessions import DEFAULT_INACTIVITY_GAP_MS, epoch_ms, opens_session, sessionize_frame
 from encore.recall.query import Context, Profile, Query, Session
 
 DAY_MS = 86_400_000
@@ -201,14 +201,6 @@ def queries_from_online(
 
 # -- offline: point in time from the event log -------------------------------------------
 
-def _epoch_ms(column: pd.Series) -> np.ndarray:
-    if isinstance(column.dtype, pd.DatetimeTZDtype):
-        column = column.dt.tz_convert("UTC").dt.tz_localize(None)
-    if pd.api.types.is_datetime64_any_dtype(column):
-        return column.to_numpy(dtype="datetime64[ms]").astype(np.int64)
-    return column.to_numpy(dtype=np.int64)
-
-
 def _listener_keys(user_id: pd.Series, anonymous_id: pd.Series) -> np.ndarray:
     known = user_id.notna().to_numpy()
     keys = np.where(known, "u:" + user_id.astype("Int64").astype(str), "a:" + anonymous_id.astype(str))
@@ -221,7 +213,7 @@ def prepare_log(events: pd.DataFrame, params: QueryParams) -> pd.DataFrame:
     of every event by the one rule, ordered by (key, ts_ms, event_id). Compute it once
     and pass it to :func:`queries_from_log` for many calls."""
     ev = events.drop_duplicates("event_id").copy()
-    ev["ts_ms"] = _epoch_ms(ev["ts"]) if "ts_ms" not in ev else ev["ts_ms"].astype(np.int64)
+    ev["ts_ms"] = epoch_ms(ev["ts"]) if "ts_ms" not in ev else ev["ts_ms"].astype(np.int64)
     ev["key"] = _listener_keys(ev["user_id"], ev["session_id"])
     ev = ev.sort_values(["key", "ts_ms", "event_id"], kind="mergesort").reset_index(drop=True)
     known = ev["user_id"].notna()

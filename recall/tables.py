@@ -72,6 +72,32 @@ def sessions_from_events(events: pd.DataFrame, params: QueryParams) -> pd.DataFr
     })
 
 
+_DAY_MS = 86_400_000
+
+
+def item_graph_frame(events: pd.DataFrame, min_support: int = 2, top_n: int = 50,
+                     max_items: int = 200) -> pd.DataFrame:
+    """The ``item_graph`` table by its rule (:mod:`encore.platform.batch.item_graph`) in
+    pandas, for small logs that need no Spark (the demo, tests): the first ``max_items``
+    distinct tracks of each user-day (an anonymous listener: each session) co-listen;
+    weight(a -> b) = co-listening contexts / contexts of a; at least ``min_support``;
+    the ``top_n`` heaviest per source track."""
+    ev = events[events["action"] == "play_start"]
+    ctx = np.where(ev["user_id"].isna(), "a:" + ev["session_id"].astype(str),
+                   ev["user_id"].astype("Int64").astype(str) + "@" + (ev["ts_ms"] // _DAY_MS).astype(str))
+    first = ev.assign(ctx=ctx).sort_values(["ts_ms", "event_id"]).drop_duplicates(["ctx", "track_id"])
+    first = first[first.groupby("ctx").cumcount() < max_items][["ctx", "track_id"]]
+    pairs = first.merge(first, on="ctx", suffixes=("_a", "_b"))
+    pairs = pairs[pairs["track_id_a"] != pairs["track_id_b"]]
+    co = pairs.groupby(["track_id_a", "track_id_b"]).size().rename("co_count").reset_index()
+    co = co[co["co_count"] >= min_support]
+    listeners = first.groupby("track_id").size()
+    co["weight"] = co["co_count"] / listeners.loc[co["track_id_a"]].to_numpy()
+    co = co.sort_values(["track_id_a", "weight", "track_id_b"], ascending=[True, False, True])
+    co = co[co.groupby("track_id_a").cumcount() < top_n]
+    return co.rename(columns={"track_id_a": "src_track_id", "track_id_b": "dst_track_id"}).reset_index(drop=True)
+
+
 def day_start_ms(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1000)
 

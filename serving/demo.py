@@ -33,7 +33,6 @@ from encore.platform.config import EncoreConfig
 from encore.platform.registry import Registry
 
 ITEM_GRAPH_MAX_ITEMS = 50
-DAY_MS = 86_400_000
 
 
 @dataclass(frozen=True)
@@ -46,26 +45,6 @@ class ServeDemoResult:
     fit_seconds: float
 
 
-def item_graph_frame(events: pd.DataFrame, min_support: int = 2, top_n: int = 50,
-                     max_items: int = ITEM_GRAPH_MAX_ITEMS) -> pd.DataFrame:
-    """The ``item_graph`` table by its rule (:mod:`encore.platform.batch.item_graph`) in
-    pandas: weight(a -> b) = co-listening user-days / user-days of a."""
-    ev = events[events["action"] == "play_start"]
-    ctx = np.where(ev["user_id"].isna(), "a:" + ev["session_id"].astype(str),
-                   ev["user_id"].astype("Int64").astype(str) + "@" + (ev["ts_ms"] // DAY_MS).astype(str))
-    first = ev.assign(ctx=ctx).sort_values(["ts_ms", "event_id"]).drop_duplicates(["ctx", "track_id"])
-    first = first[first.groupby("ctx").cumcount() < max_items][["ctx", "track_id"]]
-    pairs = first.merge(first, on="ctx", suffixes=("_a", "_b"))
-    pairs = pairs[pairs["track_id_a"] != pairs["track_id_b"]]
-    co = pairs.groupby(["track_id_a", "track_id_b"]).size().rename("co_count").reset_index()
-    co = co[co["co_count"] >= min_support]
-    listeners = first.groupby("track_id").size()
-    co["weight"] = co["co_count"] / listeners.loc[co["track_id_a"]].to_numpy()
-    co = co.sort_values(["track_id_a", "weight", "track_id_b"], ascending=[True, False, True])
-    co = co[co.groupby("track_id_a").cumcount() < top_n]
-    return co.rename(columns={"track_id_a": "src_track_id", "track_id_b": "dst_track_id"}).reset_index(drop=True)
-
-
 def fit_and_publish_channels(config: EncoreConfig, world_dir: Path, until: date, registry: Registry,
                              window_days: int = 30) -> tuple[dict[str, str], float]:
     """Fit every enabled channel of ``config.recall`` on the days before ``until``,
@@ -73,13 +52,13 @@ def fit_and_publish_channels(config: EncoreConfig, world_dir: Path, until: date,
     import tempfile
 
     from encore.recall.registry import fit_channels
-    from encore.recall.tables import load_recall_tables
+    from encore.recall.tables import item_graph_frame, load_recall_tables
 
     t0 = time.perf_counter()
     first = min(p.name.split("=", 1)[1] for p in (Path(world_dir) / "events").glob("date=*"))
     window = min(window_days, (until - date.fromisoformat(first)).days)
     tables = load_recall_tables(world_dir, None, until=until, window_days=max(window, 1))
-    tables = replace(tables, item_graph=item_graph_frame(tables.events))
+    tables = replace(tables, item_graph=item_graph_frame(tables.events, max_items=ITEM_GRAPH_MAX_ITEMS))
     channels = fit_channels(config.recall, tables)
     versions = {}
     with tempfile.TemporaryDirectory(prefix="encore-channels-") as tmp:

@@ -137,7 +137,7 @@ def sessionize_frame(
     """
     if events.empty:
         return pd.Series([], index=events.index, dtype=object)
-    ts = _epoch_ms(events[ts_col])
+    ts = epoch_ms(events[ts_col])
     order = np.lexsort((np.arange(len(events)), ts, pd.factorize(events[key_col])[0]))
     key = events[key_col].to_numpy()[order]
     ts_sorted = ts[order]
@@ -180,7 +180,9 @@ def _previous_in_session_flagged(flags: np.ndarray, session_no: np.ndarray) -> n
     return (flagged_count - flags - count_before_session) > 0
 
 
-def _epoch_ms(column: pd.Series) -> np.ndarray:
+def epoch_ms(column: pd.Series) -> np.ndarray:
+    """Epoch milliseconds of a column of datetimes (naive = UTC, or tz-aware) or of
+    integers already in ms."""
     if isinstance(column.dtype, pd.DatetimeTZDtype):
         column = column.dt.tz_convert("UTC").dt.tz_localize(None)
     if pd.api.types.is_datetime64_any_dtype(column):

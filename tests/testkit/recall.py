@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from encore.recall.query import Context, Profile, Query, Session
-from encore.recall.tables import RecallTables
+from encore.recall.tables import RecallTables, item_graph_frame  # noqa: F401  (re-exported for the tests)
 
 HOUR = 3_600_000
 DAY = 24 * HOUR
@@ -56,22 +56,3 @@ def query(user_id=1, request_ms=AS_OF, plays=(), hearts=(), skips=(), session=()
         session=Session(session_id="s", scenario="private_radio", track_ids=tuple(session)),
         profile=profile or Profile(),
     )
-
-
-def item_graph_frame(events: pd.DataFrame, min_support: int = 2, top_n: int = 50, max_items: int = 200) -> pd.DataFrame:
-    """The ``item_graph`` table by its rule (encore.platform.batch.item_graph), in pandas,
-    for tests that must not start Spark: user-day co-listening, weight = co / src listeners."""
-    ev = events[events["action"] == "play_start"].copy()
-    ev["ctx"] = np.where(ev["user_id"].isna(), "anon:" + ev["session_id"].astype(str),
-                         ev["user_id"].astype("Int64").astype(str) + "@" + (ev["ts_ms"] // DAY).astype(str))
-    first = ev.sort_values(["ts_ms", "event_id"]).drop_duplicates(["ctx", "track_id"])
-    first = first[first.groupby("ctx").cumcount() < max_items][["ctx", "track_id"]]
-    pairs = first.merge(first, on="ctx", suffixes=("_a", "_b"))
-    pairs = pairs[pairs["track_id_a"] != pairs["track_id_b"]]
-    co = pairs.groupby(["track_id_a", "track_id_b"]).size().rename("co_count").reset_index()
-    co = co[co["co_count"] >= min_support]
-    listeners = first.groupby("track_id").size()
-    co["weight"] = co["co_count"] / listeners.loc[co["track_id_a"]].to_numpy()
-    co = co.sort_values(["track_id_a", "weight", "track_id_b"], ascending=[True, False, True])
-    co = co[co.groupby("track_id_a").cumcount() < top_n]
-    return co.rename(columns={"track_id_a": "src_track_id", "track_id_b": "dst_track_id"}).reset_index(drop=True)

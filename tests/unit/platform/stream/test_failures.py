@@ -4,8 +4,6 @@ no Kafka): future-dated events, an unwritable offline log, a SQLite path under a
 from __future__ import annotations
 
 import logging
-from collections import namedtuple
-from datetime import datetime, timezone
 
 import pytest
 
@@ -13,32 +11,12 @@ from encore.platform.stream.offline_log import OfflineLog
 from encore.platform.stream.processor import StreamProcessor, StreamStalledError
 from encore.platform.stream.state import StateParams, UserState
 from encore.protos.encore.v1 import event_pb2
-
-Record = namedtuple("Record", "topic partition offset key value")
-DAY0 = int(datetime(2026, 1, 5, 10, tzinfo=timezone.utc).timestamp() * 1000)
+from testkit.stream_fakes import DAY0, FakeDLQ, FakeStore, Record
 
 
-class FakeStore:
-    def __init__(self):
-        self.rows = {}
-
-    def read(self, user_ids):
-        return {u: self.rows.get(u) for u in user_ids}
-
-    def push(self, rows):
-        for row in rows:  # a row updates the features it names (as Feast writes)
-            self.rows.setdefault(row["user_id"], {}).update(row)
 
 
-class FakeDLQ:
-    def __init__(self):
-        self.records, self.flushed = [], 0
 
-    def dead_letter(self, payload, reasons, *, key=None, event_id=""):
-        self.records.append((payload, list(reasons), key, event_id))
-
-    def flush(self):
-        self.flushed += 1
 
 
 def event(i, user=1):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import namedtuple
-from datetime import datetime, timezone
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -13,34 +11,12 @@ from encore.platform.stream.offline_log import read_offline_log
 from encore.platform.stream.processor import StreamProcessor
 from encore.platform.stream.state import FEATURE_NAMES, StateParams, StreamEvent, UserState, replay
 from encore.protos.encore.v1 import event_pb2
-
-Record = namedtuple("Record", "topic partition offset key value")
-DAY0 = int(datetime(2026, 1, 5, 10, tzinfo=timezone.utc).timestamp() * 1000)
+from testkit.stream_fakes import DAY0, FakeDLQ, FakeStore, Record
 
 
-class FakeStore:
-    def __init__(self):
-        self.rows, self.reads, self.pushes = {}, [], []
-
-    def read(self, user_ids):
-        self.reads.append(list(user_ids))
-        return {u: self.rows.get(u) for u in user_ids}
-
-    def push(self, rows):
-        self.pushes.append(rows)
-        for row in rows:  # a row updates the features it names (as Feast writes)
-            self.rows.setdefault(row["user_id"], {}).update(row)
 
 
-class FakeDLQ:
-    def __init__(self):
-        self.records, self.flushed = [], 0
 
-    def dead_letter(self, payload, reasons, *, key=None, event_id=""):
-        self.records.append((payload, list(reasons), key, event_id))
-
-    def flush(self):
-        self.flushed += 1
 
 
 def event(i, user=1, action=event_pb2.PLAY_START, anonymous=None):
