@@ -28,7 +28,7 @@ Stages, each timed (``Result.timings_ms``: ``features``, ``recall.<channel>``,
    ranker (none promoted, or it fails) the merged order is kept and
    ``model_version`` says ``merged-score``.
 5. **re-rank** (:func:`encore.serving.rerank.rerank`): artist spread and the
-   repeat/discovery mix. Never returned: ``exclude_ids``, the listener's recent skips,
+   repeat/discovery mix. Never returned: ``exclude_ids``, the listener's recent skips and dislikes,
    the session's own tracks (NextTrack) and the seed (SimilarTracks).
 
 Kinds: ``daily_recommend``; ``next_track`` (private radio from the request's session:
@@ -444,7 +444,7 @@ class Pipeline:
             channels = [n for n in channels if n in self.config.fallback_channels] or \
                 [n for n in self.config.fallback_channels if n in self.channels]
         blocked = [np.asarray(r.exclude_ids if r.kind != ARTISTS else (), np.int64),
-                   np.asarray(listener.skip_track_ids, np.int64)]
+                   np.asarray(listener.skip_track_ids, np.int64), np.asarray(listener.dislike_track_ids, np.int64)]
         recall_query = listener
         if r.kind == NEXT_TRACK:
             recall_query = _session_query(listener, r, now)
