@@ -106,6 +106,7 @@ USER_REALTIME = SourceSpec(
         ("recent_skip_track_ids", _INT_LIST),
         ("recent_skip_ts_ms", _INT_LIST),
         ("recent_skip_at_ms", _INT_LIST),
+        ("recent_dislike_track_ids", _INT_LIST),  # DISLIKEs, oldest first (never recommended again)
         ("counters_day", pa.string()),  # YYYY-MM-DD the *_today counters refer to
         ("plays_today", pa.int64()),
         ("completes_today", pa.int64()),

@@ -382,7 +382,7 @@ class PipelineConfig(_Section):
     - re-rank: at most ``max_per_artist`` tracks of one artist in the returned slots
       (extra ones move behind every other candidate), repeats (tracks the listener
       played before) interleaved at ``repeat_share`` of the slots (0: discoveries first,
-      1: repeats first), never an excluded or recently skipped track.
+      1: repeats first), never an excluded, recently skipped or disliked track.
     """
 
     port: int = Field(50051, ge=0, le=65535)  # the Recommender gRPC port (0: any free port)

@@ -22,7 +22,7 @@ serving request.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -83,9 +83,18 @@ def read_samples(batch_dir: Path, dates: Sequence[date] | None = None) -> pd.Dat
 # ----------------------------------------------------------------------------- catalog
 @dataclass(frozen=True)
 class Catalog:
-    """Track attributes by track id (``CATALOG_COLUMNS``), indexed for vector lookup."""
+    """Track attributes by track id (``CATALOG_COLUMNS``), indexed for vector lookup
+    (sorted ids and one numpy array per column, built once: a lookup is one
+    ``searchsorted`` and a gather per column)."""
 
     table: pd.DataFrame  # index track_id, columns CATALOG_COLUMNS
+    _ids: np.ndarray = field(init=False, repr=False, compare=False)
+    _columns: dict[str, np.ndarray] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        table = self.table[~self.table.index.duplicated()].sort_index()
+        object.__setattr__(self, "_ids", table.index.to_numpy(dtype=np.int64))
+        object.__setattr__(self, "_columns", {col: _catalog_values(col, table[col]) for col in CATALOG_COLUMNS})
 
     @classmethod
     def from_frame(cls, tracks: pd.DataFrame) -> "Catalog":
@@ -113,17 +122,33 @@ class Catalog:
     def lookup(self, track_ids: np.ndarray) -> dict[str, np.ndarray]:
         """Catalog columns for ``track_ids`` (N,); unknown ids: artist -1, genre and
         language "", numbers NaN."""
-        rows = self.table.reindex(np.asarray(track_ids, dtype=np.int64))
+        ids = np.asarray(track_ids, dtype=np.int64).reshape(-1)
+        if not len(self._ids):
+            pos, known = np.zeros(len(ids), np.int64), np.zeros(len(ids), bool)
+        else:
+            pos = np.clip(np.searchsorted(self._ids, ids), 0, len(self._ids) - 1)
+            known = self._ids[pos] == ids
         out = {}
         for col in CATALOG_COLUMNS:
-            values = rows[col]
-            if col == "artist_id":
-                out[col] = values.fillna(-1).to_numpy(dtype=np.int64)
-            elif col in ("genre", "language"):
-                out[col] = values.fillna("").astype(str).to_numpy(dtype=object)
-            else:
-                out[col] = values.to_numpy(dtype=np.float64)
+            values = self._columns[col]
+            taken = values[pos] if len(values) else np.empty(len(ids), dtype=values.dtype)
+            if not known.all():
+                taken = taken.copy()
+                taken[~known] = _CATALOG_MISSING.get(col, np.nan)
+            out[col] = taken
         return out
+
+
+_CATALOG_MISSING: dict[str, Any] = {"artist_id": -1, "genre": "", "language": ""}
+
+
+def _catalog_values(col: str, values: pd.Series) -> np.ndarray:
+    """One catalog column in its lookup form (what an unknown id gets: ``_CATALOG_MISSING``)."""
+    if col == "artist_id":
+        return values.fillna(-1).to_numpy(dtype=np.int64)
+    if col in ("genre", "language"):
+        return values.fillna("").astype(str).to_numpy(dtype=object)
+    return values.to_numpy(dtype=np.float64)
 
 
 # ----------------------------------------------------------------------------- features
@@ -185,11 +210,52 @@ def request_features(spec: FeatureSpec, catalog: Catalog, request: Mapping[str, 
     ``candidates``: arrays of length N: ``track_id``, ``track_*`` stats (previous day)
     and ``user_track_plays_30d``; catalog attributes are looked up here.
     """
+    return listener_features(spec, catalog, request), raw_features(candidates, catalog, spec, (CANDIDATE,))
+
+
+def listener_features(spec: FeatureSpec, catalog: Catalog, request: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """The listener part of :func:`request_features` (user + context features, each (1,))."""
     one = {k: np.asarray([v], dtype=object if isinstance(v, str) or v is None else None)
            for k, v in request.items()}
-    listener = raw_features(one, catalog, spec, (USER, CONTEXT))
-    cands = raw_features(candidates, catalog, spec, (CANDIDATE,))
-    return listener, cands
+    return raw_features(one, catalog, spec, (USER, CONTEXT))
+
+
+class CandidateTable:
+    """The candidate features of a fixed set of tracks, computed once by
+    :func:`raw_features` (so exactly the values the per-request path gives), for serving:
+    a request gathers the rows of its candidates and computes only the columns that
+    depend on the listener (``per_request``, e.g. ``user_track_plays_30d``).
+
+    ``columns``: ``track_id`` (the tracks, any order) and every other column
+    ``raw_features`` needs for the candidate features (``track_*`` statistics);
+    ``per_request``: candidate feature names given with each request instead."""
+
+    def __init__(self, spec: FeatureSpec, catalog: Catalog, columns: Mapping[str, Any],
+                 per_request: Sequence[str] = ("user_track_plays_30d",)) -> None:
+        self.spec = spec
+        self.per_request = tuple(n for n in per_request if n in spec.candidate_names)
+        ids = np.asarray(columns["track_id"], dtype=np.int64)
+        order = np.argsort(ids, kind="stable")
+        keep = order[np.r_[True, ids[order][1:] != ids[order][:-1]]] if len(ids) else order
+        self.track_ids = ids[keep]
+        given = {k: np.asarray(v)[keep] for k, v in columns.items()}
+        given.update({n: np.zeros(len(keep), np.float64) for n in self.per_request})
+        full = raw_features(given, catalog, spec, (CANDIDATE,))
+        self.static = {n: v for n, v in full.items() if n not in self.per_request}
+
+    def features(self, track_ids: np.ndarray, per_request: Mapping[str, Any]) -> dict[str, np.ndarray] | None:
+        """Candidate features (each (N,)) of ``track_ids``; None when one of them is not
+        in the table (the caller then derives them with :func:`request_features`)."""
+        ids = np.asarray(track_ids, dtype=np.int64)
+        if not len(self.track_ids):
+            return None if len(ids) else {n: np.zeros(0, v.dtype) for n, v in self.static.items()}
+        pos = np.clip(np.searchsorted(self.track_ids, ids), 0, len(self.track_ids) - 1)
+        if not np.array_equal(self.track_ids[pos], ids):
+            return None
+        out = {n: v[pos] for n, v in self.static.items()}
+        for n in self.per_request:
+            out[n] = coerce(self.spec[n], per_request[n])
+        return {n: out[n] for n in self.spec.candidate_names}
 
 
 def labels(frame: pd.DataFrame, heads: Sequence[str] = HEADS) -> dict[str, np.ndarray]:

@@ -6,7 +6,7 @@ Both builders first bring a listener to the same two intermediate rows, then cal
 
 * a *realtime* row with the ``user_realtime`` columns of
   :mod:`encore.feature_store.schema` (session id / start / track ids, recent play,
-  heart and skip sequences) plus the open session's last event ms and scenario (the
+  heart, skip and dislike sequences) plus the open session's last event ms and scenario (the
   stream keeps those in ``stream_state``; read through the stream's own parser
   :meth:`encore.platform.stream.state.UserState.from_feature_row`);
 * a *profile* row with the ``user_profile`` columns (or None).
@@ -143,6 +143,7 @@ def assemble_query(
         skip_track_ids=_ints(rt.get("recent_skip_track_ids"), n),
         skip_ts_ms=_ints(rt.get("recent_skip_ts_ms"), n),
         skip_at_ms=_ints(rt.get("recent_skip_at_ms"), n),
+        dislike_track_ids=_ints(rt.get("recent_dislike_track_ids"), n),
         session=session,
         profile=_profile(profile) if user_id is not None else Profile(),
     )
@@ -166,7 +167,7 @@ def realtime_row_from_online(user_id: int, features: Mapping[str, Any]) -> dict[
 _REALTIME_COLUMNS = (
     "session_id", "session_start_ms", "session_track_ids",
     "recent_play_track_ids", "recent_play_ts_ms", "recent_heart_track_ids", "recent_heart_ts_ms",
-    "recent_skip_track_ids", "recent_skip_ts_ms", "recent_skip_at_ms",
+    "recent_skip_track_ids", "recent_skip_ts_ms", "recent_skip_at_ms", "recent_dislike_track_ids",
 )
 
 
@@ -309,11 +310,13 @@ def _realtime_rows(ev: pd.DataFrame, q_keys: np.ndarray, q_ms: np.ndarray,
     skips, skip_search = subset("skip")
     hearts, heart_search = subset("heart")
     unhearts, _ = subset("unheart")
+    dislikes, dislike_search = subset("dislike")
 
     lo, hi = everything.ranges(q_codes, q_ms)
     p_lo, p_hi = play_search.ranges(q_codes, q_ms)
     s_lo, s_hi = skip_search.ranges(q_codes, q_ms)
     h_lo, h_hi = heart_search.ranges(q_codes, q_ms)
+    d_lo, d_hi = dislike_search.ranges(q_codes, q_ms)
     # the open session: that of the last event before the request; its plays start at
     # the first play at or after the session's start
     last = np.where(hi > lo, hi - 1, 0)
@@ -331,6 +334,7 @@ def _realtime_rows(ev: pd.DataFrame, q_keys: np.ndarray, q_ms: np.ndarray,
         p = plays[max(p_lo[i], p_hi[i] - n):p_hi[i]]
         s = skips[max(s_lo[i], s_hi[i] - n):s_hi[i]]
         sp = plays[max(ps_lo[i], p_hi[i] - n):p_hi[i]]
+        d = dislikes[max(d_lo[i], d_hi[i] - n):d_hi[i]]
         if h_hi[i] - h_lo[i] > n and unheart_before[i]:
             h_ids, h_ts = _replay_hearts(ev, all_rows[lo[i]:hi[i]], n)
         else:
@@ -345,6 +349,7 @@ def _realtime_rows(ev: pd.DataFrame, q_keys: np.ndarray, q_ms: np.ndarray,
             "recent_heart_track_ids": h_ids, "recent_heart_ts_ms": h_ts,
             "recent_skip_track_ids": track[s].tolist(), "recent_skip_ts_ms": ts[s].tolist(),
             "recent_skip_at_ms": played[s].tolist(),
+            "recent_dislike_track_ids": track[d].tolist(),
         })
     return rows
 

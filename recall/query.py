@@ -12,7 +12,8 @@ value):
 * recent sequences, oldest first, at most ``recall.history_length`` entries each:
   plays (``play_start``: track ids + epoch ms), hearts (tracks currently hearted:
   an unheart removes them) and skips (track ids + epoch ms + the playback position
-  ``skip_at_ms`` at which they were skipped);
+  ``skip_at_ms`` at which they were skipped) and dislikes (track ids: never to be
+  recommended);
 * ``session``: the current session (id, scenario, start ms, the track ids started in
   it, oldest first). It is empty when the request opens a new session by the one
   sessionization rule (:mod:`encore.platform.contracts.sessions`);
@@ -86,6 +87,7 @@ class Query:
     skip_track_ids: tuple[int, ...] = ()
     skip_ts_ms: tuple[int, ...] = ()
     skip_at_ms: tuple[int, ...] = ()
+    dislike_track_ids: tuple[int, ...] = ()
     session: Session = field(default_factory=Session)
     profile: Profile = field(default_factory=Profile)
 

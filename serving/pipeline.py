@@ -28,7 +28,7 @@ Stages, each timed (``Result.timings_ms``: ``features``, ``recall.<channel>``,
    ranker (none promoted, or it fails) the merged order is kept and
    ``model_version`` says ``merged-score``.
 5. **re-rank** (:func:`encore.serving.rerank.rerank`): artist spread and the
-   repeat/discovery mix. Never returned: ``exclude_ids``, the listener's recent skips,
+   repeat/discovery mix. Never returned: ``exclude_ids``, the listener's recent skips and dislikes,
    the session's own tracks (NextTrack) and the seed (SimilarTracks).
 
 Kinds: ``daily_recommend``; ``next_track`` (private radio from the request's session:
@@ -305,7 +305,8 @@ class Pipeline:
         self.query_params = query_params or QueryParams(history_length=recall.history_length)
         self._ranking_catalog: Any = None  # encore.ranking.inputs.Catalog, built on first use
         self._catalog_frame = tracks
-        self._catalog_lock = threading.Lock()
+        self._catalog_lock = threading.RLock()
+        self._candidate_cache: tuple[Any, Any] | None = None  # (ranker model, its CandidateTable)
         self._pool = ThreadPoolExecutor(max_workers=config.recall_threads, thread_name_prefix="recall")
         self._live_models = list(live_models)
         self.clock_ms = clock_ms or (lambda: int(time.time() * 1000))
@@ -443,7 +444,7 @@ class Pipeline:
             channels = [n for n in channels if n in self.config.fallback_channels] or \
                 [n for n in self.config.fallback_channels if n in self.channels]
         blocked = [np.asarray(r.exclude_ids if r.kind != ARTISTS else (), np.int64),
-                   np.asarray(listener.skip_track_ids, np.int64)]
+                   np.asarray(listener.skip_track_ids, np.int64), np.asarray(listener.dislike_track_ids, np.int64)]
         recall_query = listener
         if r.kind == NEXT_TRACK:
             recall_query = _session_query(listener, r, now)
@@ -555,10 +556,16 @@ class Pipeline:
             return merged, merged.scores, MERGED_SCORE, {}
         ranker = loaded.model
         try:
-            from encore.ranking.inputs import request_features
+            from encore.ranking.inputs import listener_features, request_features
 
-            user, cands = request_features(ranker.spec, self._catalog(), self._user_request(p),
-                                           self._candidate_columns(p, merged.track_ids))
+            ids = merged.track_ids
+            plays = {"user_track_plays_30d": self._user_track_plays(p, ids)}
+            cands = self._candidate_table(ranker).features(ids, plays)
+            if cands is None:  # a candidate outside the catalog: the per-request derivation
+                user, cands = request_features(ranker.spec, self._catalog(), self._user_request(p),
+                                               self._candidate_columns(p, ids))
+            else:
+                user = listener_features(ranker.spec, self._catalog(), self._user_request(p))
             heads = ranker.score(user, cands)
         except Exception as err:  # noqa: BLE001 - a failing ranker falls back, never fails the call
             log.warning("ranker %s failed, serving merged order: %r", getattr(loaded, "version", "?"), err)
@@ -604,13 +611,35 @@ class Pipeline:
             else float(np.count_nonzero(plays // 86_400_000 == day)),
         }
 
-    def _candidate_columns(self, p: _Prepared, track_ids: np.ndarray) -> dict[str, np.ndarray]:
+    def _candidate_table(self, ranker: Any) -> Any:
+        """The ranker's candidate features of every catalog track (catalog attributes and
+        track statistics), computed once per loaded ranker: a request only gathers rows
+        (``encore.ranking.inputs.CandidateTable``)."""
+        cached = self._candidate_cache
+        if cached is not None and cached[0] is ranker:
+            return cached[1]
+        with self._catalog_lock:
+            cached = self._candidate_cache
+            if cached is None or cached[0] is not ranker:
+                from encore.ranking.inputs import CandidateTable
+
+                ids = np.union1d(self.tracks.track_ids, self.track_stats.track_ids)
+                table = CandidateTable(ranker.spec, self._catalog(),
+                                       {"track_id": ids, **self.track_stats.lookup(ids)})
+                cached = self._candidate_cache = (ranker, table)
+        return cached[1]
+
+    def _user_track_plays(self, p: _Prepared, track_ids: np.ndarray) -> np.ndarray:
+        """How often the listener played each candidate in the recent history."""
         history = np.asarray(p.listener.play_track_ids, np.int64)
         uniq, counts = np.unique(history, return_counts=True)
         pos = np.clip(np.searchsorted(uniq, track_ids), 0, max(len(uniq) - 1, 0))
         plays = np.where(uniq[pos] == track_ids, counts[pos], 0) if len(uniq) else np.zeros(len(track_ids))
+        return np.asarray(plays, np.float64)
+
+    def _candidate_columns(self, p: _Prepared, track_ids: np.ndarray) -> dict[str, np.ndarray]:
         return {"track_id": track_ids, **self.track_stats.lookup(track_ids),
-                "user_track_plays_30d": np.asarray(plays, np.float64)}
+                "user_track_plays_30d": self._user_track_plays(p, track_ids)}
 
     def _finish_artists(self, p: _Prepared, answers: list[ChannelAnswer], timings: dict[str, float],
                         t0: float) -> Result:

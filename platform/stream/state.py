@@ -45,6 +45,8 @@ Semantics (hand-checked by tests/unit/platform/stream/test_state.py):
   (``duration`` of the track from the catalog; an unknown duration never completes).
 - **A skip** is a ``SKIP``: track, event ms and the playback position at which it was
   skipped (``played_ms``) go to the recent-skip sequences; counts in ``skips_today``.
+- **A dislike** is a ``DISLIKE``: the track goes to the recent-dislike sequence (the
+  serving Pipeline never returns those tracks). An ``UNHEART`` does not touch it.
 - **A heart** appends to the recent-heart sequence and counts in ``hearts_today``.
   **UNHEART removes** every entry of that track from the recent-heart sequence (the
   sequence then lists the tracks the user currently likes, most recent last) but does
@@ -54,7 +56,7 @@ Semantics (hand-checked by tests/unit/platform/stream/test_state.py):
   day (within the retention) still enters the sequences and ``plays_total`` but not the
   day counters.
 - Sequences keep the last ``recent_sequence_length`` entries in arrival order.
-- Other actions (EXPOSURE, DISLIKE, SHARE, DOWNLOAD, COMMENT) only advance the session.
+- Other actions (EXPOSURE, SHARE, DOWNLOAD, COMMENT) only advance the session.
 - **Anonymous events** (no user id) have no user state: they go to the offline log only.
 """
 
@@ -176,6 +178,7 @@ class UserState:
     recent_skip_track_ids: list[int] = field(default_factory=list)
     recent_skip_ts_ms: list[int] = field(default_factory=list)
     recent_skip_at_ms: list[int] = field(default_factory=list)
+    recent_dislike_track_ids: list[int] = field(default_factory=list)
     counters_day: str = ""
     plays_today: int = 0
     completes_today: int = 0
@@ -381,6 +384,8 @@ def apply_event(state: UserState, event: StreamEvent, params: StateParams) -> No
         _append(state.recent_skip_ts_ms, ts, n)
         _append(state.recent_skip_at_ms, event.played_ms, n)
         state.skips_today += today
+    elif action == "DISLIKE":
+        _append(state.recent_dislike_track_ids, event.track_id, n)
     elif action == "HEART":
         _append(state.recent_heart_track_ids, event.track_id, n)
         _append(state.recent_heart_ts_ms, ts, n)

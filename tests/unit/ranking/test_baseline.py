@@ -74,6 +74,7 @@ def test_serving_signature_scores_one_listener_in_one_call(trained) -> None:
         "track_heart_rate", "user_track_plays_30d")}
     candidate_cols["track_id"][0] = 424_242  # one unknown track: OOV, still scored
     listener, candidates = inputs.request_features(spec, catalog, request, candidate_cols)
+    assert ranker._flat_names is not None  # the signature's flat call is the path measured here
     served = ranker.score(listener, candidates)
     assert set(served) == set(HEADS) and all(v.shape == (25,) for v in served.values())
 

@@ -76,3 +76,28 @@ def test_request_features_match_training_rows(synth) -> None:
         assert np.array_equal(values, rows[name]), name
     with pytest.raises(inputs.RankingInputError, match="ts"):
         inputs.request_features(spec, catalog, {k: v for k, v in request.items() if k != "ts"}, candidates)
+
+
+def test_candidate_table_gives_the_per_request_features(synth) -> None:
+    """Candidate features gathered from the table built once equal the per-request
+    derivation (catalog lookups, statistics, the listener's own play counts); a track
+    outside the table is refused (None) so the caller derives it the slow way."""
+    cat = synth.make_catalog()
+    catalog = inputs.Catalog.from_frame(cat)
+    spec = ranking_feature_spec()
+    stats = ("track_plays", "track_listeners", "track_completion_rate", "track_skip_rate", "track_heart_rate")
+    ids = cat["track_id"].to_numpy()
+    rng = np.random.default_rng(5)
+    table_stats = {c: rng.random(len(ids)) for c in stats}
+    table_stats["track_plays"][3] = np.nan  # a track without statistics
+    table = inputs.CandidateTable(spec, catalog, {"track_id": ids[::-1], **{c: v[::-1] for c, v in table_stats.items()}})
+    pick = rng.choice(len(ids), size=40)
+    plays = rng.integers(0, 4, size=40).astype(np.float64)
+    got = table.features(ids[pick], {"user_track_plays_30d": plays})
+    want = inputs.raw_features({"track_id": ids[pick], **{c: v[pick] for c, v in table_stats.items()},
+                                "user_track_plays_30d": plays}, catalog, spec, (CANDIDATE,))
+    assert got is not None and list(got) == spec.candidate_names
+    for name in spec.candidate_names:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+        assert got[name].dtype == want[name].dtype, name
+    assert table.features(np.array([ids[0], 999_999]), {"user_track_plays_30d": np.zeros(2)}) is None

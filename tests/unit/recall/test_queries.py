@@ -33,6 +33,10 @@ EVENTS = log([
     (7, "x", "private_radio", 1, "heart", T + 1 * MIN, None),
     (7, "x", "private_radio", 2, "play_start", T + 2 * MIN, None),
     (7, "x", "private_radio", 2, "skip", T + 3 * MIN, 15_000),
+    (7, "x", "private_radio", 2, "dislike", T + 3 * MIN + 30_000, None),
+    (7, "x", "private_radio", 11, "dislike", T + 4 * MIN + 30_000, None),
+    (7, "x", "private_radio", 12, "dislike", T + 6 * MIN + 30_000, None),
+    (7, "x", "private_radio", 13, "dislike", T + 7 * MIN + 30_000, None),  # 4 dislikes > window 3
     (7, "x", "private_radio", 3, "play_start", T + 4 * MIN, None),
     (7, "x", "private_radio", 3, "heart", T + 5 * MIN, None),
     (7, "x", "private_radio", 4, "heart", T + 6 * MIN, None),
@@ -48,6 +52,7 @@ EVENTS = log([
     (9, "z", "playlist", 1, "heart", T, None),  # few hearts: the vectorised unheart path
     (9, "z", "playlist", 2, "heart", T + MIN, None),
     (9, "z", "playlist", 1, "unheart", T + 2 * MIN, None),
+    (9, "z", "playlist", 1, "dislike", T + 2 * MIN + 1, None),  # disliked right after the unheart
     (9, "z", "playlist", 1, "heart", T + 3 * MIN, None),
     (None, "anon-1-1", "private_radio", 3, "play_start", T + 5 * MIN, None),
 ])
@@ -100,6 +105,10 @@ def test_log_builder_follows_stream_semantics_by_hand():
     assert after_unheart.heart_track_ids == (3, 5)
     assert after_unheart.play_track_ids == (1, 2, 3) and after_unheart.skip_track_ids == (2,)
     assert after_unheart.skip_at_ms == (15_000,)
+    # dislikes 2, 11, 12, 13 -> the newest three; the unheart of 4 touches none of them
+    assert after_unheart.dislike_track_ids == (11, 12, 13)
+    assert q[1].dislike_track_ids == (2, 11) and first.dislike_track_ids == ()
+    assert [x.dislike_track_ids for x in nine] == [(), (), (1,)]  # strictly before the request
     assert radio_at_10.session.track_ids == (2, 3, 6)[-3:] and radio_at_10.session.scenario == "private_radio"
     assert search.session.track_ids == (7,) and search.session.session_id == f"7-{T + 10 * MIN}"
     assert switch.session.track_ids == () and switch.context.scenario == "private_radio"
@@ -154,7 +163,7 @@ def test_generated_world_log_equals_stream_replay(recall_world):
     from_log = queries_from_log(events, at, tracks=recall_world.tracks, users=None, params=params)
     from_online = online_queries(events, requests, params)
     for a, b in zip(from_log, from_online):
-        for f in ("play_track_ids", "heart_track_ids", "skip_track_ids", "session", "context"):
+        for f in ("play_track_ids", "heart_track_ids", "skip_track_ids", "dislike_track_ids", "session", "context"):
             assert getattr(a, f) == getattr(b, f), (a.user_id, f)
     assert from_log == from_online
     assert sum(len(q.play_track_ids) for q in from_log) > 0 and any(q.session.track_ids for q in from_log)

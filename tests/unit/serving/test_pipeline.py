@@ -46,6 +46,28 @@ def test_daily_list_has_the_count_no_duplicates_no_skipped_or_excluded(parts) ->
     assert "item_cf" in {c for i in result.items for c in i.channels}  # the history was used
 
 
+def test_a_disliked_track_is_never_returned_even_when_a_channel_ranks_it_first(parts) -> None:
+    recall_cfg, channels, _ = parts
+    plays = kit.user_tracks(3)[:6]
+    row = kit.online_row(3, plays=plays)
+    pipe = make(parts, features=kit.FakeFeatures({3: row}), daily_channels=["popular"],
+                next_track_channels=["popular"], max_per_artist=50)
+    listener = Query(context=Context(request_ms=kit.AS_OF, local_hour=0), user_id=3)
+    top = int(channels["popular"].recall([listener], 5)[0].track_ids[0])  # the channel's first
+    daily = Request(kind=DAILY, user_id=3, count=10, request_ms=kit.AS_OF)
+    radio = Request(kind=NEXT_TRACK, user_id=3, recent_track_ids=tuple(plays[:2]), count=10, request_ms=kit.AS_OF)
+    assert top in pipe.recommend_one(daily).track_ids  # without the dislike it is served
+    assert top in pipe.recommend_one(radio).track_ids
+
+    disliked = dict(row, recent_dislike_track_ids=[plays[0], top])  # as the stream pushes it
+    pipe = make(parts, features=kit.FakeFeatures({3: disliked}), daily_channels=["popular"],
+                next_track_channels=["popular"], max_per_artist=50)
+    for request in (daily, radio, Request(kind=DAILY, user_id=3, count=40, request_ms=kit.AS_OF)):
+        ids = pipe.recommend_one(request).track_ids
+        assert ids and top not in ids and plays[0] not in ids
+    pipe.close()
+
+
 def test_a_failing_and_a_late_channel_are_dropped_and_listed(parts) -> None:
     recall_cfg = kit.recall_config(extra=[
         ChannelConfig(name="broken", kind="popularity", k=5, quota=5, deadline_ms=1000),

@@ -186,6 +186,23 @@ def test_unheart_removes_the_track_from_hearts():
     assert state.hearts_today == 3  # heart actions of the day
 
 
+def test_dislikes_are_appended_bounded_and_untouched_by_unheart():
+    state, results = run([
+        ev(1, "DISLIKE", 11, DAY0), ev(2, "HEART", 12, DAY0 + 1), ev(3, "DISLIKE", 12, DAY0 + 2),
+        ev(4, "DISLIKE", 13, DAY0 + 3), ev(5, "UNHEART", 12, DAY0 + 4), ev(6, "DISLIKE", 14, DAY0 + 5),
+    ])
+    assert results == [APPLIED] * 6
+    # window 3 keeps the newest three, in order; the unheart of 12 leaves its dislike
+    assert state.recent_dislike_track_ids == [12, 13, 14]
+    assert state.recent_heart_track_ids == []
+    assert (state.plays_today, state.skips_today, state.hearts_today) == (0, 0, 1)
+    back = UserState.from_feature_row(7, state.feature_row())
+    assert back.recent_dislike_track_ids == [12, 13, 14]
+    # a row stored before the column existed reads back with no dislikes
+    old = {k: v for k, v in state.feature_row().items() if k != "recent_dislike_track_ids"}
+    assert UserState.from_feature_row(7, old).recent_dislike_track_ids == []
+
+
 def test_sessions_split_by_scenario_gap_and_duration():
     state, _ = run([ev(0, "PLAY_START", 1, DAY0)])
     first = state.session_id
