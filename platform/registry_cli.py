@@ -1,5 +1,5 @@
 """`encore models list|show|verify|promote|rollback`: the model registry
-(:mod:`encore.platform.registry`) under ``registry.root`` (or ``--root``)."""
+(:mod:`encore.platform.registry`) under ``registry.root`` (or ``--registry``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import typer
 
 app = typer.Typer(help="The model registry: versions, promotion, rollback.", no_args_is_help=True)
 
-RootOpt = typer.Option(None, "--root", help="Registry root (default registry.root).")
+RootOpt = typer.Option(None, "--registry", help="Registry root (default registry.root), as for serve, train and eval.")
 
 
 def _registry(root: Optional[Path]):

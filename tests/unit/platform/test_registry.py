@@ -157,7 +157,7 @@ def test_models_cli(tmp_path: Path) -> None:
     v1 = reg.publish("m", _artifact(tmp_path / "a", "one"), kind="k", metrics={"auc": 0.5})
     v2 = reg.publish("m", _artifact(tmp_path / "b", "two"), kind="k")
     runner = CliRunner()
-    root = ["--root", str(tmp_path / "models")]
+    root = ["--registry", str(tmp_path / "models")]
     assert runner.invoke(app, ["models", "promote", "m", v1, *root]).exit_code == 0
     assert runner.invoke(app, ["models", "promote", "m", v2, *root]).exit_code == 0
     listed = runner.invoke(app, ["models", "list", *root], terminal_width=200)
