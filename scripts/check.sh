@@ -14,5 +14,5 @@ for part in cli platform recall ranking serving feature_store protos; do ln -sfn
 MYPYPATH=.venv/typecheck .venv/bin/mypy --no-error-summary \
   -p encore.cli -p encore.serving -p encore.recall -p encore.ranking -p encore.feature_store \
   -p encore.platform.contracts -p encore.platform.events -p encore.platform.stack \
-  -p encore.platform.batch -p encore.platform.data -p encore.platform.world \
+  -p encore.platform.batch -p encore.platform.data -p encore.platform.world -p encore.platform.stream \
   -m encore.platform.config -m encore.platform.registry -m encore.platform.spark

@@ -329,12 +329,20 @@ class StreamProcessor:
 
     # -- the consumer loop -------------------------------------------------------------
 
+    @property
+    def _kafka(self) -> Any:
+        """The Kafka consumer; a processor built without one (tests of process_batch)
+        cannot poll."""
+        if self.consumer is None:
+            raise RuntimeError("this StreamProcessor has no Kafka consumer (use from_config to poll)")
+        return self.consumer
+
     def poll_once(self) -> BatchStats | None:
         """Poll one batch, process it and commit its offsets; None when nothing came."""
         from kafka.errors import CommitFailedError, KafkaError
         from kafka.structs import OffsetAndMetadata, TopicPartition
 
-        polled = self.consumer.poll(timeout_ms=self.poll_timeout_ms,
+        polled = self._kafka.poll(timeout_ms=self.poll_timeout_ms,
                                     max_records=self.max_batch_events)
         records = [r for batch in polled.values() for r in batch]
         if not records:
@@ -352,7 +360,7 @@ class StreamProcessor:
             self.metrics.batches_failed.inc()
             for tp, offset in first.items():
                 try:
-                    self.consumer.seek(tp, offset)
+                    self._kafka.seek(tp, offset)
                 except Exception:  # noqa: BLE001 - partition revoked meanwhile
                     pass
             self._wait(self._backoff_after(err, len(records)))
@@ -363,7 +371,7 @@ class StreamProcessor:
             self._failures, self._failing_since = 0, None
             self.metrics.failing_since.set(0)
         try:
-            self.consumer.commit({tp: OffsetAndMetadata(o + 1, "", -1) for tp, o in last.items()})
+            self._kafka.commit({tp: OffsetAndMetadata(o + 1, "", -1) for tp, o in last.items()})
         except CommitFailedError as err:
             # A rebalance took the partitions: the new owner re-delivers the batch,
             # and the stored high-water offsets make that a no-op.
@@ -410,11 +418,11 @@ class StreamProcessor:
     def lag(self) -> int | None:
         """Records behind the end of the assigned partitions (None if unknown)."""
         try:
-            assigned = list(self.consumer.assignment())
+            assigned = list(self._kafka.assignment())
             if not assigned:
                 return None
-            ends = self.consumer.end_offsets(assigned)
-            return int(sum(max(ends[tp] - self.consumer.position(tp), 0) for tp in assigned))
+            ends = self._kafka.end_offsets(assigned)
+            return int(sum(max(ends[tp] - self._kafka.position(tp), 0) for tp in assigned))
         except Exception:  # noqa: BLE001 - a log line must never stop the loop
             return None
 
@@ -433,7 +441,7 @@ class StreamProcessor:
         ``log_interval_s``."""
         stop_event = stop_event or threading.Event()
         self._stop_event = stop_event
-        previous: dict[int, Any] = {}
+        previous: dict[signal.Signals, Any] = {}
         if install_signal_handlers and threading.current_thread() is threading.main_thread():
             def _stop(signum: int, _frame: Any) -> None:
                 log.info("signal %s: finishing the current batch, then stopping", signum)
@@ -451,7 +459,7 @@ class StreamProcessor:
                 now = time.monotonic()
                 if batch is not None and batch.records:
                     last_data = now
-                elif not self.consumer.assignment() and now - started < max_unassigned_s:
+                elif not self._kafka.assignment() and now - started < max_unassigned_s:
                     # still joining the group (a dead member must time out first):
                     # idle time counts from the first assignment
                     last_data = now
@@ -470,8 +478,8 @@ class StreamProcessor:
             if stop_event.is_set():
                 self.stats.stopped_by = self.stats.stopped_by or "stop_event"
         finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+            for stopped_sig, handler in previous.items():
+                signal.signal(stopped_sig, handler)
             if close:
                 self.close()
         return self.stats
