@@ -45,6 +45,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Generic, Iterator, Mapping, TypeVar
 
+from encore.platform.checksums import sha256_file
+
 MANIFEST = "manifest.json"
 PROMOTED = "PROMOTED"
 _LOCK = ".lock"
@@ -119,12 +121,6 @@ class Loaded(Generic[T]):
 
 
 # ----------------------------------------------------------------------------- helpers
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _files_of(folder: Path) -> Iterator[Path]:

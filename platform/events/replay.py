@@ -15,7 +15,6 @@ dead-letter topic) row by row.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -34,6 +33,7 @@ from rich.text import Text
 
 from encore.platform.events.codec import CodecError, row_to_event
 from encore.platform.events.producer import EventProducer
+from encore.platform.checksums import sha256_file
 from encore.platform.contracts.event_log import EVENTS, EVENTS_DIR, check_schema
 from encore.platform.world.schema import MANIFEST, WorldSchemaError
 
@@ -111,12 +111,6 @@ def _manifest_files(world_dir: Path) -> dict[str, str]:
     return files
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_event_file(path: Path, expected_sha256: str | None) -> None:
@@ -133,7 +127,7 @@ def check_event_file(path: Path, expected_sha256: str | None) -> None:
         check_schema(str(path), EVENTS, schema)
     except WorldSchemaError as err:
         raise ReplayError(str(err)) from err
-    if _sha256(path) != expected_sha256:
+    if sha256_file(path) != expected_sha256:
         raise ReplayError(f"{path} does not match its sha256 in the world's {MANIFEST} "
                           "(corrupt, or changed after the world was written)")
 

@@ -24,7 +24,8 @@ from encore.platform.world.past import listening_past
 from encore.platform.world.policy import LoggingPolicy
 from encore.platform.world.users import build_population, population_tables
 from encore.platform.world.utility import UtilityModel
-from encore.platform.world.writer import TableAppender, sha256_of, write_json, write_table
+from encore.platform.checksums import sha256_file
+from encore.platform.world.writer import TableAppender, write_json, write_table
 
 _GENERATED = ("catalog", "kg", "users", "truth", "policy", schema.EVENTS_DIR, schema.MANIFEST)
 
@@ -109,7 +110,7 @@ def generate_world(cfg: WorldConfig, out: Path, progress: bool = True, *,
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*.parquet"))
     manifest = WorldManifest(
         schema_version=schema.SCHEMA_VERSION, seed=cfg.seed, config=cfg, sessions=sessions, dates=dates,
-        counts=dict(counts), files={f: sha256_of(out / f) for f in files},
+        counts=dict(counts), files={f: sha256_file(out / f) for f in files},
         lyrics_vocab_size=cat.lyrics_vocab_size, utility_parts=list(schema.UTILITY_PARTS),
     )
     write_json(manifest.model_dump(mode="json"), out / schema.MANIFEST)

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from encore.platform.world import schema
 from encore.platform.world.generate import WorldManifest
 from encore.platform.world.schema import WorldSchemaError, check_schema
-from encore.platform.world.writer import sha256_of
+from encore.platform.checksums import sha256_file
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,7 @@ def load_world(path: Path | str, verify_checksums: bool = False) -> World:
         if not file.is_file():
             raise WorldSchemaError(f"{file} is missing from the world")
         check_schema(str(file), table_schema, pq.read_schema(file))
-        if verify_checksums and sha256_of(file) != manifest.files.get(rel):
+        if verify_checksums and sha256_file(file) != manifest.files.get(rel):
             raise WorldSchemaError(f"{file} does not match its sha256 in the manifest")
 
     def read(rel: str) -> pd.DataFrame:

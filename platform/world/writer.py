@@ -7,7 +7,6 @@ holds no wall-clock time and is written with sorted keys.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -46,12 +45,6 @@ class TableAppender:
         self._writer.close()
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_json(data: dict[str, Any], path: Path) -> None:

@@ -13,7 +13,7 @@ import pytest
 from encore.platform.contracts.sessions import sessionize_frame
 from encore.platform.world import WorldSchemaError, generate_world, load_world
 from encore.platform.world import schema
-from encore.platform.world.writer import sha256_of
+from encore.platform.checksums import sha256_file
 
 EXPECTED_EVENT_SCHEMA = pa.schema([
     ("event_id", pa.string()), ("ts", pa.timestamp("ms", tz="UTC")), ("user_id", pa.int64()),
@@ -84,7 +84,7 @@ def test_same_seed_same_bytes_other_seed_other_bytes(small_world, small_world_pa
     again = tmp_path / "again"
     generate_world(world_config(), again, progress=False)
     for rel, digest in small_world.manifest.files.items():
-        assert sha256_of(again / rel) == digest, rel
+        assert sha256_file(again / rel) == digest, rel
     assert (again / schema.MANIFEST).read_bytes() == (small_world_path / schema.MANIFEST).read_bytes()
 
     other_path = tmp_path / "other"
