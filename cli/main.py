@@ -72,8 +72,9 @@ def demo(
     days: Optional[int] = typer.Option(None, help="Override world.days for the demo."),
 ) -> None:
     """Run the main job: a small world through Kafka, the stream processor and Feast, then
-    the baseline recall channels published to the registry and the Recommender answering
-    a daily-recommend list and a private-radio continuation over gRPC."""
+    the baseline recall channels and the baseline ranker (trained on the Spark
+    ranking_samples of the last days) published to the registry and the Recommender
+    answering a ranked daily-recommend list and a private-radio continuation over gRPC."""
     from encore.platform.demo import run_demo
     from encore.serving.demo import serve_demo
 

@@ -23,16 +23,20 @@ def test_demo_counts_read_online_equal_the_raw_log(tmp_path: Path, capsys) -> No
     printed = capsys.readouterr().out
     assert "users_by_kind" in printed and "Feast online store vs. the raw event log" in printed
 
-    # the serving end: channels published, the Recommender answering over gRPC
+    # the serving end: channels and the ranker published, the Recommender answering over gRPC
     from encore.serving.demo import serve_demo
 
     served = serve_demo(result.config, result.world_dir, result.listener, count=10)
     assert set(served.channel_versions) >= {"popular", "item_cf", "session_knn", "profile"}
+    # the ranker trained on the Spark ranking_samples of both days ranks the daily list
+    assert served.ranker_version is not None
+    assert served.model_version == f"ranker:{served.ranker_version}"
+    assert (tmp_path / "batch" / "ranking_samples").is_dir()
     ids = [i.track_id for i in served.daily]
     assert len(ids) == 10 and len(set(ids)) == 10 and all(i.channels for i in served.daily)
     assert served.radio and not set(served.radio_seed) & {i.track_id for i in served.radio}
     printed = capsys.readouterr().out
-    assert f"daily recommend, user {result.listener}" in printed and "private radio after" in printed
+    assert f"daily recommend, user {result.listener} (ranker:" in printed and "private radio after" in printed
 
 
 def test_cli_rejects_a_bad_option_naming_it(tmp_path: Path) -> None:
