@@ -2,7 +2,8 @@
 
 TFRS needs Keras 2 (``TF_USE_LEGACY_KERAS=1``) and Spark must bind to loopback
 (``SPARK_LOCAL_IP``). Both must be in ``os.environ`` before TensorFlow or PySpark is
-first imported, so every ``encore.<part>`` package imports this module first.
+first imported, so ``encore.platform`` imports this module first (and with it every part
+that depends on the platform; ``encore.feature_store`` loads neither library).
 Values already set by the caller win.
 """
 
