@@ -138,6 +138,7 @@ def _rate_phase(tmp: Path, bootstrap: str, events: list[bytes], durations: dict[
                               kwargs=dict(stop_event=stop, install_signal_handlers=False))
     worker.start()
     deadline = time.monotonic() + 30  # the group join is not part of the measurement
+    assert processor.consumer is not None  # from_config connects one
     while not processor.consumer.assignment() and time.monotonic() < deadline:
         time.sleep(0.05)
 
