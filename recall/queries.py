@@ -44,7 +44,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from encore.platform.contracts.sessions import DEFAULT_INACTIVITY_GAP_MS, epoch_ms, opens_session, sessionize_frame
+from encore.platform.config import RecallConfig, SessionsConfig, StreamConfig
+from encore.platform.contracts.sessions import epoch_ms, opens_session, sessionize_frame
 from encore.recall.query import Context, Profile, Query, Session
 
 DAY_MS = 86_400_000
@@ -59,10 +60,10 @@ class QueryParams:
     ``stream_window`` (``stream.recent_sequence_length``: the stream's own window, which
     the log builder must mirror), the sessionization rule and the profile window."""
 
-    history_length: int = 50
-    stream_window: int = 50
-    max_session_ms: int = 90 * 60_000
-    inactivity_gap_ms: int = DEFAULT_INACTIVITY_GAP_MS
+    history_length: int = RecallConfig().history_length
+    stream_window: int = StreamConfig().recent_sequence_length
+    max_session_ms: int = SessionsConfig().max_session_ms
+    inactivity_gap_ms: int = SessionsConfig().inactivity_gap_ms
     profile_window_days: int = 30
     utc_offset_hours: int = 0
 

@@ -76,7 +76,8 @@ import pyarrow as pa
 
 from encore.feature_store.schema import USER_REALTIME
 from encore.platform.contracts.labels import is_complete_play
-from encore.platform.contracts.sessions import DEFAULT_INACTIVITY_GAP_MS, next_session_name, opens_session
+from encore.platform.config import SessionsConfig, StreamConfig
+from encore.platform.contracts.sessions import next_session_name, opens_session
 from encore.protos.encore.v1.event_pb2 import Action, Scenario
 
 STATE_VERSION = 2
@@ -133,12 +134,15 @@ class StreamEvent:
 
 @dataclass(frozen=True)
 class StateParams:
-    recent_sequence_length: int = 50
+    """The state machine's settings; the defaults are the config sections' own
+    (``StateParams.from_config`` takes a loaded config)."""
+
+    recent_sequence_length: int = StreamConfig().recent_sequence_length
     # ids of events up to this many UTC days before the user's newest event day are
     # kept (exactly-once effect); older events are TOO_LATE
-    dedupe_retention_days: int = 1
-    inactivity_gap_ms: int = DEFAULT_INACTIVITY_GAP_MS
-    max_session_ms: int = 90 * 60 * 1000
+    dedupe_retention_days: int = StreamConfig().dedupe_retention_days
+    inactivity_gap_ms: int = SessionsConfig().inactivity_gap_ms
+    max_session_ms: int = SessionsConfig().max_session_ms
     # track_id -> duration in ms; None or a missing track: completes are not counted
     durations: Mapping[int, int] | Callable[[int], int | None] | None = None
 
