@@ -99,7 +99,7 @@ def export_ranker(model: Any, spec: FeatureSpec, out_dir: str | Path, *, model_n
         arrays = {f"l/{k}": _storable(v) for k, v in listener.items()}
         arrays.update({f"c/{k}": _storable(v) for k, v in candidates.items()})
         arrays.update({f"p/{h}": v for h, v in expected.items()})
-        np.savez(out / SMOKE_FILE, **arrays)  # type: ignore[arg-type]  # numpy's stub: allow_pickle
+        np.savez(out / SMOKE_FILE, allow_pickle=False, **arrays)
     return out
 
 

@@ -61,10 +61,9 @@ def fit_and_publish_channels(config: EncoreConfig, world_dir: Path, until: date,
                              window_days: int = 30) -> tuple[dict[str, str], float]:
     """Fit every enabled channel of ``config.recall`` on the days before ``until``,
     publish and promote each as ``<prefix><name>``; returns (name -> version, seconds)."""
-    import tempfile
-
     from encore.recall.registry import fit_channels
     from encore.recall.tables import item_graph_frame, load_recall_tables
+    from encore.serving.train_all import publish_channel
 
     t0 = time.perf_counter()
     first = min(p.name.split("=", 1)[1] for p in (Path(world_dir) / "events").glob("date=*"))
@@ -72,15 +71,9 @@ def fit_and_publish_channels(config: EncoreConfig, world_dir: Path, until: date,
     tables = load_recall_tables(world_dir, None, until=until, window_days=max(window, 1))
     tables = replace(tables, item_graph=item_graph_frame(tables.events, max_items=ITEM_GRAPH_MAX_ITEMS))
     channels = fit_channels(config.recall, tables)
-    versions = {}
-    with tempfile.TemporaryDirectory(prefix="encore-channels-") as tmp:
-        for channel in channels:
-            name = config.pipeline.channel_registry_prefix + channel.name
-            version = registry.publish(name, channel.save(Path(tmp) / channel.name), kind=f"recall/{channel.kind}",
-                                       data_window={"train": [(until - timedelta(days=window)).isoformat(),
-                                                              (until - timedelta(days=1)).isoformat()]})
-            registry.promote(name, version)
-            versions[channel.name] = version
+    data_window = {"fit": [(until - timedelta(days=window)).isoformat(), (until - timedelta(days=1)).isoformat()]}
+    versions = {channel.name: publish_channel(channel, config, registry, data_window=data_window)
+                for channel in channels}
     return versions, time.perf_counter() - t0
 
 

@@ -39,6 +39,21 @@ def channel_registry_name(config: EncoreConfig, channel_name: str) -> str:
     return f"{config.pipeline.channel_registry_prefix}{channel_name}"
 
 
+def publish_channel(channel: Any, config: EncoreConfig, registry: Registry, *,
+                    data_window: dict[str, Any], data_fingerprint: str = "", promote: bool = True,
+                    extra: dict[str, Any] | None = None) -> str:
+    """Save a fitted channel, publish it as ``channel_registry_name`` (and promote it);
+    returns the version. The one way every trainer hands a channel to the server."""
+    name = channel_registry_name(config, channel.name)
+    with tempfile.TemporaryDirectory(prefix="encore-channel-") as tmp:
+        folder = channel.save(Path(tmp) / "artifact")
+        version = registry.publish(name, folder, kind=f"recall/{channel.kind}", data_window=data_window,
+                                   data_fingerprint=data_fingerprint, metrics={}, extra=extra or {})
+    if promote:
+        registry.promote(name, version)
+    return version
+
+
 def held_out_days(world_dir: Path | str, test_days: int) -> list[date]:
     """The last ``test_days`` days of the world's event log."""
     from encore.recall.evaluate import last_day
@@ -88,13 +103,8 @@ def train_all(world_dir: Path | str, batch_dir: Path | str, config: EncoreConfig
         channel = build_channel(fit_config).fit(tables)
         fit_s = time.perf_counter() - started
         name = channel_registry_name(config, channel_config.name)
-        with tempfile.TemporaryDirectory(prefix="encore-channel-") as tmp:
-            folder = channel.save(Path(tmp) / "artifact")
-            version = registry.publish(name, folder, kind=f"recall/{channel_config.kind}", data_window=window,
-                                       data_fingerprint=fingerprint, metrics={},
-                                       extra={"fit_seconds": round(fit_s, 2), "k": fit_config.k})
-        if promote:
-            registry.promote(name, version)
+        version = publish_channel(channel, config, registry, data_window=window, data_fingerprint=fingerprint,
+                                  promote=promote, extra={"fit_seconds": round(fit_s, 2), "k": fit_config.k})
         channels[channel_config.name] = {"registry_name": name, "version": version, "kind": channel_config.kind,
                                          "k": fit_config.k, "fit_seconds": round(fit_s, 2), "promoted": promote}
         say(f"{name} {version}: fitted in {fit_s:.1f}s{' and promoted' if promote else ''}")

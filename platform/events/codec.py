@@ -47,10 +47,8 @@ class CodecError(ValueError):
     """A row or payload cannot be converted (unknown scenario/action, bad types, ...)."""
 
 
-SCENARIO_BY_NAME = SCENARIO_NUMBER
-ACTION_BY_NAME = ACTION_NUMBER
-SCENARIO_NAMES = {value: name for name, value in SCENARIO_BY_NAME.items()}
-ACTION_NAMES = {value: name for name, value in ACTION_BY_NAME.items()}
+_SCENARIO_NAMES = {value: name for name, value in SCENARIO_NUMBER.items()}
+_ACTION_NAMES = {value: name for name, value in ACTION_NUMBER.items()}
 
 
 def _is_null(value: Any) -> bool:
@@ -113,8 +111,8 @@ def row_to_event(row: Mapping[str, Any]) -> Event:
         event_id=_str(row, "event_id"),
         session_id=_str(row, "session_id"),
         # enum numbers are valid values; the stubs only name the Python enum types
-        scenario=cast(Scenario, _enum(row, "scenario", SCENARIO_BY_NAME)),
-        action=cast(Action, _enum(row, "action", ACTION_BY_NAME)),
+        scenario=cast(Scenario, _enum(row, "scenario", SCENARIO_NUMBER)),
+        action=cast(Action, _enum(row, "action", ACTION_NUMBER)),
         position=_int(row, "position"),
         request_id=_str(row, "request_id"),
     )
@@ -157,9 +155,9 @@ def event_to_row(event: Event) -> dict[str, Any]:
         "ts": ts,
         "user_id": event.user_id if event.WhichOneof("subject") == "user_id" else None,
         "session_id": event.session_id,
-        "scenario": SCENARIO_NAMES.get(event.scenario, f"unknown({event.scenario})"),
+        "scenario": _SCENARIO_NAMES.get(event.scenario, f"unknown({event.scenario})"),
         "track_id": event.track_id if event.HasField("track_id") else None,
-        "action": ACTION_NAMES.get(action, f"unknown({action})"),
+        "action": _ACTION_NAMES.get(action, f"unknown({action})"),
         "played_ms": event.played_ms if event.HasField("played_ms") else None,
         "position": event.position if keep_exposure or event.position else None,
         "propensity": event.propensity if keep_exposure or event.propensity else None,

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from encore.platform.contracts.vocabulary import ACTION_NUMBER, SCENARIO_NUMBER
 from encore.platform.events.codec import (
-    ACTION_BY_NAME, SCENARIO_BY_NAME, CodecError, decode_event, encode_event, event_to_row,
+    CodecError, decode_event, encode_event, event_to_row,
     record_key, row_to_event,
 )
 from encore.platform.events.validation import validate
@@ -26,14 +27,14 @@ timestamps = st.datetimes(
 def log_rows(draw: st.DrawFn) -> dict:
     """Rows that follow the event-log contract (nulls exactly where a field does not
     apply)."""
-    action = draw(st.sampled_from(sorted(ACTION_BY_NAME)))
+    action = draw(st.sampled_from(sorted(ACTION_NUMBER)))
     exposure = action == "exposure"
     return {
         "event_id": draw(ids),
         "ts": draw(timestamps),
         "user_id": draw(st.none() | st.integers(0, 2**63 - 1)),
         "session_id": draw(ids),
-        "scenario": draw(st.sampled_from(sorted(SCENARIO_BY_NAME))),
+        "scenario": draw(st.sampled_from(sorted(SCENARIO_NUMBER))),
         "track_id": draw(st.integers(0, 2**63 - 1)),
         "action": action,
         "played_ms": draw(st.integers(0, 10**7)) if action in ("play_end", "skip") else None,
