@@ -22,6 +22,7 @@ from encore.platform.stack.cli import app as stack_app
 from encore.platform.stream.cli import app as stream_app
 from encore.platform.world.cli import app as world_app
 from encore.ranking.cli import eval_rank_command, train_rank_command
+from encore.recall.ann_bench import bench_ann_command
 from encore.recall.cli import app as eval_app
 from encore.serving.bench import bench_serve_command
 from encore.serving.cli import events_serve, recommender_serve
@@ -91,6 +92,7 @@ app.add_typer(world_app, name="world")
 app.add_typer(data_app, name="data")
 app.add_typer(stack_app, name="stack")
 bench_app.command("serve")(bench_serve_command)  # serving's benchmark (platform does not import serving)
+bench_app.command("ann")(bench_ann_command)  # recall's benchmark (platform does not import recall)
 app.add_typer(bench_app, name="bench")
 app.add_typer(protos_app, name="protos")
 app.add_typer(features_app, name="features")
