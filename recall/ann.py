@@ -22,7 +22,7 @@ Artifact (``save(folder)``, conventionally ``<channel folder>/ann/``)::
 
     index.json      kind, format_version, settings, n, dim, num_leaves, the sha256 of
                     embeddings.npy and ids.npy, and of every file in scann/
-    embeddings.npy  (n, D) float32   (np.save; read with allow_pickle=False)
+    embeddings.npy  (n, D) float32   (np.save; loaded memory-mapped, allow_pickle=False)
     ids.npy         (n,) int64
     scann/          ScaNN's own serialized assets (only for a ScaNN index), with paths
                     relative to scann/, so the folder can be copied or moved
@@ -175,8 +175,8 @@ class ItemIndex:
         """Write the index to ``folder`` (created; see the module docstring)."""
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        np.save(folder / EMBEDDINGS_FILE, self.embeddings, allow_pickle=False)
-        np.save(folder / IDS_FILE, self.ids, allow_pickle=False)
+        _save_array(folder / EMBEDDINGS_FILE, self.embeddings)
+        _save_array(folder / IDS_FILE, self.ids)
         scann_dir = folder / SCANN_DIR
         shutil.rmtree(scann_dir, ignore_errors=True)
         scann_files: dict[str, str] = {}
@@ -208,7 +208,9 @@ class ItemIndex:
             if sha256_file(path) != meta[key]:
                 raise ChannelArtifactError(f"{path}: sha256 differs from {INDEX_FILE} (corrupt or replaced)")
         try:
-            embeddings = np.load(folder / EMBEDDINGS_FILE, allow_pickle=False)
+            # Memory-mapped: a ScaNN index holds its own copy, so these pages are read
+            # only by search_exact (and by a brute-force index, which needs them all).
+            embeddings = np.load(folder / EMBEDDINGS_FILE, mmap_mode="r", allow_pickle=False)
             ids = np.load(folder / IDS_FILE, allow_pickle=False)
         except ValueError as err:
             raise ChannelArtifactError(f"{folder}: unreadable arrays: {err}") from err
@@ -220,6 +222,16 @@ class ItemIndex:
         if meta["index"] == "scann":
             searcher = _load_scann(folder / SCANN_DIR, meta["scann_files"])
         return cls(embeddings, ids, settings, searcher, meta["num_leaves"] if searcher else 0)
+
+
+def _save_array(path: Path, array: np.ndarray) -> None:
+    # Written beside and renamed over: a loaded index memory-maps its embeddings, and
+    # rewriting that file in place (saving into the folder it came from) would pull the
+    # pages from under it.
+    partial = path.with_name(path.name + ".partial")
+    with open(partial, "wb") as fh:
+        np.save(fh, array, allow_pickle=False)
+    partial.replace(path)
 
 
 def _read_meta(folder: Path) -> dict[str, Any]:

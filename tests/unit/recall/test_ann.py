@@ -83,6 +83,10 @@ def test_saved_folder_copied_elsewhere_loads_the_same_index(data, scann_index, t
     assert loaded.kind == "scann" and loaded.settings == scann_index.settings
     for got, want in zip(loaded.search(queries, 50), scann_index.search(queries, 50)):
         assert (got == want).all()
+    loaded.save(tmp_path / "b" / "ann")  # over the folder its embeddings are mapped from
+    for got, want in zip(ItemIndex.load(tmp_path / "b" / "ann").search_exact(queries, 5),
+                         scann_index.search_exact(queries, 5)):
+        assert (got == want).all()
 
 
 @pytest.mark.parametrize("damage", ["delete", "alter", "pickle"])
