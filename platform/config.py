@@ -496,11 +496,122 @@ class ProfileParams(_Section):
     prior_genres: int = Field(3, ge=1)
 
 
+class AnnConfig(_Section):
+    """The approximate nearest-neighbour index over item embeddings that neural recall
+    channels search by maximum inner product (``encore.recall.ann.ItemIndex``): a ScaNN
+    tree (k-means partitions) + asymmetric hashing (AH) of each item's residual to its
+    partition's center + exact re-scoring of the best AH candidates. Chosen on ``encore
+    bench ann`` (1M x 64 clustered items, docs/benchmarks/ann.json): the defaults reach
+    recall@100 ~0.99 against exact search at > 10,000 single queries/s on 2 cores."""
+
+    kind: Literal["scann", "brute_force"] = Field(
+        "scann", description="scann, or brute_force: exact numpy search (the reference).")
+    num_leaves: int | None = Field(
+        None, ge=1, description="Tree partitions; null: round(2 * sqrt(n)) (2,000 at 1M items). "
+        "Smaller partitions leave smaller residuals for AH, so its scores are closer to exact "
+        "(1M x 64: recall@100 0.99 with 2,000 leaves, 0.96 with 1,000, at reorder_k 200).")
+    num_leaves_to_search: int = Field(
+        10, ge=1, description="Partitions searched per query (those whose centers score "
+        "highest). On the benchmark 5 already reach the recall of 10; 10 (0.5% of a 1M "
+        "catalog) leaves a margin for embeddings less clustered than its mixture.")
+    training_sample_size: int = Field(
+        250_000, ge=1, description="Items sampled to train the tree and the AH codebooks "
+        "(all when fewer). Keep >= ~100 per partition: with 50 (100,000 for 2,000 leaves) "
+        "the partitions train badly and recall@100 falls to ~0.85.")
+    dimensions_per_block: int = Field(
+        2, ge=1, description="Dimensions per AH block (16 codes each). 4 is ~1.5x faster but "
+        "recall@100 drops to ~0.8 at reorder_k 200.")
+    anisotropic_quantization_threshold: float = Field(
+        0.2, description="AH's anisotropic loss threshold (ScaNN's advice for inner product "
+        "on roughly unit-norm embeddings); nan turns it off.")
+    reorder_k: int = Field(
+        200, ge=1, description="Best AH candidates re-scored exactly per query (at least k "
+        "are). The main knob: recall@100 0.82 at 100, 0.95 at 150, 0.99 at 200, 1.0 at 300.")
+    min_items_for_scann: int = Field(
+        10_000, ge=1, description="Smaller catalogs are searched exactly: a brute-force "
+        "query over 10k x 64 floats takes ~0.1 ms on one core, and the partitions of a "
+        "tiny catalog would be too small to train.")
+
+    def leaves_for(self, n: int) -> int:
+        """Partitions of a tree over ``n`` items (``num_leaves`` or the sqrt rule)."""
+        leaves = self.num_leaves if self.num_leaves is not None else round(2 * n ** 0.5)
+        return max(1, min(leaves, n))
+
+
+class NeuralRecallParams(_Section):
+    """Training shared by the neural recall channels (encore.recall.neural).
+
+    Samples: the complete plays of ``recall_samples`` (the batch table; without it the
+    same rule applied to the fitted log), each with its Query built point in time by the
+    one Query builder; ``sample_cap`` applies the per-listener rule of the ``sampling``
+    section (off: every complete play of bots and always-on players counts, the
+    ablation), then at most ``max_train_samples`` (seeded). Loss: softmax over the
+    in-batch targets with ``temperature`` on L2-normalised vectors, minus log Q of each
+    target's frequency (``logq_correction``, Yi et al. 2019), accidental hits removed.
+    ``embedding_dim`` is D of every query and item vector; ``history_length`` /
+    ``session_length``: the last plays of the listener / of the current session read;
+    ``ann``: the index over the item vectors of each space."""
+
+    embedding_dim: int = Field(64, ge=4)
+    history_length: int = Field(50, ge=1)
+    session_length: int = Field(20, ge=1)
+    epochs: int = Field(4, ge=1)
+    batch_size: int = Field(512, ge=2)
+    learning_rate: float = Field(0.003, gt=0)
+    temperature: float = Field(0.05, gt=0)
+    logq_correction: bool = True
+    sample_cap: bool = True
+    max_train_samples: int | None = Field(150_000, ge=1)
+    seed: int = 7
+    ann: AnnConfig = AnnConfig()
+
+
+class YouTubeDNNParams(NeuralRecallParams):
+    """``youtube_dnn`` channel: YouTube-DNN retrieval (Covington et al. 2016) with
+    ``pooling`` of the play sequence by self-attention (``attention_heads``) or by the
+    paper's average (the ablation), concatenated with the profile (genres, languages,
+    artists, age, region, activity) and the hour, through ``hidden_units``."""
+
+    pooling: Literal["self_attention", "mean"] = "self_attention"
+    attention_heads: int = Field(2, ge=1)
+    hidden_units: tuple[int, ...] = (256,)
+
+
+class MINDParams(NeuralRecallParams):
+    """``mind`` channel: MIND (Li et al. 2019), behaviour-to-interest dynamic routing.
+
+    ``interests``: ``dynamic`` K = max(1, min(max_interests, floor(log2(history
+    length)))), ``fixed`` K = max_interests, ``single`` K = 1 (the ablations);
+    ``routing_iterations`` of B2I routing; label-aware attention with power ``label_attention_power``
+    in training; at serving each interest asks for top-k and the lists merge."""
+
+    interests: Literal["dynamic", "fixed", "single"] = "dynamic"
+    max_interests: int = Field(4, ge=1)
+    routing_iterations: int = Field(3, ge=1)
+    label_attention_power: float = Field(2.0, ge=0)
+
+
+class SDMParams(NeuralRecallParams):
+    """``sdm`` channel: SDM (Lv et al. 2019) as NetEase Cloud Music runs it.
+
+    ``fusion="two_space"``: a short-term space over the current session (self-attention
+    + LSTM) against track-id vectors and a long-term space over the listener's history
+    of track attributes (artist, genre, language, album) against attribute vectors, each
+    with its own loss and both queried at serving (``long_term_share`` of the k
+    candidates from the long-term space); ``"gated"``: the paper's single loss on
+    gate * short + (1 - gate) * long (the ablation, its gate values reported)."""
+
+    fusion: Literal["two_space", "gated"] = "two_space"
+    attention_heads: int = Field(2, ge=1)
+    long_term_share: float = Field(0.5, ge=0, le=1)
+
+
 CHANNEL_PARAMS: dict[str, type[_Section]] = {
     "popularity": PopularityParams,
     "item_cf": ItemCFParams,
     "session_knn": SessionKNNParams,
     "profile": ProfileParams,
+    "youtube_dnn": YouTubeDNNParams,
 }
 """Known recall channel kinds and the typed parameters of each (the registry of the
 channel classes, ``encore.recall.CHANNEL_KINDS``, has exactly these keys)."""
@@ -554,48 +665,6 @@ def _default_channels() -> list[ChannelConfig]:
     ]
 
 
-class AnnConfig(_Section):
-    """The approximate nearest-neighbour index over item embeddings that neural recall
-    channels search by maximum inner product (``encore.recall.ann.ItemIndex``): a ScaNN
-    tree (k-means partitions) + asymmetric hashing (AH) of each item's residual to its
-    partition's center + exact re-scoring of the best AH candidates. Chosen on ``encore
-    bench ann`` (1M x 64 clustered items, docs/benchmarks/ann.json): the defaults reach
-    recall@100 ~0.99 against exact search at > 10,000 single queries/s on 2 cores."""
-
-    kind: Literal["scann", "brute_force"] = Field(
-        "scann", description="scann, or brute_force: exact numpy search (the reference).")
-    num_leaves: int | None = Field(
-        None, ge=1, description="Tree partitions; null: round(2 * sqrt(n)) (2,000 at 1M items). "
-        "Smaller partitions leave smaller residuals for AH, so its scores are closer to exact "
-        "(1M x 64: recall@100 0.99 with 2,000 leaves, 0.96 with 1,000, at reorder_k 200).")
-    num_leaves_to_search: int = Field(
-        10, ge=1, description="Partitions searched per query (those whose centers score "
-        "highest). On the benchmark 5 already reach the recall of 10; 10 (0.5% of a 1M "
-        "catalog) leaves a margin for embeddings less clustered than its mixture.")
-    training_sample_size: int = Field(
-        250_000, ge=1, description="Items sampled to train the tree and the AH codebooks "
-        "(all when fewer). Keep >= ~100 per partition: with 50 (100,000 for 2,000 leaves) "
-        "the partitions train badly and recall@100 falls to ~0.85.")
-    dimensions_per_block: int = Field(
-        2, ge=1, description="Dimensions per AH block (16 codes each). 4 is ~1.5x faster but "
-        "recall@100 drops to ~0.8 at reorder_k 200.")
-    anisotropic_quantization_threshold: float = Field(
-        0.2, description="AH's anisotropic loss threshold (ScaNN's advice for inner product "
-        "on roughly unit-norm embeddings); nan turns it off.")
-    reorder_k: int = Field(
-        200, ge=1, description="Best AH candidates re-scored exactly per query (at least k "
-        "are). The main knob: recall@100 0.82 at 100, 0.95 at 150, 0.99 at 200, 1.0 at 300.")
-    min_items_for_scann: int = Field(
-        10_000, ge=1, description="Smaller catalogs are searched exactly: a brute-force "
-        "query over 10k x 64 floats takes ~0.1 ms on one core, and the partitions of a "
-        "tiny catalog would be too small to train.")
-
-    def leaves_for(self, n: int) -> int:
-        """Partitions of a tree over ``n`` items (``num_leaves`` or the sqrt rule)."""
-        leaves = self.num_leaves if self.num_leaves is not None else round(2 * n ** 0.5)
-        return max(1, min(leaves, n))
-
-
 class RecallConfig(_Section):
     """The recall stage: the channels run in parallel for every request (see
     encore.recall). Names are unique; a disabled channel is configured but not run.
@@ -603,7 +672,6 @@ class RecallConfig(_Section):
 
     channels: list[ChannelConfig] = Field(default_factory=_default_channels)
     history_length: int = Field(50, ge=1)  # longest play / heart / skip sequence in a Query
-    ann: AnnConfig = AnnConfig()
 
     @field_validator("channels")
     @classmethod

@@ -9,7 +9,7 @@ Contracts (docs/design.md, "The contracts every model plugs into"):
   :class:`~encore.recall.tables.RecallTables`, save/load a versioned artifact, batched
   pure ``recall(queries, k)``; ``CHANNEL_KINDS`` (registry.py) builds them by name;
 * ann.py: ``ItemIndex``, inner-product search over item embeddings (ScaNN, or exact
-  for tiny catalogs) for the embedding channels, config ``recall.ann``;
+  for tiny catalogs) for the embedding channels, config ``params.ann`` of each neural channel;
 * evaluate.py: ``evaluate_channels`` (recall@K offline) and the held-out-day protocol
   behind ``encore eval recall``.
 

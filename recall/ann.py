@@ -1,5 +1,5 @@
 """``ItemIndex``: maximum-inner-product search over item embeddings, for the neural
-recall channels (``recall.ann`` in the configuration, ``AnnConfig``).
+recall channels (``AnnConfig``: each neural channel's ``params.ann``).
 
 An index holds the item embeddings (n, D) float32 and their track ids (n,) int64 and
 answers ``search(queries (B, D), k)`` with the ``k`` items of highest ``query . item``

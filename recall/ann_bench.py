@@ -11,7 +11,7 @@ Measured, k = 100:
 * brute force (numpy/BLAS, the exact reference): single-query queries/s (one query per
   call, over the first ``BRUTE_SINGLE_QUERIES`` queries) and batched queries/s (every
   query in one call, scored in blocks);
-* ScaNN, one index built with the project's ``recall.ann`` settings: build time, size
+* ScaNN, one index built with the project's default ``AnnConfig``: build time, size
   on disk, save and load time; then for each (num_leaves_to_search, reorder_k) of the
   sweep (both are search-time settings, so the index is built once), recall@100
   against exact, single-query queries/s (``ItemIndex.search`` over one query at a time,
@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import typer
 
-from encore.platform.config import AnnConfig, default_config
+from encore.platform.config import AnnConfig
 from encore.recall.ann import SCANN_DIR, ItemIndex
 
 K = 100
@@ -107,7 +107,7 @@ def run(out: Path, n: int = 1_000_000, dim: int = 64, queries: int = 1_000, clus
     """Run the benchmark, write ``out`` (JSON) and return what was written."""
     from encore.platform.bench.machine import machine_info
 
-    settings = settings or default_config().recall.ann
+    settings = settings or AnnConfig()
     load_before = [round(x, 2) for x in os.getloadavg()]
     say(f"data: {n:,} x {dim} items, {queries:,} queries, {clusters:,} clusters (seed {seed}); "
         f"load average {load_before}")
@@ -199,7 +199,7 @@ def bench_ann_command(
     queries: int = typer.Option(1_000, min=1, help="Held-out queries."),
     clusters: int = typer.Option(1_000, min=1, help="Gaussians in the mixture."),
 ) -> None:
-    """Brute force vs ScaNN (the recall.ann settings and a sweep of leaves to search /
+    """Brute force vs ScaNN (the default AnnConfig and a sweep of leaves to search /
     reorder_k) on n x dim clustered vectors: recall@100, single-query and batched
     queries/s, build time and index size; writes docs/benchmarks/ann.json."""
     result = run(out, n=n, dim=dim, queries=queries, clusters=clusters, say=typer.echo)

@@ -42,7 +42,7 @@ def eval_recall(
     day = date.fromisoformat(test_day) if test_day else last_day(world)
     cutoffs = tuple(int(k) for k in ks.split(","))
     started = time.perf_counter()
-    holdout = holdout_day(world, batch, day, params=QueryParams.from_config(config),
+    holdout = holdout_day(world, batch, day, params=QueryParams.from_config(config), sampling=config.sampling,
                           window_days=window_days, max_queries=max_queries)
     prepared_s = time.perf_counter() - started
     channels, fit_s, skipped = [], {}, {}

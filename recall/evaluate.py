@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from encore.platform.config import SamplingConfig
 from encore.platform.contracts.labels import is_complete_play
 from encore.recall.channel import Channel
 from encore.recall.queries import QueryParams, queries_from_log
@@ -80,9 +81,10 @@ class Holdout:
 
 def holdout_day(world_dir: Path | str, batch_dir: Path | str | None, test_day: date, *,
                 params: QueryParams, window_days: int = 30, max_queries: int | None = None,
-                seed: int = 0) -> Holdout:
+                seed: int = 0, sampling: SamplingConfig | None = None) -> Holdout:
     """Fitting tables, queries and truths of ``test_day`` (see the module docstring)."""
-    tables = load_recall_tables(world_dir, batch_dir, until=test_day, window_days=window_days)
+    tables = load_recall_tables(world_dir, batch_dir, until=test_day, window_days=window_days,
+                                query_params=params, sampling=sampling)
     day = read_events(Path(world_dir), [test_day])
     day = day[day["user_id"].notna()]
     if tables.users is not None and "kind" in tables.users:

@@ -423,13 +423,15 @@ def _profile_rows(ev: pd.DataFrame, at: pd.DataFrame, q_ms: np.ndarray, tracks: 
     if not known.any():
         return out
     snapshot_day = _utc_date(q_ms) - np.timedelta64(1, "D")
-    users = users.set_index("user_id")
-    signup = pd.to_datetime(users["signup_date"]).to_numpy(dtype="datetime64[D]")
-    signup_of = pd.Series(signup, index=users.index)
-    ev_known = ev[ev["user_id"].notna()]
+    users = users.drop_duplicates("user_id").set_index("user_id")
+    signup_of = dict(zip(users.index.tolist(),
+                         pd.to_datetime(users["signup_date"]).to_numpy(dtype="datetime64[D]")))
+    static = {col: dict(zip(users.index.tolist(), users[col].tolist()))
+              for col in ("age_bucket", "region", "home_language")}
+    ev_known = ev.loc[ev["user_id"].notna(), ["user_id", "ts_ms", "action", "track_id"]]
     ev_day = _utc_date(ev_known["ts_ms"].to_numpy(dtype=np.int64))
     meta = tracks.set_index("track_id")[["genre", "artist_id"]]
-    q_users = at["user_id"].astype("Int64")
+    q_users = at["user_id"].astype("Int64").fillna(-1).to_numpy(dtype=np.int64)
     for day in np.unique(snapshot_day[known]):
         lo = day - np.timedelta64(params.profile_window_days - 1, "D")
         recent = ev_known[(ev_day >= lo) & (ev_day <= day)]
@@ -440,24 +442,26 @@ def _profile_rows(ev: pd.DataFrame, at: pd.DataFrame, q_ms: np.ndarray, tracks: 
             "user_id": uid.to_numpy(), "play": is_play, "skip": (recent["action"] == "skip").to_numpy(),
             "day": recent_day,
         }).groupby("user_id").agg(plays=("play", "sum"), skips=("skip", "sum"), days=("day", "nunique"))
+        plays_of = dict(zip(activity.index.tolist(), activity["plays"].tolist()))
+        skips_of = dict(zip(activity.index.tolist(), activity["skips"].tolist()))
+        days_of = dict(zip(activity.index.tolist(), activity["days"].tolist()))
         played = recent[is_play].join(meta, on="track_id", rsuffix="_t")
         played = played.assign(user_id=played["user_id"].astype(np.int64))
         top_genres = _top(played, "genre", TOP_GENRES)
         top_artists = _top(played, "artist_id", TOP_ARTISTS)
         rows_here = np.flatnonzero(known & (snapshot_day == day))
         for i in rows_here:
-            user = int(q_users.iloc[i])
-            if user not in users.index or signup_of[user] > day:
+            user = int(q_users[i])
+            if user not in signup_of or signup_of[user] > day:
                 continue
-            profile = users.loc[user]
-            plays = int(activity["plays"].get(user, 0))
-            skips = int(activity["skips"].get(user, 0))
+            plays = int(plays_of.get(user, 0))
+            skips = int(skips_of.get(user, 0))
             out[i] = {
-                "age_bucket": profile["age_bucket"], "region": profile["region"],
-                "home_language": profile["home_language"],
+                "age_bucket": static["age_bucket"][user], "region": static["region"][user],
+                "home_language": static["home_language"][user],
                 "top_genres": top_genres.get(user), "top_artist_ids": top_artists.get(user),
                 "plays_30d": plays, "skip_rate_30d": skips / plays if plays else 0.0,
-                "active_days_30d": int(activity["days"].get(user, 0)),
+                "active_days_30d": int(days_of.get(user, 0)),
             }
     return out
 
@@ -467,5 +471,11 @@ def _top(played: pd.DataFrame, col: str, n: int) -> dict[int, list]:
     counted = played.dropna(subset=[col]).groupby(["user_id", col]).size().rename("n").reset_index()
     counted = counted.sort_values(["user_id", "n", col], ascending=[True, False, True], kind="mergesort")
     counted = counted.groupby("user_id").head(n)
-    return {int(u): [v.item() if hasattr(v, "item") else v for v in g[col]]
-            for u, g in counted.groupby("user_id", sort=False)}
+    user_ids = counted["user_id"].to_numpy(dtype=np.int64)
+    values = counted[col].tolist()
+    if not len(user_ids):
+        return {}
+    starts = np.flatnonzero(np.r_[True, user_ids[1:] != user_ids[:-1]])
+    ends = np.r_[starts[1:], len(user_ids)]
+    return {int(user_ids[a]): [v.item() if hasattr(v, "item") else v for v in values[a:b]]
+            for a, b in zip(starts.tolist(), ends.tolist())}

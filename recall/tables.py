@@ -12,7 +12,13 @@ Contents (pandas frames; ``ts_ms`` columns are epoch milliseconds, int64):
 * ``item_graph``: one date partition of the ``item_graph`` batch table (src_track_id,
   dst_track_id, weight, ...; see :mod:`encore.platform.batch.item_graph`), or None;
 * ``sessions``: session_id, start_ms, track_ids (play_start track ids in order), from
-  the ``sessions`` batch table or :func:`sessions_from_events`, or None.
+  the ``sessions`` batch table or :func:`sessions_from_events`, or None;
+* ``recall_samples``: the ``recall_samples`` batch table of the window (user_id,
+  session_id, scenario, ts, target_track_id, label; capped by the sampling rule), or
+  None;
+* ``query_params`` / ``sampling``: the Query rule and the per-listener sampling rule
+  the tables were made with, for channels that build Queries or samples from the log
+  themselves (the neural channels).
 
 :func:`load_recall_tables` reads them with pyarrow from a world folder and a batch
 output root for the window of days before ``until`` (the first day *not* fitted): the
@@ -30,6 +36,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from encore.platform.config import SamplingConfig
 from encore.recall.queries import QueryParams, prepare_log
 
 
@@ -43,6 +50,9 @@ class RecallTables:
     users: pd.DataFrame | None = None
     item_graph: pd.DataFrame | None = None
     sessions: pd.DataFrame | None = None
+    recall_samples: pd.DataFrame | None = None
+    query_params: QueryParams = QueryParams()
+    sampling: SamplingConfig = SamplingConfig()
 
     def __post_init__(self) -> None:
         if "ts_ms" not in self.events:
@@ -102,13 +112,13 @@ def day_start_ms(day: date) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1000)
 
 
-def _read_partition(folder: Path) -> pd.DataFrame | None:
+def _read_partition(folder: Path, columns: list[str] | None = None) -> pd.DataFrame | None:
     if not folder.is_dir():
         return None
     files = sorted(p for p in folder.glob("*.parquet") if not p.name.startswith(("_", ".")))
     if not files:
         return None
-    return pd.concat([pq.read_table(f).to_pandas() for f in files], ignore_index=True)
+    return pd.concat([pq.read_table(f, columns=columns).to_pandas() for f in files], ignore_index=True)
 
 
 def read_events(world_dir: Path, days: list[date]) -> pd.DataFrame:
@@ -120,8 +130,12 @@ def read_events(world_dir: Path, days: list[date]) -> pd.DataFrame:
     return with_ts_ms(pd.concat(frames, ignore_index=True))
 
 
+RECALL_SAMPLE_COLUMNS = ["user_id", "session_id", "scenario", "ts", "target_track_id", "label"]
+
+
 def load_recall_tables(world_dir: Path | str, batch_dir: Path | str | None, until: date,
-                       window_days: int = 30) -> RecallTables:
+                       window_days: int = 30, *, query_params: QueryParams | None = None,
+                       sampling: SamplingConfig | None = None) -> RecallTables:
     """The bundle for fitting on the ``window_days`` days before ``until``."""
     world_dir = Path(world_dir)
     days = [until - timedelta(days=i) for i in range(window_days, 0, -1)]
@@ -132,7 +146,7 @@ def load_recall_tables(world_dir: Path | str, batch_dir: Path | str | None, unti
                                     "duration_ms", "popularity"]).to_pandas()
     users_file = world_dir / "users" / "users.parquet"
     users = pq.read_table(users_file).to_pandas() if users_file.is_file() else None
-    graph = sessions = None
+    graph = sessions = samples = None
     if batch_dir is not None:
         batch_dir = Path(batch_dir)
         graph = _read_partition(batch_dir / "item_graph" / f"date={(until - timedelta(days=1)).isoformat()}")
@@ -148,5 +162,10 @@ def load_recall_tables(world_dir: Path | str, batch_dir: Path | str | None, unti
                 "start_ms": start_ms.to_numpy()[keep],
                 "track_ids": [np.asarray(t, dtype=np.int64) for t in table["track_ids"].to_numpy()[keep]],
             })
+        sample_parts = [_read_partition(batch_dir / "recall_samples" / f"date={d.isoformat()}",
+                                        RECALL_SAMPLE_COLUMNS) for d in days]
+        sample_parts = [p for p in sample_parts if p is not None]
+        samples = pd.concat(sample_parts, ignore_index=True) if sample_parts else None
     return RecallTables(tracks=tracks, events=events, as_of_ms=as_of, users=users,
-                        item_graph=graph, sessions=sessions)
+                        item_graph=graph, sessions=sessions, recall_samples=samples,
+                        query_params=query_params or QueryParams(), sampling=sampling or SamplingConfig())

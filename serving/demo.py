@@ -61,6 +61,7 @@ def fit_and_publish_channels(config: EncoreConfig, world_dir: Path, until: date,
                              window_days: int = 30) -> tuple[dict[str, str], float]:
     """Fit every enabled channel of ``config.recall`` on the days before ``until``,
     publish and promote each as ``<prefix><name>``; returns (name -> version, seconds)."""
+    from encore.recall.queries import QueryParams
     from encore.recall.registry import fit_channels
     from encore.recall.tables import item_graph_frame, load_recall_tables
     from encore.serving.train_all import publish_channel
@@ -68,7 +69,8 @@ def fit_and_publish_channels(config: EncoreConfig, world_dir: Path, until: date,
     t0 = time.perf_counter()
     first = min(p.name.split("=", 1)[1] for p in (Path(world_dir) / "events").glob("date=*"))
     window = min(window_days, (until - date.fromisoformat(first)).days)
-    tables = load_recall_tables(world_dir, None, until=until, window_days=max(window, 1))
+    tables = load_recall_tables(world_dir, None, until=until, window_days=max(window, 1),
+                                query_params=QueryParams.from_config(config), sampling=config.sampling)
     tables = replace(tables, item_graph=item_graph_frame(tables.events, max_items=ITEM_GRAPH_MAX_ITEMS))
     channels = fit_channels(config.recall, tables)
     data_window = {"fit": [(until - timedelta(days=window)).isoformat(), (until - timedelta(days=1)).isoformat()]}

@@ -131,7 +131,7 @@ def held_out_requests(world_dir: Path, batch_dir: Path, days: Sequence[date], co
     queries, truth, new_truth, played, day_index = [], [], [], [], []
     fit_events = 0
     for i, day in enumerate(days):
-        h = holdout_day(world_dir, batch_dir, day, params=QueryParams.from_config(config),
+        h = holdout_day(world_dir, batch_dir, day, params=QueryParams.from_config(config), sampling=config.sampling,
                         window_days=ev.fit_window_days, max_queries=ev.max_listeners, seed=ev.seed)
         events = h.tables.events
         before = unique_tracks_by_user(events[events["action"] == "play_start"])

@@ -79,6 +79,7 @@ def train_all(world_dir: Path | str, batch_dir: Path | str, config: EncoreConfig
     docstring. ``say`` gets log lines, ``step`` the name of each finished step (for a
     progress bar over ``len(config.recall.enabled) + 1`` steps)."""
     from encore.ranking.train import train_rank
+    from encore.recall.queries import QueryParams
     from encore.recall.registry import build_channel
     from encore.recall.tables import load_recall_tables
 
@@ -89,7 +90,8 @@ def train_all(world_dir: Path | str, batch_dir: Path | str, config: EncoreConfig
     days = held_out_days(world_dir, ev.test_days)
     test_day = days[0]
     t0 = time.perf_counter()
-    tables = load_recall_tables(world_dir, batch_dir, until=test_day, window_days=ev.fit_window_days)
+    tables = load_recall_tables(world_dir, batch_dir, until=test_day, window_days=ev.fit_window_days,
+                                query_params=QueryParams.from_config(config), sampling=config.sampling)
     window = {"fit": [(test_day - timedelta(days=ev.fit_window_days)).isoformat(),
                       (test_day - timedelta(days=1)).isoformat()],
               "held_out": [d.isoformat() for d in days]}

@@ -10,7 +10,7 @@ import shutil
 import numpy as np
 import pytest
 
-from encore.platform.config import AnnConfig, load_config
+from encore.platform.config import AnnConfig
 from encore.recall.ann import EMBEDDINGS_FILE, INDEX_FILE, SCANN_DIR, ItemIndex
 from encore.recall.channel import ChannelArtifactError
 
@@ -149,8 +149,12 @@ def test_brute_force_kind_and_bad_input(data):
         ItemIndex.build(embeddings[:3], np.array([1, 1, 2]))
 
 
-def test_ann_settings_live_in_the_recall_section():
-    assert load_config().recall.ann == AnnConfig()
+def test_each_neural_channel_carries_its_index_settings():
+    from encore.platform.config import ChannelConfig
+
+    channel = ChannelConfig(name="yt", kind="youtube_dnn", params={"ann": {"reorder_k": 300}})
+    assert channel.settings.ann == AnnConfig(reorder_k=300)
+    assert ChannelConfig(name="yt", kind="youtube_dnn").settings.ann == AnnConfig()
     assert AnnConfig().leaves_for(1_000_000) == 2000 and AnnConfig(num_leaves=50).leaves_for(20) == 20
 
 
