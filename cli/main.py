@@ -23,7 +23,9 @@ from encore.platform.stream.cli import app as stream_app
 from encore.platform.world.cli import app as world_app
 from encore.ranking.cli import eval_rank_command, train_rank_command
 from encore.recall.ann_bench import bench_ann_command
+from encore.recall.neural_bench import bench_recall_neural_command
 from encore.recall.cli import app as eval_app
+from encore.recall.cli import train_recall_command
 from encore.serving.bench import bench_serve_command
 from encore.serving.cli import events_serve, recommender_serve
 from encore.serving.eval_cli import eval_pipeline_command, train_all_command
@@ -92,6 +94,7 @@ app.add_typer(world_app, name="world")
 app.add_typer(data_app, name="data")
 app.add_typer(stack_app, name="stack")
 bench_app.command("serve")(bench_serve_command)  # serving's benchmark (platform does not import serving)
+bench_app.command("recall-neural")(bench_recall_neural_command)
 bench_app.command("ann")(bench_ann_command)  # recall's benchmark (platform does not import recall)
 app.add_typer(bench_app, name="bench")
 app.add_typer(protos_app, name="protos")
@@ -103,6 +106,7 @@ app.add_typer(batch_app, name="batch")
 app.add_typer(models_app, name="models")
 train_app.command("rank")(train_rank_command)
 train_app.command("all")(train_all_command)
+train_app.command("recall")(train_recall_command)
 app.add_typer(train_app, name="train")
 eval_app.command("rank")(eval_rank_command)  # beside `eval recall` (encore.recall.cli)
 eval_app.command("pipeline")(eval_pipeline_command)

@@ -18,7 +18,9 @@ Contents (pandas frames; ``ts_ms`` columns are epoch milliseconds, int64):
   None;
 * ``query_params`` / ``sampling``: the Query rule and the per-listener sampling rule
   the tables were made with, for channels that build Queries or samples from the log
-  themselves (the neural channels).
+  themselves (the neural channels);
+* ``derived``: a cache of what channels derive from these tables and can share (the
+  neural channels' training Queries), not compared or printed.
 
 :func:`load_recall_tables` reads them with pyarrow from a world folder and a batch
 output root for the window of days before ``until`` (the first day *not* fitted): the
@@ -28,7 +30,7 @@ before ``until``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -53,6 +55,7 @@ class RecallTables:
     recall_samples: pd.DataFrame | None = None
     query_params: QueryParams = QueryParams()
     sampling: SamplingConfig = SamplingConfig()
+    derived: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if "ts_ms" not in self.events:

@@ -64,7 +64,7 @@ def fit_and_publish_channels(config: EncoreConfig, world_dir: Path, until: date,
     from encore.recall.queries import QueryParams
     from encore.recall.registry import fit_channels
     from encore.recall.tables import item_graph_frame, load_recall_tables
-    from encore.serving.train_all import publish_channel
+    from encore.recall.train import publish_channel
 
     t0 = time.perf_counter()
     first = min(p.name.split("=", 1)[1] for p in (Path(world_dir) / "events").glob("date=*"))

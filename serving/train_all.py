@@ -23,7 +23,6 @@ the ranker's evaluation).
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -32,26 +31,6 @@ from typing import Any
 
 from encore.platform.config import EncoreConfig
 from encore.platform.registry import Registry, data_fingerprint
-
-def channel_registry_name(config: EncoreConfig, channel_name: str) -> str:
-    """``<pipeline.channel_registry_prefix><channel name>`` (``recall.<name>``): what
-    ``Pipeline.from_config`` loads."""
-    return f"{config.pipeline.channel_registry_prefix}{channel_name}"
-
-
-def publish_channel(channel: Any, config: EncoreConfig, registry: Registry, *,
-                    data_window: dict[str, Any], data_fingerprint: str = "", promote: bool = True,
-                    extra: dict[str, Any] | None = None) -> str:
-    """Save a fitted channel, publish it as ``channel_registry_name`` (and promote it);
-    returns the version. The one way every trainer hands a channel to the server."""
-    name = channel_registry_name(config, channel.name)
-    with tempfile.TemporaryDirectory(prefix="encore-channel-") as tmp:
-        folder = channel.save(Path(tmp) / "artifact")
-        version = registry.publish(name, folder, kind=f"recall/{channel.kind}", data_window=data_window,
-                                   data_fingerprint=data_fingerprint, metrics={}, extra=extra or {})
-    if promote:
-        registry.promote(name, version)
-    return version
 
 
 def held_out_days(world_dir: Path | str, test_days: int) -> list[date]:
@@ -62,16 +41,6 @@ def held_out_days(world_dir: Path | str, test_days: int) -> list[date]:
     return [last - timedelta(days=i) for i in range(test_days - 1, -1, -1)]
 
 
-def _fit_files(world_dir: Path, batch_dir: Path, until: date, window_days: int) -> dict[str, Path]:
-    files: dict[str, Path] = {}
-    for i in range(window_days, 0, -1):
-        folder = world_dir / "events" / f"date={(until - timedelta(days=i)).isoformat()}"
-        files.update({f"events/{folder.name}/{p.name}": p for p in sorted(folder.glob("*.parquet"))})
-    graph = batch_dir / "item_graph" / f"date={(until - timedelta(days=1)).isoformat()}"
-    files.update({f"item_graph/{graph.name}/{p.name}": p for p in sorted(graph.glob("*.parquet"))})
-    return files
-
-
 def train_all(world_dir: Path | str, batch_dir: Path | str, config: EncoreConfig, registry: Registry, *,
               promote: bool = True, say: Callable[[str], None] | None = None,
               step: Callable[[str], None] | None = None) -> dict[str, Any]:
@@ -80,8 +49,8 @@ def train_all(world_dir: Path | str, batch_dir: Path | str, config: EncoreConfig
     progress bar over ``len(config.recall.enabled) + 1`` steps)."""
     from encore.ranking.train import train_rank
     from encore.recall.queries import QueryParams
-    from encore.recall.registry import build_channel
     from encore.recall.tables import load_recall_tables
+    from encore.recall.train import fit_files, train_channel
 
     say = say or (lambda msg: None)
     step = step or (lambda name: None)
@@ -95,22 +64,17 @@ def train_all(world_dir: Path | str, batch_dir: Path | str, config: EncoreConfig
     window = {"fit": [(test_day - timedelta(days=ev.fit_window_days)).isoformat(),
                       (test_day - timedelta(days=1)).isoformat()],
               "held_out": [d.isoformat() for d in days]}
-    fingerprint = data_fingerprint(_fit_files(world_dir, batch_dir, test_day, ev.fit_window_days))
+    fingerprint = data_fingerprint(fit_files(world_dir, batch_dir, test_day, ev.fit_window_days))
     say(f"read {len(tables.events):,} events before {test_day} in {time.perf_counter() - t0:.1f}s")
     k_eval = max(ev.recall_ks)
     channels: dict[str, Any] = {}
     for channel_config in config.recall.enabled:
-        fit_config = channel_config.model_copy(update={"k": max(channel_config.k, k_eval)})
-        started = time.perf_counter()
-        channel = build_channel(fit_config).fit(tables)
-        fit_s = time.perf_counter() - started
-        name = channel_registry_name(config, channel_config.name)
-        version = publish_channel(channel, config, registry, data_window=window, data_fingerprint=fingerprint,
-                                  promote=promote, extra={"fit_seconds": round(fit_s, 2), "k": fit_config.k})
-        channels[channel_config.name] = {"registry_name": name, "version": version, "kind": channel_config.kind,
-                                         "k": fit_config.k, "fit_seconds": round(fit_s, 2), "promoted": promote}
-        say(f"{name} {version}: fitted in {fit_s:.1f}s{' and promoted' if promote else ''}")
-        step(name)
+        summary = train_channel(channel_config, tables, config, registry, data_window=window,
+                                data_fingerprint=fingerprint, k_eval=k_eval, promote=promote)
+        channels[channel_config.name] = summary
+        say(f"{summary['registry_name']} {summary['version']}: fitted in {summary['fit_seconds']:.1f}s"
+            f"{' and promoted' if promote else ''}")
+        step(summary["registry_name"])
     rcfg = config.ranking.model_copy(update={"eval_days": ev.test_days,
                                              "registry_name": config.pipeline.ranker_registry_name})
     ranker = train_rank(batch_dir, world_dir, rcfg, registry, model_name=rcfg.model, promote=promote,

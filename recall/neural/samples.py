@@ -101,7 +101,21 @@ def sample_points(tables, *, sampling: SamplingConfig, sample_cap: bool, seed: i
 
 def training_samples(tables, *, params: QueryParams, sampling: SamplingConfig, sample_cap: bool = True,
                      max_samples: int | None = None, seed: int = 0) -> TrainingSamples:
-    """Sample points (at most ``max_samples``, seeded) with their point-in-time Queries."""
+    """Sample points (at most ``max_samples``, seeded) with their point-in-time Queries;
+    kept in ``tables.derived`` so channels fitted on the same tables share them."""
+    key = ("training_samples", params, sample_cap, max_samples, seed, getattr(tables, "recall_samples", None) is not None)
+    cache = getattr(tables, "derived", None)
+    if cache is not None and key in cache:
+        return cache[key]
+    samples = _training_samples(tables, params=params, sampling=sampling, sample_cap=sample_cap,
+                                max_samples=max_samples, seed=seed)
+    if cache is not None:
+        cache[key] = samples
+    return samples
+
+
+def _training_samples(tables, *, params: QueryParams, sampling: SamplingConfig, sample_cap: bool,
+                      max_samples: int | None, seed: int) -> TrainingSamples:
     points = sample_points(tables, sampling=sampling, sample_cap=sample_cap, seed=seed)
     if max_samples is not None and len(points) > max_samples:
         keep = np.sort(np.random.default_rng(seed).choice(len(points), size=max_samples, replace=False))
