@@ -9,7 +9,8 @@ measured apart (docs/design.md, "Repeat consumption").
 Held-out day (:func:`holdout_day`): channels are fitted on the ``window_days`` days
 before ``test_day`` (the item graph of the day before it); for every known, non-bot
 listener who completes at least one play on ``test_day`` one Query is built point in
-time at their first event of that day (its scenario as the request's); the truth is the
+time at their first event of that day (its scenario as the request's; bots, known from
+the world's truth file, are not judged); the truth is the
 set of tracks they complete that day (:mod:`encore.platform.contracts.labels`).
 """
 
@@ -87,9 +88,7 @@ def holdout_day(world_dir: Path | str, batch_dir: Path | str | None, test_day: d
                                 query_params=params, sampling=sampling)
     day = read_events(Path(world_dir), [test_day])
     day = day[day["user_id"].notna()]
-    if tables.users is not None and "kind" in tables.users:
-        bots = tables.users.loc[tables.users["kind"] == "bot", "user_id"]
-        day = day[~day["user_id"].isin(bots)]
+    day = day[~day["user_id"].isin(bot_ids(world_dir))]
     ends = day[day["action"] == "play_end"].merge(tables.tracks[["track_id", "duration_ms"]], on="track_id")
     completes = ends[is_complete_play(ends["played_ms"].astype("float64"), ends["duration_ms"]).fillna(False)]
     truth = unique_tracks_by_user(completes)
@@ -105,6 +104,15 @@ def holdout_day(world_dir: Path | str, batch_dir: Path | str | None, test_day: d
     truths = [truth[u] for u in users]
     new = [t[~np.isin(t, past.get(u, np.zeros(0, np.int64)))] for u, t in zip(users, truths)]
     return Holdout(tables=tables, queries=queries, truth=truths, new_truth=new, test_day=test_day)
+
+
+def bot_ids(world_dir: Path | str) -> np.ndarray:
+    """The world's bots (the judge reads the truth file; no model does), or none."""
+    kinds = Path(world_dir) / "truth" / "user_kinds.parquet"
+    if not kinds.is_file():
+        return np.zeros(0, np.int64)
+    table = pd.read_parquet(kinds, columns=["user_id", "kind"])
+    return table.loc[table["kind"] == "bot", "user_id"].to_numpy(np.int64)
 
 
 def unique_tracks_by_user(rows: pd.DataFrame) -> dict[int, np.ndarray]:

@@ -157,7 +157,7 @@ def run(world_dir: Path, batch_dir: Optional[Path], out: Path, *, test_day: Opti
 
     from encore.platform.bench.machine import machine_info
     from encore.platform.world import load_world
-    from encore.recall.evaluate import evaluate_channels, holdout_day, last_day
+    from encore.recall.evaluate import bot_ids, evaluate_channels, holdout_day, last_day
     from encore.recall.queries import QueryParams
     from encore.recall.registry import build_channel
     from encore.recall.tables import item_graph_frame
@@ -170,11 +170,7 @@ def run(world_dir: Path, batch_dir: Optional[Path], out: Path, *, test_day: Opti
     started = time.perf_counter()
     holdout = holdout_day(world_dir, batch_dir, day, params=params, sampling=config.sampling,
                           window_days=window_days, max_queries=max_queries, seed=0)
-    kinds = world.truth("user_kinds")
-    bots = set(kinds.loc[kinds["kind"] == "bot", "user_id"].tolist())
-    keep = [i for i, q in enumerate(holdout.queries) if q.user_id not in bots]  # judge regular listeners
-    holdout = replace(holdout, queries=[holdout.queries[i] for i in keep], truth=[holdout.truth[i] for i in keep],
-                      new_truth=[holdout.new_truth[i] for i in keep])
+    bots = set(bot_ids(world_dir).tolist())
     tables = holdout.tables
     if tables.item_graph is None:
         say("no item_graph partition in --batch: building it in pandas by the job's rule")
