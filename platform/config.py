@@ -583,12 +583,14 @@ class MINDParams(NeuralRecallParams):
     ``interests``: ``dynamic`` K = max(1, min(max_interests, floor(log2(history
     length)))), ``fixed`` K = max_interests, ``single`` K = 1 (the ablations);
     ``routing_iterations`` of B2I routing; label-aware attention with power ``label_attention_power``
-    in training; at serving each interest asks for top-k and the lists merge."""
+    in training; each capsule joins the profile through ``hidden_units`` (ReLU) to its
+    interest vector; at serving each interest asks for top-k and the lists merge."""
 
     interests: Literal["dynamic", "fixed", "single"] = "dynamic"
     max_interests: int = Field(4, ge=1)
     routing_iterations: int = Field(3, ge=1)
     label_attention_power: float = Field(2.0, ge=0)
+    hidden_units: tuple[int, ...] = (256,)
 
 
 class SDMParams(NeuralRecallParams):
@@ -612,6 +614,7 @@ CHANNEL_PARAMS: dict[str, type[_Section]] = {
     "session_knn": SessionKNNParams,
     "profile": ProfileParams,
     "youtube_dnn": YouTubeDNNParams,
+    "mind": MINDParams,
 }
 """Known recall channel kinds and the typed parameters of each (the registry of the
 channel classes, ``encore.recall.CHANNEL_KINDS``, has exactly these keys)."""

@@ -19,3 +19,19 @@ class YouTubeDNNChannel(NeuralChannel):
         from encore.recall.neural.youtube_dnn import YouTubeDNN
 
         return YouTubeDNN(vocab, self.settings)
+
+
+class MINDChannel(NeuralChannel):
+    """MIND, multi-interest dynamic routing (:mod:`encore.recall.neural.mind`): each of a
+    listener's interests asks the ANN for top-k, the lists merge at the best score."""
+
+    kind = "mind"
+    spaces = ("interests",)
+
+    def build_model(self, vocab: Vocabulary):
+        from encore.recall.neural.mind import MIND
+
+        return MIND(vocab, self.settings)
+
+    def model_report(self, model, features):
+        return model.report(features)
