@@ -612,6 +612,7 @@ CHANNEL_PARAMS: dict[str, type[_Section]] = {
     "session_knn": SessionKNNParams,
     "profile": ProfileParams,
     "youtube_dnn": YouTubeDNNParams,
+    "sdm": SDMParams,
 }
 """Known recall channel kinds and the typed parameters of each (the registry of the
 channel classes, ``encore.recall.CHANNEL_KINDS``, has exactly these keys)."""
