@@ -615,6 +615,7 @@ CHANNEL_PARAMS: dict[str, type[_Section]] = {
     "profile": ProfileParams,
     "youtube_dnn": YouTubeDNNParams,
     "mind": MINDParams,
+    "sdm": SDMParams,
 }
 """Known recall channel kinds and the typed parameters of each (the registry of the
 channel classes, ``encore.recall.CHANNEL_KINDS``, has exactly these keys)."""

@@ -10,14 +10,14 @@ from pathlib import Path
 from encore.platform.config import ChannelConfig, RecallConfig
 from encore.recall.channel import Channel, ChannelArtifactError, read_channel_meta
 from encore.recall.item_cf import ItemCFChannel
-from encore.recall.neural.channels import MINDChannel, YouTubeDNNChannel
+from encore.recall.neural.channels import MINDChannel, SDMChannel, YouTubeDNNChannel
 from encore.recall.popularity import PopularityChannel
 from encore.recall.profile import ProfileChannel
 from encore.recall.session_knn import SessionKNNChannel
 
 CHANNEL_KINDS: dict[str, type[Channel]] = {
     cls.kind: cls for cls in (PopularityChannel, ItemCFChannel, SessionKNNChannel, ProfileChannel,
-                              YouTubeDNNChannel, MINDChannel)
+                              YouTubeDNNChannel, MINDChannel, SDMChannel)
 }
 
 

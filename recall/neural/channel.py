@@ -27,7 +27,7 @@ import logging
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
@@ -44,9 +44,11 @@ TRAINING_FILE = "training.json"
 
 class NeuralChannel(Channel):
     """Base of the neural recall channels (see the module docstring). Subclasses set
-    ``kind``, ``spaces`` (also the reason names) and ``build_model``."""
+    ``kind``, ``spaces`` (also the reason names) and ``build_model``. ``spaces`` is read
+    on the instance, so a channel whose spaces depend on its settings (SDM's ``fusion``)
+    overrides it with a property; ``load`` asks the loaded instance."""
 
-    spaces: ClassVar[tuple[str, ...]] = ("item",)
+    spaces: tuple[str, ...] = ("item",)
 
     def __init__(self, config) -> None:
         super().__init__(config)
@@ -137,7 +139,7 @@ class NeuralChannel(Channel):
         loaded = super().load(folder)
         assert isinstance(loaded, NeuralChannel)
         loaded._folder = folder
-        loaded._indexes = {space: ItemIndex.load(folder / f"ann_{space}") for space in cls.spaces}
+        loaded._indexes = {space: ItemIndex.load(folder / f"ann_{space}") for space in loaded.spaces}
         try:
             saved = tf.saved_model.load(str(folder / QUERY_MODEL))
         except (OSError, ValueError) as err:

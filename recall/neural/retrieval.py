@@ -4,7 +4,8 @@ loop and its export.
 A model answers, for a batch of encoded Queries (:mod:`encore.recall.neural.encoding`),
 ``query_outputs(features) -> {space: (vectors (B, K, D), mask (B, K))}``: K query
 vectors per *space* (YouTube-DNN: one space "item", K = 1; MIND: K interests; SDM:
-"short" and "long"), and ``item_vectors(space, codes) -> (N, D)`` for track codes.
+"short_term" and "long_term", or one "fused" space), and ``item_vectors(space, codes) ->
+(N, D)`` for track codes.
 Vectors are L2-normalised, so inner product = cosine.
 
 Loss (``compute_loss``, a ``tfrs.Model``): per space, ``training_query`` picks one (B, D)
