@@ -666,6 +666,10 @@ def _default_channels() -> list[ChannelConfig]:
         ChannelConfig(name="item_cf", kind="item_cf", k=500, quota=200),
         ChannelConfig(name="session_knn", kind="session_knn", k=500, quota=150),
         ChannelConfig(name="profile", kind="profile", k=300, quota=100),
+        # the neural channels: switched on by `enabled: true` once trained (encore train recall --channel)
+        ChannelConfig(name="youtube_dnn", kind="youtube_dnn", k=500, quota=150, enabled=False),
+        ChannelConfig(name="mind", kind="mind", k=500, quota=150, enabled=False),
+        ChannelConfig(name="sdm", kind="sdm", k=500, quota=150, enabled=False),
     ]
 
 

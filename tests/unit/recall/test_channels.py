@@ -162,7 +162,7 @@ def fitted_channels():
     t = tables(catalog([1, 2, 3, 4, 5]), events, users=USERS,
                item_graph=pd.DataFrame({"src_track_id": [1, 2], "dst_track_id": [2, 3], "weight": [0.5, 1.0]}),
                sessions=SESSIONS)
-    return [build_channel(c).fit(t) for c in RecallConfig().channels]
+    return [build_channel(c).fit(t) for c in RecallConfig().enabled]
 
 
 def test_every_configured_kind_is_registered():
@@ -171,7 +171,7 @@ def test_every_configured_kind_is_registered():
     assert set(CHANNEL_KINDS) == set(CHANNEL_PARAMS)
 
 
-@pytest.mark.parametrize("position", range(len(RecallConfig().channels)))
+@pytest.mark.parametrize("position", range(len(RecallConfig().enabled)))
 def test_save_load_gives_identical_recall(tmp_path, position):
     original = fitted_channels()[position]
     original.save(tmp_path / original.name)

@@ -19,7 +19,7 @@ def holdout(recall_world, recall_batch):
 
 def test_co_listening_channels_beat_popularity_on_the_held_out_day(holdout):
     assert len(holdout.queries) > 50 and holdout.tables.item_graph is not None
-    channels = [build_channel(c).fit(holdout.tables) for c in RecallConfig().channels]
+    channels = [build_channel(c).fit(holdout.tables) for c in RecallConfig().enabled]
     results = evaluate_channels(channels, holdout.queries, holdout.truth, ks=(50, 200), new_truth=holdout.new_truth)
     popular = results["popular"]["recall@50"]
     assert results["item_cf"]["recall@50"] > popular

@@ -8,9 +8,10 @@ from pydantic import ValidationError
 from encore.platform.config import ChannelConfig, ItemCFParams, RecallConfig, load_config
 
 
-def test_default_recall_section_lists_the_baseline_channels():
+def test_default_recall_section_runs_the_baselines_and_lists_the_neural_channels_off():
     recall = load_config().recall
-    assert [c.kind for c in recall.channels] == ["popularity", "popularity", "popularity", "item_cf", "session_knn", "profile"]
+    assert [c.kind for c in recall.enabled] == ["popularity", "popularity", "popularity", "item_cf", "session_knn", "profile"]
+    assert {c.kind for c in recall.channels if not c.enabled} == {"youtube_dnn", "mind", "sdm"}
     assert recall.channel("item_cf").settings == ItemCFParams()
     assert recall.channel("trending").settings.half_life_hours == 24.0
 
