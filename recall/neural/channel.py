@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from abc import abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -63,8 +64,9 @@ class NeuralChannel(Channel):
     def reason_names(self) -> tuple[str, ...]:  # type: ignore[override]
         return self.spaces
 
+    @abstractmethod
     def build_model(self, vocab: Vocabulary):
-        raise NotImplementedError
+        """The untrained ``RetrievalModel`` of this kind."""
 
     def model_report(self, model, features: dict[str, np.ndarray]) -> dict[str, Any]:
         """Anything the model wants recorded after training (e.g. SDM's gate values)."""
