@@ -618,7 +618,10 @@ class KGWalkParams(_Section):
     choosing uniformly among the neighbours (row-normalised transitions).
     ``normalise``: ``"path"`` scores each meta-path's reach given that its walk goes
     anywhere for this listener (divided by the walk's surviving mass), ``"walk"`` uses
-    the raw reach probability. ``path_weights``: fixed weights per meta-path; empty =
+    the raw reach probability. ``pivot_focus``: a listener's mass on each pivot m
+    becomes m ** pivot_focus (rescaled to the same total) before the walk returns, so
+    above 1 a show many of their plays lead to outweighs shows one play touches.
+    ``path_weights``: fixed weights per meta-path; empty =
     counted from the log at fit time (each meta-path's precision: the reach mass it puts
     on listeners' next discoveries per unit of mass it spreads, normalised to sum 1;
     at most ``max_fit_events`` discoveries, seeded sample). Source weights as item-CF
@@ -632,6 +635,7 @@ class KGWalkParams(_Section):
         "season": ["in_album", "by_artist", "appeared_in"],
     }
     normalise: Literal["path", "walk"] = "path"
+    pivot_focus: float = Field(2.0, gt=0)
     path_weights: dict[str, float] = {}
     max_fit_events: int = Field(20_000, ge=1)
     recency_half_life_hours: float = Field(24.0, gt=0)
