@@ -608,6 +608,54 @@ class SDMParams(NeuralRecallParams):
     long_term_share: float = Field(0.5, ge=0, le=1)
 
 
+class KGWalkParams(_Section):
+    """``kg_walk`` channel: meta-path guided walks over the music knowledge graph
+    (encore.recall.kg_walk).
+
+    ``meta_paths``: name -> the relations walked from a track to the path's pivot
+    entity (each a relation of the triples, ``~relation`` walks it backwards); the walk
+    returns from the pivot to a track along the same relations reversed, every step
+    choosing uniformly among the neighbours (row-normalised transitions).
+    ``normalise``: ``"path"`` scores each meta-path's reach given that its walk goes
+    anywhere for this listener (divided by the walk's surviving mass), ``"walk"`` uses
+    the raw reach probability. ``pivot_focus``: a listener's mass on each pivot m
+    becomes m ** pivot_focus (rescaled to the same total) before the walk returns, so
+    above 1 a show many of their plays lead to outweighs shows one play touches.
+    ``path_weights``: fixed weights per meta-path; empty =
+    counted from the log at fit time (each meta-path's precision: the reach mass it puts
+    on listeners' next discoveries per unit of mass it spreads, normalised to sum 1;
+    at most ``max_fit_events`` discoveries, seeded sample). Source weights as item-CF
+    (recency half-life, heart boost, skip penalty, ``max_sources`` per sequence); heard
+    tracks (plays, hearts, skips, dislikes, the session) are never candidates."""
+
+    meta_paths: dict[str, list[str]] = {
+        "album": ["in_album"],
+        "artist": ["in_album", "by_artist"],
+        "soundtrack": ["soundtrack_of"],
+        "season": ["in_album", "by_artist", "appeared_in"],
+    }
+    normalise: Literal["path", "walk"] = "path"
+    pivot_focus: float = Field(2.0, gt=0)
+    path_weights: dict[str, float] = {}
+    max_fit_events: int = Field(20_000, ge=1)
+    recency_half_life_hours: float = Field(24.0, gt=0)
+    heart_boost: float = Field(1.0, ge=0)
+    skip_penalty: float = Field(1.0, ge=0)
+    max_sources: int = Field(50, ge=1)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _known_paths(self) -> "KGWalkParams":
+        if not self.meta_paths or any(not steps for steps in self.meta_paths.values()):
+            raise ValueError("kg_walk: meta_paths must name at least one non-empty path")
+        unknown = sorted(set(self.path_weights) - set(self.meta_paths))
+        if unknown:
+            raise ValueError(f"kg_walk: path_weights for unknown meta-paths {unknown}")
+        if any(w < 0 for w in self.path_weights.values()):
+            raise ValueError("kg_walk: path weights must be >= 0")
+        return self
+
+
 CHANNEL_PARAMS: dict[str, type[_Section]] = {
     "popularity": PopularityParams,
     "item_cf": ItemCFParams,
@@ -616,6 +664,7 @@ CHANNEL_PARAMS: dict[str, type[_Section]] = {
     "youtube_dnn": YouTubeDNNParams,
     "mind": MINDParams,
     "sdm": SDMParams,
+    "kg_walk": KGWalkParams,
 }
 """Known recall channel kinds and the typed parameters of each (the registry of the
 channel classes, ``encore.recall.CHANNEL_KINDS``, has exactly these keys)."""
@@ -670,6 +719,8 @@ def _default_channels() -> list[ChannelConfig]:
         ChannelConfig(name="youtube_dnn", kind="youtube_dnn", k=500, quota=150, enabled=False),
         ChannelConfig(name="mind", kind="mind", k=500, quota=150, enabled=False),
         ChannelConfig(name="sdm", kind="sdm", k=500, quota=150, enabled=False),
+        # knowledge-graph walks: needs the world's kg/triples.parquet in the recall tables
+        ChannelConfig(name="kg_walk", kind="kg_walk", k=500, quota=150, enabled=False),
     ]
 
 

@@ -14,8 +14,10 @@ Contracts (docs/design.md, "The contracts every model plugs into"):
   behind ``encore eval recall``.
 
 Baseline channels: popularity.py (popular / trending / by hour), item_cf.py,
-session_knn.py (V-SKNN), profile.py. Heavy imports stay inside these modules; importing
-``encore.recall`` only loads numpy and pandas.
+session_knn.py (V-SKNN), profile.py. Knowledge graph: kg.py (the graph from the
+triples) and kg_walk.py (meta-path walks whose candidates carry the path as reason).
+Heavy imports stay inside these modules; importing ``encore.recall`` only loads numpy
+and pandas.
 """
 
 from encore.recall.channel import Candidates, Channel, ChannelArtifactError

@@ -14,7 +14,10 @@ A channel is
 ``Candidates``: ``track_ids`` (int64, shape (n,)), ``scores`` (float32, (n,)), sorted by
 score descending (ties: smaller track id first), n <= k, and optionally ``reasons``
 (int16, (n,)) indexing the channel's ``reason_names`` (a string id per candidate: why it
-was found, e.g. ``"hour"`` or ``"profile_genre"``).
+was found, e.g. ``"hour"`` or ``"profile_genre"``). A channel whose reasons are
+specific to the query (the ``kg_walk`` paths) also gives ``reason_texts``, aligned with
+``reason_names``: the sentence serving returns as the item's explanation (serving falls
+back to its per-channel text where there is none).
 """
 
 from __future__ import annotations
@@ -47,12 +50,15 @@ class Candidates:
     scores: np.ndarray
     reasons: np.ndarray | None = None
     reason_names: tuple[str, ...] = ()
+    reason_texts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.track_ids.shape != self.scores.shape or self.track_ids.ndim != 1:
             raise ValueError("track_ids and scores must be 1-d arrays of one length")
         if self.reasons is not None and self.reasons.shape != self.track_ids.shape:
             raise ValueError("reasons must align with track_ids")
+        if self.reason_texts and len(self.reason_texts) != len(self.reason_names):
+            raise ValueError("reason_texts must align with reason_names")
 
     def __len__(self) -> int:
         return len(self.track_ids)
@@ -65,6 +71,12 @@ class Candidates:
         if self.reasons is None:
             return None
         return self.reason_names[int(self.reasons[i])]
+
+    def text_of(self, i: int) -> str | None:
+        """The explanation sentence of candidate ``i``, when the channel gives one."""
+        if self.reasons is None or not self.reason_texts:
+            return None
+        return self.reason_texts[int(self.reasons[i])]
 
 
 class Channel(ABC):

@@ -10,6 +10,7 @@ from pathlib import Path
 from encore.platform.config import ChannelConfig, RecallConfig
 from encore.recall.channel import Channel, ChannelArtifactError, read_channel_meta
 from encore.recall.item_cf import ItemCFChannel
+from encore.recall.kg_walk import KGWalkChannel
 from encore.recall.neural.channels import MINDChannel, SDMChannel, YouTubeDNNChannel
 from encore.recall.popularity import PopularityChannel
 from encore.recall.profile import ProfileChannel
@@ -17,7 +18,7 @@ from encore.recall.session_knn import SessionKNNChannel
 
 CHANNEL_KINDS: dict[str, type[Channel]] = {
     cls.kind: cls for cls in (PopularityChannel, ItemCFChannel, SessionKNNChannel, ProfileChannel,
-                              YouTubeDNNChannel, MINDChannel, SDMChannel)
+                              YouTubeDNNChannel, MINDChannel, SDMChannel, KGWalkChannel)
 }
 
 

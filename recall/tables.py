@@ -16,6 +16,11 @@ Contents (pandas frames; ``ts_ms`` columns are epoch milliseconds, int64):
 * ``recall_samples``: the ``recall_samples`` batch table of the window (user_id,
   session_id, scenario, ts, target_track_id, label; capped by the sampling rule), or
   None;
+* ``triples``: the knowledge graph (``kg/triples.parquet``: head, relation, tail over
+  typed entity ids such as ``track:12``, ``show:3``), or None;
+* ``entity_names``: display names of knowledge-graph entities (entity, name: the
+  ``artist:<id>`` rows from ``catalog/artists.parquet``, ``show:<id>`` rows from
+  ``catalog/shows.parquet``), or None;
 * ``query_params`` / ``sampling``: the Query rule and the per-listener sampling rule
   the tables were made with, for channels that build Queries or samples from the log
   themselves (the neural channels);
@@ -53,6 +58,8 @@ class RecallTables:
     item_graph: pd.DataFrame | None = None
     sessions: pd.DataFrame | None = None
     recall_samples: pd.DataFrame | None = None
+    triples: pd.DataFrame | None = None
+    entity_names: pd.DataFrame | None = None
     query_params: QueryParams = QueryParams()
     sampling: SamplingConfig = SamplingConfig()
     derived: dict = field(default_factory=dict, compare=False, repr=False)
@@ -133,6 +140,20 @@ def read_events(world_dir: Path, days: list[date]) -> pd.DataFrame:
     return with_ts_ms(pd.concat(frames, ignore_index=True))
 
 
+def read_knowledge_graph(world_dir: Path | str) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """(triples, entity_names) of a world folder; None where the files are absent."""
+    world_dir = Path(world_dir)
+    triples_file = world_dir / "kg" / "triples.parquet"
+    triples = pq.read_table(triples_file).to_pandas() if triples_file.is_file() else None
+    names = []
+    for file, key, prefix in (("artists.parquet", "artist_id", "artist:"), ("shows.parquet", "show_id", "show:")):
+        path = world_dir / "catalog" / file
+        if path.is_file():
+            table = pq.read_table(path, columns=[key, "name"]).to_pandas()
+            names.append(pd.DataFrame({"entity": prefix + table[key].astype(str), "name": table["name"].astype(str)}))
+    return triples, (pd.concat(names, ignore_index=True) if names else None)
+
+
 RECALL_SAMPLE_COLUMNS = ["user_id", "session_id", "scenario", "ts", "target_track_id", "label"]
 
 
@@ -149,6 +170,7 @@ def load_recall_tables(world_dir: Path | str, batch_dir: Path | str | None, unti
                                     "duration_ms", "popularity"]).to_pandas()
     users_file = world_dir / "users" / "users.parquet"
     users = pq.read_table(users_file).to_pandas() if users_file.is_file() else None
+    triples, entity_names = read_knowledge_graph(world_dir)
     graph = sessions = samples = None
     if batch_dir is not None:
         batch_dir = Path(batch_dir)
@@ -171,4 +193,5 @@ def load_recall_tables(world_dir: Path | str, batch_dir: Path | str | None, unti
         samples = pd.concat(sample_parts, ignore_index=True) if sample_parts else None
     return RecallTables(tracks=tracks, events=events, as_of_ms=as_of, users=users,
                         item_graph=graph, sessions=sessions, recall_samples=samples,
+                        triples=triples, entity_names=entity_names,
                         query_params=query_params or QueryParams(), sampling=sampling or SamplingConfig())

@@ -23,7 +23,9 @@ class ChannelAnswer:
     ``quota`` of them (the best, after dropping blocked tracks) enter the merged list;
     ``reason`` is the default explanation of a candidate it found (a channel with
     per-candidate reasons, like ``profile``, overrides it through ``reason_texts``:
-    reason name -> text)."""
+    reason name -> text; candidates that carry their own ``Candidates.reason_texts``,
+    like ``kg_walk``'s paths, are explained by those unless ``reason_texts`` names
+    their reason)."""
 
     name: str
     candidates: Candidates
@@ -84,9 +86,10 @@ def merge(answers: Sequence[ChannelAnswer], blocked: np.ndarray, rrf_k: float) -
         ranks.append(np.arange(1, len(kept) + 1, dtype=np.float64))
         chans.append(np.full(len(kept), c, dtype=np.int64))
         text = np.full(len(kept), answer.reason, dtype=object)
-        if cand.reasons is not None and answer.reason_texts and len(kept):
+        if cand.reasons is not None and (answer.reason_texts or cand.reason_texts) and len(kept):
             lookup = dict(answer.reason_texts)
-            reason_of = np.array([lookup.get(n, answer.reason) for n in cand.reason_names], dtype=object)
+            own = cand.reason_texts or (answer.reason,) * len(cand.reason_names)
+            reason_of = np.array([lookup.get(n, t) for n, t in zip(cand.reason_names, own)], dtype=object)
             text = reason_of[cand.reasons[kept].astype(np.int64)]
         reasons.append(text)
     names = tuple(a.name for a in answers)
