@@ -17,8 +17,10 @@ log by the same rule) and measured on it:
 * **SDM two spaces vs gated fusion**: a next-in-session protocol, because a day-start
   Query has no session: for sampled held-out sessions with at least 4 plays, a Query
   at the start of the 3rd play; targets = the session's later complete plays, split by
-  the session's true active interest (``truth/sessions``): tracks of the interest's
-  genre ("session interest") and the others ("long-term taste"); recall@K on each. The
+  the world's truth: tracks of the session's active interest genre (``truth/sessions``)
+  are "session interest"; of the others, tracks by one of the listener's favourite
+  artists or of a genre they weigh >= ``LONG_TERM_GENRE_WEIGHT`` (``truth/user_taste``)
+  are "long-term taste"; the rest (popularity, chance) "other". Recall@K on each. The
   gated model's learned gate values are reported from its training.
 * **sample cap on vs off** (YouTube-DNN, bots in the world): recall for regular
   listeners and the bots' share of training samples, with and without the cap.
@@ -48,6 +50,7 @@ from encore.recall.query import Query, Session
 log = logging.getLogger(__name__)
 
 KS = (50, 200, 500)
+LONG_TERM_GENRE_WEIGHT = 0.5
 
 
 def _neural_variants(samples: int, epochs: int) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -90,48 +93,55 @@ def _interest_coverage(found, users: np.ndarray, interests: pd.DataFrame, tracks
 
 
 def _session_protocol(world, holdout, test_day: date, params, max_sessions: int, seed: int, bots: set[int]
-                      ) -> tuple[list[Query], list[np.ndarray], list[np.ndarray]]:
-    """Queries at the 3rd play of sampled held-out sessions; (queries, session-interest
-    targets, long-term targets) (see the module docstring)."""
+                      ) -> tuple[list[Query], dict[str, list[np.ndarray]]]:
+    """Queries at the 3rd play of sampled held-out sessions and their targets by kind:
+    "session_interest", "long_term_taste", "other" (see the module docstring)."""
     from encore.platform.contracts.labels import is_complete_play
     from encore.recall.queries import queries_from_log
     from encore.recall.tables import read_events
 
+    tracks = holdout.tables.tracks
     day = read_events(Path(world.path), [test_day])
-    day = day[day["user_id"].notna()]
-    day = day[~day["user_id"].isin(bots)]
-    sessions = world.truth("sessions", ["session_id", "interest_genre"])
-    genre_of = holdout.tables.tracks.set_index("track_id")["genre"]
+    day = day[day["user_id"].notna() & ~day["user_id"].isin(bots)]
+    interest = dict(world.truth("sessions", ["session_id", "interest_genre"]).itertuples(index=False))
+    taste = world.truth("user_taste", ["user_id", "genre_weights", "artist_weights"])
+    liked_genres = {u: {g for g, w in (gw or []) if w >= LONG_TERM_GENRE_WEIGHT}
+                    for u, gw in zip(taste["user_id"], taste["genre_weights"])}
+    liked_artists = {u: {a for a, w in (aw or []) if w > 0} for u, aw in zip(taste["user_id"], taste["artist_weights"])}
+    genre_of = dict(zip(tracks["track_id"].tolist(), tracks["genre"].tolist()))
+    artist_of = dict(zip(tracks["track_id"].tolist(), tracks["artist_id"].tolist()))
     plays = day[day["action"] == "play_start"].sort_values(["ts_ms", "event_id"])
-    ends = day[day["action"] == "play_end"].merge(holdout.tables.tracks[["track_id", "duration_ms"]], on="track_id")
+    ends = day[day["action"] == "play_end"].merge(tracks[["track_id", "duration_ms"]], on="track_id")
     ends = ends[is_complete_play(ends["played_ms"].astype("float64"), ends["duration_ms"]).fillna(False)]
     counts = plays.groupby("session_id").size()
     eligible = counts[counts >= 4].index.to_numpy()
-    rng = np.random.default_rng(seed)
     if len(eligible) > max_sessions:
-        eligible = rng.choice(eligible, size=max_sessions, replace=False)
-    interest = dict(zip(sessions["session_id"], sessions["interest_genre"]))
-    at_rows, short_t, long_t = [], [], []
-    by_session = plays[plays["session_id"].isin(set(eligible))].groupby("session_id")
-    ends_by_session = {s: g for s, g in ends[ends["session_id"].isin(set(eligible))].groupby("session_id")}
-    for sid, g in by_session:
+        eligible = np.random.default_rng(seed).choice(eligible, size=max_sessions, replace=False)
+    chosen = set(eligible.tolist()) & set(interest)
+    ends_by_session = {s: g for s, g in ends[ends["session_id"].isin(chosen)].groupby("session_id")}
+    at_rows = []
+    targets: dict[str, list[np.ndarray]] = {"session_interest": [], "long_term_taste": [], "other": []}
+    for sid, g in plays[plays["session_id"].isin(chosen)].groupby("session_id"):
         third = g.iloc[2]
         later = ends_by_session.get(sid)
         if later is None:
             continue
-        later = later[later["ts_ms"] >= third["ts_ms"]]
-        targets = np.unique(later["track_id"].to_numpy(np.int64))
-        if not len(targets) or sid not in interest:
+        done = np.unique(later.loc[later["ts_ms"] >= third["ts_ms"], "track_id"].to_numpy(np.int64))
+        if not len(done):
             continue
-        genres = genre_of.reindex(targets).to_numpy()
-        at_rows.append((int(third["user_id"]), int(third["ts_ms"]), third["scenario"]))
-        short_t.append(targets[genres == interest[sid]])
-        long_t.append(targets[genres != interest[sid]])
+        user = int(third["user_id"])
+        kind = {t: "session_interest" if genre_of.get(t) == interest[sid]
+                else "long_term_taste" if (genre_of.get(t) in liked_genres.get(user, ())
+                                           or artist_of.get(t) in liked_artists.get(user, ()))
+                else "other" for t in done.tolist()}
+        at_rows.append((user, int(third["ts_ms"]), third["scenario"]))
+        for name, kept in targets.items():
+            kept.append(np.array([t for t in done.tolist() if kind[t] == name], np.int64))
     at = pd.DataFrame(at_rows, columns=["user_id", "request_ms", "scenario"])
     at["user_id"] = at["user_id"].astype("Int64")
     events = pd.concat([holdout.tables.events, day], ignore_index=True)
-    queries = queries_from_log(events, at, tracks=holdout.tables.tracks, users=holdout.tables.users, params=params)
-    return queries, short_t, long_t
+    queries = queries_from_log(events, at, tracks=tracks, users=holdout.tables.users, params=params)
+    return queries, targets
 
 
 def _profile_only(q: Query) -> Query:
@@ -229,11 +239,10 @@ def run(world_dir: Path, batch_dir: Optional[Path], out: Path, *, test_day: Opti
 
     sdm = pick("sdm", "sdm_gated", "youtube_dnn", "item_cf", "popularity")
     if any(c.kind == "sdm" for c in sdm):
-        queries, short_t, long_t = _session_protocol(world, holdout, day, params, max_sessions, seed=1, bots=bots)
+        queries, targets = _session_protocol(world, holdout, day, params, max_sessions, seed=1, bots=bots)
         ab["sdm_session_protocol"] = {
             "sessions": len(queries),
-            "session_interest_targets": _recall_table(sdm, queries, short_t, (50, 200)),
-            "long_term_targets": _recall_table(sdm, queries, long_t, (50, 200)),
+            **{f"{name}_targets": _recall_table(sdm, queries, truth, (50, 200)) for name, truth in targets.items()},
             "gate": channels["sdm_gated"].training.get("report") if "sdm_gated" in channels else None,
         }
 
