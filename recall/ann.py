@@ -44,7 +44,7 @@ import numpy as np
 
 from encore.platform.checksums import sha256_file
 from encore.platform.config import AnnConfig
-from encore.recall.channel import ChannelArtifactError
+from encore.recall.channel import ChannelArtifactError, read_artifact_json
 
 log = logging.getLogger(__name__)
 
@@ -236,12 +236,7 @@ def _save_array(path: Path, array: np.ndarray) -> None:
 
 def _read_meta(folder: Path) -> dict[str, Any]:
     file = folder / INDEX_FILE
-    try:
-        meta = json.loads(file.read_text())
-    except FileNotFoundError as err:
-        raise ChannelArtifactError(f"{file} not found: not an item index") from err
-    except json.JSONDecodeError as err:
-        raise ChannelArtifactError(f"{file} is not valid JSON: {err}") from err
+    meta = read_artifact_json(file, "an item index")
     if meta.get("kind") != KIND:
         raise ChannelArtifactError(f"{file}: kind {meta.get('kind')!r}, not {KIND!r}")
     if meta.get("format_version") != FORMAT_VERSION:

@@ -152,14 +152,20 @@ class Channel(ABC):
             raise ChannelArtifactError(f"channel {self.name} is not fitted (fit or load it first)")
 
 
-def read_channel_meta(folder: Path | str) -> dict[str, Any]:
-    file = Path(folder) / CHANNEL_FILE
+def read_artifact_json(file: Path, what: str) -> dict[str, Any]:
+    """A JSON file of an artifact folder; ``ChannelArtifactError`` naming the file when it
+    is missing (not ``what``: a channel artifact, an item index) or not JSON."""
     try:
-        meta = json.loads(file.read_text())
+        return json.loads(file.read_text())
     except FileNotFoundError as err:
-        raise ChannelArtifactError(f"{file} not found: not a channel artifact") from err
+        raise ChannelArtifactError(f"{file} not found: not {what}") from err
     except json.JSONDecodeError as err:
         raise ChannelArtifactError(f"{file} is not valid JSON: {err}") from err
+
+
+def read_channel_meta(folder: Path | str) -> dict[str, Any]:
+    file = Path(folder) / CHANNEL_FILE
+    meta = read_artifact_json(file, "a channel artifact")
     for key in ("kind", "format_version", "config", "arrays"):
         if key not in meta:
             raise ChannelArtifactError(f"{file} lacks {key!r}")

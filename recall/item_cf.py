@@ -34,6 +34,24 @@ from encore.recall.sparse import Csr, TrackIndex, batch_times_csr, split_rows, s
 HOUR_MS = 3_600_000
 
 
+def source_parts(queries: Sequence[Query], index: TrackIndex, p) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The recency-weighted sources of each query by sequence ("play", "heart",
+    "skip"): (rows, catalog columns, signed weights) of the formula above, with ``p``
+    giving ``recency_half_life_hours``, ``heart_boost``, ``skip_penalty`` and
+    ``max_sources`` (unsummed: a track may appear in several sequences)."""
+    half_life = p.recency_half_life_hours * HOUR_MS
+    now = np.fromiter((q.context.request_ms for q in queries), dtype=np.int64, count=len(queries))
+    parts = {}
+    for name, ids, ts, sign in (("play", "play_track_ids", "play_ts_ms", 1.0),
+                                ("heart", "heart_track_ids", "heart_ts_ms", p.heart_boost),
+                                ("skip", "skip_track_ids", "skip_ts_ms", -p.skip_penalty)):
+        rows, tracks, times = sequence_batch(queries, ids, ts, last=p.max_sources)
+        cols, known = index.columns(tracks)
+        recency = 0.5 ** (np.maximum(now[rows] - times, 0) / half_life)
+        parts[name] = (rows[known], cols[known], sign * recency[known])
+    return parts
+
+
 class ItemCFChannel(Channel):
     kind = "item_cf"
 
@@ -59,18 +77,8 @@ class ItemCFChannel(Channel):
 
     def source_weights(self, queries: Sequence[Query]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The (B, n) source batch (rows, columns, weights) of the formula above."""
-        p = self.settings
-        half_life = p.recency_half_life_hours * HOUR_MS
-        now = np.fromiter((q.context.request_ms for q in queries), dtype=np.int64, count=len(queries))
-        parts = []
-        for ids, ts, sign in (("play_track_ids", "play_ts_ms", 1.0),
-                              ("heart_track_ids", "heart_ts_ms", p.heart_boost),
-                              ("skip_track_ids", "skip_ts_ms", -p.skip_penalty)):
-            rows, tracks, times = sequence_batch(queries, ids, ts, last=p.max_sources)
-            cols, known = self._index.columns(tracks)
-            recency = 0.5 ** (np.maximum(now[rows] - times, 0) / half_life)
-            parts.append((rows[known], cols[known], sign * recency[known]))
-        rows, cols, vals = (np.concatenate(x) for x in zip(*parts))
+        parts = source_parts(queries, self._index, self.settings)
+        rows, cols, vals = (np.concatenate(x) for x in zip(*parts.values()))
         return sum_duplicates(rows, cols, vals, len(self._index))
 
     def recall(self, queries: Sequence[Query], k: int) -> list[Candidates]:

@@ -77,6 +77,7 @@ import pandas as pd
 
 from encore.platform.contracts.labels import is_complete_play
 from encore.recall.channel import Candidates, Channel, ChannelArtifactError
+from encore.recall.item_cf import source_parts
 from encore.recall.kg import TRACK, KnowledgeGraph, invert_steps, parse_step
 from encore.recall.query import Query, sequence_batch
 from encore.recall.sparse import Csr, TrackIndex, batch_times_csr, split_rows, sum_duplicates, top_k_index
@@ -220,21 +221,11 @@ class KGWalkChannel(Channel):
     def source_weights(self, queries: Sequence[Query]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(rows, columns, a, hearted): each query's sources with weights divided by
         its total positive weight, and whether the source is among its hearts."""
-        p = self.settings
-        half_life = p.recency_half_life_hours * HOUR_MS
-        now = np.fromiter((q.context.request_ms for q in queries), dtype=np.int64, count=len(queries))
         n = len(self._index)
-        parts, heart_keys = [], np.zeros(0, np.int64)
-        for ids, ts, sign in (("play_track_ids", "play_ts_ms", 1.0),
-                              ("heart_track_ids", "heart_ts_ms", p.heart_boost),
-                              ("skip_track_ids", "skip_ts_ms", -p.skip_penalty)):
-            rows, tracks, times = sequence_batch(queries, ids, ts, last=p.max_sources)
-            cols, known = self._index.columns(tracks)
-            recency = 0.5 ** (np.maximum(now[rows] - times, 0) / half_life)
-            parts.append((rows[known], cols[known], sign * recency[known]))
-            if ids == "heart_track_ids":
-                heart_keys = rows[known] * n + cols[known]
-        all_rows, all_cols, all_vals = (np.concatenate(x) for x in zip(*parts))
+        parts = source_parts(queries, self._index, self.settings)
+        heart_rows, heart_cols, _ = parts["heart"]
+        heart_keys = heart_rows * n + heart_cols
+        all_rows, all_cols, all_vals = (np.concatenate(x) for x in zip(*parts.values()))
         rows, cols, vals = sum_duplicates(all_rows, all_cols, all_vals, n)
         total = np.bincount(rows, weights=np.maximum(vals, 0.0), minlength=len(queries))
         keep = (total[rows] > 0) & (vals != 0)
