@@ -278,10 +278,55 @@ def run(world_dir: Path, batch_dir: Optional[Path], out: Path, *, test_day: Opti
         "versions": {"tensorflow": tf.__version__, "tensorflow_recommenders": tfrs.__version__,
                      "scann": _version("scann"), "numpy": np.__version__},
     })
+    report["claims"] = claims(report)
+    for claim, holds in report["claims"].items():
+        say(f"claim {claim}: {holds}")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, sort_keys=True, default=str) + "\n")
     say(f"wrote {out}")
     return report
+
+
+def claims(report: dict[str, Any]) -> dict[str, Any]:
+    """The design's claims, each checked on this run's numbers (True: it holds here)."""
+    main, ab = report["recall"], report["ablations"]
+    out: dict[str, Any] = {}
+
+    def at(name: str, metric: str) -> float:
+        return float(main[name][metric])
+
+    if "item_cf" in main:
+        out["each_neural_channel_beats_item_cf_at_recall_200"] = {
+            n: at(n, "recall@200") > at("item_cf", "recall@200") for n in ("youtube_dnn", "mind", "sdm") if n in main}
+    if "pooling" in ab:
+        out["self_attention_beats_mean_pooling_at_recall_200"] = (
+            at("youtube_dnn", "recall@200") > at("youtube_dnn_mean_pooling", "recall@200"))
+    cov = ab.get("mind_interest_coverage", {})
+    if {"mind", "mind_single_vector", "mind_fixed_k"} <= set(cov):
+        for k in (50, 200):
+            key = f"artist_coverage@{k}"
+            out[f"mind_dynamic_k_covers_more_interests_than_one_vector_{key}"] = (
+                cov["mind"][key] > cov["mind_single_vector"][key])
+            out[f"mind_dynamic_k_covers_more_interests_than_fixed_k_{key}"] = (
+                cov["mind"][key] > cov["mind_fixed_k"][key])
+    sdm = ab.get("sdm_session_protocol", {})
+    for target in ("session_interest", "long_term_taste"):
+        table = sdm.get(f"{target}_targets", {})
+        if {"sdm", "sdm_gated"} <= set(table):
+            out[f"sdm_two_spaces_beat_gated_fusion_on_{target}_recall_200"] = (
+                table["sdm"]["recall@200"] > table["sdm_gated"]["recall@200"])
+    gate = (sdm.get("gate") or {}).get("long_term_gate")
+    if gate:
+        out["gated_fusion_starves_the_long_term_part (mean long-term gate < 0.1)"] = gate["mean"] < 0.1
+    cap = ab.get("sample_cap", {})
+    if {"youtube_dnn", "youtube_dnn_no_sample_cap"} <= set(cap):
+        out["sample_cap_helps_regular_listeners_at_recall_500"] = (
+            cap["youtube_dnn"]["recall@500"] > cap["youtube_dnn_no_sample_cap"]["recall@500"])
+    cold = ab.get("profile_only_queries", {})
+    if {"youtube_dnn", "popularity"} <= set(cold):
+        out["profile_only_youtube_dnn_beats_popularity_at_recall_200"] = (
+            cold["youtube_dnn"]["recall@200"] > cold["popularity"]["recall@200"])
+    return out
 
 
 def _version(name: str) -> str:
