@@ -1,5 +1,15 @@
 """Keras layers shared by the rankers.
 
+- ``FeatureEncoder``: raw features -> dense rows (below).
+- ``Dice`` (Zhou et al. 2018, DIN section 4.3) and ``activation_layer`` (``relu`` |
+  ``prelu`` | ``dice``): the MLP activations of the sequence rankers.
+- ``LocalActivationUnit`` (DIN's attention): behaviour keys (B, T, D) against candidate
+  queries (N, D) -> unnormalised weights (N, T), its first layer split so the key part
+  is computed once per listener.
+- ``InterestEvolution`` (DIEN's interest-evolving layer): the GRU family AUGRU / AGRU /
+  AIGRU run for N candidates at once over (N, T, H) tensors, input projections
+  precomputed once per listener (``project_inputs``).
+
 ``FeatureEncoder(spec, names, embedding_dim)`` turns raw feature tensors (the
 ``FeatureSpec``'s dtypes, each shape (B,)) into one dense row per example, shape
 (B, D) with D = embedding_dim per categorical feature + 1 per numeric feature: a lookup
@@ -18,7 +28,9 @@ from encore.ranking.features import Feature, FeatureSpec
 
 
 class FeatureEncoder(tf.keras.layers.Layer):
-    """Raw features ``{name: (B,)}`` -> (B, D) (see the module docstring)."""
+    """Raw features ``{name: (B,)}`` -> (B, D) (see the module docstring); any leading
+    shape works the same way: ``{name: (B, T)}`` -> (B, T, D) (behaviour sequences
+    embedded with the candidate's tables)."""
 
     def __init__(self, spec: FeatureSpec, names: Sequence[str], embedding_dim: int, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -56,7 +68,7 @@ class FeatureEncoder(tf.keras.layers.Layer):
         if f.transform == "log_norm":
             x = tf.math.log1p(tf.maximum(x, 0.0))
         x = (x - f.mean) / f.std
-        return tf.where(tf.math.is_finite(x), x, tf.zeros_like(x))[:, None]
+        return tf.where(tf.math.is_finite(x), x, tf.zeros_like(x))[..., None]
 
     def call(self, inputs: Mapping[str, tf.Tensor]) -> tf.Tensor:
         parts = []
@@ -67,3 +79,175 @@ class FeatureEncoder(tf.keras.layers.Layer):
             else:
                 parts.append(self._numeric(f, x))
         return tf.concat(parts, axis=-1)
+
+
+    def index(self, name: str, x: tf.Tensor) -> tf.Tensor:
+        """Embedding-row indices of the raw values ``x`` of categorical feature ``name``."""
+        return self._index(next(f for f in self._features if f.name == name), x)
+
+    def table(self, name: str) -> tf.Variable:
+        """The embedding table of categorical feature ``name``."""
+        return self._embeddings[name].embeddings
+
+
+# ----------------------------------------------------------------------------- activations
+class Dice(tf.keras.layers.Layer):
+    """Data-adaptive activation of DIN (Zhou et al. 2018, eq. 9):
+    ``p(s) = sigmoid((s - E[s]) / sqrt(Var[s] + eps))``, ``f(s) = p s + (1 - p) alpha s``,
+    with E / Var the mini-batch statistics in training and their moving averages at
+    inference (a BatchNormalization without scale or offset); ``alpha`` per unit.
+    Works on any (..., units) input."""
+
+    def __init__(self, epsilon: float = 1e-8, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+        self.norm = tf.keras.layers.BatchNormalization(center=False, scale=False, epsilon=epsilon,
+                                                       name="norm")
+
+    def build(self, input_shape) -> None:
+        self.alpha = self.add_weight(name="alpha", shape=(int(input_shape[-1]),), initializer="zeros")
+        super().build(input_shape)
+
+    def call(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
+        p = tf.sigmoid(self.norm(x, training=training))
+        return p * x + (1.0 - p) * self.alpha * x
+
+
+def activation_layer(kind: str, name: str) -> tf.keras.layers.Layer:
+    """``relu`` | ``prelu`` | ``dice`` as a layer taking ``training``."""
+    if kind == "dice":
+        return Dice(name=name)
+    if kind == "prelu":
+        return tf.keras.layers.PReLU(name=name)
+    if kind == "relu":
+        return tf.keras.layers.ReLU(name=name)
+    raise ValueError(f"unknown activation {kind!r}; known: relu, prelu, dice")
+
+
+def apply_activation(layer: tf.keras.layers.Layer, x: tf.Tensor, training: bool) -> tf.Tensor:
+    return layer(x, training=training) if isinstance(layer, Dice) else layer(x)
+
+
+# ----------------------------------------------------------------------------- DIN
+class LocalActivationUnit(tf.keras.layers.Layer):
+    """DIN's local activation unit (Zhou et al. 2018, Fig. 2): for behaviour ``k_t`` and
+    target ``q``, ``w_t = MLP([k_t, q, k_t - q, k_t * q]) -> Dense(1)``, unnormalised
+    (no softmax: the weights keep the intensity of the interest) and 0 where masked.
+
+    Shapes: keys (B, T, D) with B = 1 (one listener at serving) or B = N (one row per
+    candidate in training), queries (N, D), mask (B, T) -> weights (N, T).
+
+    The first Dense over the concatenation is split exactly:
+    ``W [k, q, k - q, k * q] + b = (Wk + Wd) k + (Wq - Wd) q + Wp (k * q) + b``, so
+    ``key_part(keys)`` (B, T, A1) runs once per listener (``listener_part``) and only the
+    query and product parts run per candidate. ``hidden`` = (A1, A2, ...) units,
+    ``activation`` relu | prelu | dice.
+    """
+
+    def __init__(self, hidden: Sequence[int] = (64, 16), activation: str = "dice", **kwargs) -> None:
+        super().__init__(**kwargs)
+        if not hidden:
+            raise ValueError("the local activation unit needs at least one hidden layer")
+        self.hidden = tuple(int(h) for h in hidden)
+        self.acts = [activation_layer(activation, f"act_{i}") for i in range(len(self.hidden))]
+        self.deeper = [tf.keras.layers.Dense(h, name=f"dense_{i}") for i, h in enumerate(self.hidden[1:], 1)]
+        self.out = tf.keras.layers.Dense(1, name="weight")
+
+    def build(self, input_shape) -> None:
+        d, a = int(input_shape[-1]), self.hidden[0]
+        self.w_key = self.add_weight(name="w_key", shape=(d, a), initializer="glorot_uniform")
+        self.w_query = self.add_weight(name="w_query", shape=(d, a), initializer="glorot_uniform")
+        self.w_diff = self.add_weight(name="w_diff", shape=(d, a), initializer="glorot_uniform")
+        self.w_prod = self.add_weight(name="w_prod", shape=(d, a), initializer="glorot_uniform")
+        self.bias = self.add_weight(name="bias", shape=(a,), initializer="zeros")
+        super().build(input_shape)
+
+    def key_part(self, keys: tf.Tensor) -> tf.Tensor:
+        """(B, T, D) -> (B, T, A1): the candidate-independent share of the first layer."""
+        if not self.built:
+            self.build(keys.shape)
+        return tf.matmul(keys, self.w_key + self.w_diff) + self.bias
+
+    def call(self, keys: tf.Tensor, queries: tf.Tensor, mask: tf.Tensor, key_part: tf.Tensor | None = None,
+             training: bool = False) -> tf.Tensor:
+        if not self.built:
+            self.build(keys.shape)
+        kp = self.key_part(keys) if key_part is None else key_part  # (B, T, A1)
+        qp = tf.matmul(queries, self.w_query - self.w_diff)  # (N, A1)
+        prod = tf.matmul(keys * queries[:, None, :], self.w_prod)  # (N, T, A1)
+        h = apply_activation(self.acts[0], kp + qp[:, None, :] + prod, training)
+        for dense, act in zip(self.deeper, self.acts[1:]):
+            h = apply_activation(act, dense(h), training)
+        w = tf.squeeze(self.out(h), -1)  # (N, T)
+        return w * tf.cast(mask, w.dtype)
+
+
+# ----------------------------------------------------------------------------- DIEN
+EVOLUTIONS: tuple[str, ...] = ("augru", "agru", "aigru", "gru")
+
+
+class InterestEvolution(tf.keras.layers.Layer):
+    """DIEN's interest-evolving layer (Zhou et al. 2019, section 4.3): a GRU over the
+    extractor's interest states ``i_t`` (T, H_in) steered by the attention ``a_t`` of
+    each target, written as one cell for the four variants (``kind``):
+
+    - ``u_t = sigmoid(W_u i_t + U_u h_{t-1} + b_u)``, ``r_t = sigmoid(W_r i_t + U_r h_{t-1} + b_r)``,
+      ``h~_t = tanh(W_h i_t + r_t * (U_h h_{t-1}) + b_h)``;
+    - ``augru``: ``u'_t = a_t u_t``, ``h_t = (1 - u'_t) h_{t-1} + u'_t h~_t`` (eq. 13-14);
+    - ``agru``: ``h_t = (1 - a_t) h_{t-1} + a_t h~_t`` (eq. 12);
+    - ``aigru``: the input scaled, ``i'_t = a_t i_t``, then a plain GRU step (eq. 11);
+    - ``gru``: a plain GRU step, no attention (then the layer does not depend on the
+      target and a ranker computes it once per listener).
+
+    Masked steps (padding) keep the state. Shapes: ``projected`` = ``project_inputs(i)``
+    (B, T, 3H) with B = 1 (serving: once per listener) or N; attention (N, T) (ignored
+    by ``gru``); mask (B, T) -> final state (N, H). The input projection does not
+    depend on the target (for ``aigru`` ``a_t (W i_t) = W (a_t i_t)`` is applied inside
+    the step), so per candidate only the recurrence runs: T steps over (N, H) tensors,
+    the steps unrolled (T is static) so each is a handful of small ops.
+    """
+
+    def __init__(self, units: int, kind: str = "augru", **kwargs) -> None:
+        super().__init__(**kwargs)
+        if kind not in EVOLUTIONS:
+            raise ValueError(f"unknown interest evolution {kind!r}; known: {EVOLUTIONS}")
+        self.units, self.kind = int(units), kind
+
+    def build(self, input_shape) -> None:
+        h = self.units
+        self.kernel = self.add_weight(name="kernel", shape=(int(input_shape[-1]), 3 * h),
+                                      initializer="glorot_uniform")  # W_u | W_r | W_h
+        self.recurrent = self.add_weight(name="recurrent_kernel", shape=(h, 3 * h),
+                                         initializer="orthogonal")  # U_u | U_r | U_h
+        self.bias = self.add_weight(name="bias", shape=(3 * h,), initializer="zeros")
+        super().build(input_shape)
+
+    def project_inputs(self, inputs: tf.Tensor) -> tf.Tensor:
+        """(B, T, H_in) -> (B, T, 3H): ``W i_t`` (the bias is added in the step)."""
+        if not self.built:
+            self.build(inputs.shape)
+        return tf.matmul(inputs, self.kernel)
+
+    def call(self, projected: tf.Tensor, attention: tf.Tensor | None, mask: tf.Tensor) -> tf.Tensor:
+        h_units = self.units
+        steps = int(projected.shape[1])
+        n = tf.shape(attention)[0] if attention is not None else tf.shape(projected)[0]
+        state = tf.zeros(tf.stack([n, h_units]), projected.dtype)
+        xs = tf.unstack(projected, axis=1)  # T x (B, 3H)
+        ms = tf.unstack(tf.cast(mask, projected.dtype)[..., None], axis=1)  # T x (B, 1)
+        att = tf.unstack(attention[..., None], axis=1) if attention is not None else [None] * steps
+        u_r_bias, h_bias = self.bias[:2 * h_units], self.bias[2 * h_units:]
+        rec_ur, rec_h = self.recurrent[:, :2 * h_units], self.recurrent[:, 2 * h_units:]
+        for x, m, a in zip(xs, ms, att):
+            if self.kind == "aigru":
+                x = a * x
+            ur = tf.sigmoid(x[:, :2 * h_units] + u_r_bias + tf.matmul(state, rec_ur))
+            u, r = ur[:, :h_units], ur[:, h_units:]
+            cand = tf.tanh(x[:, 2 * h_units:] + h_bias + r * tf.matmul(state, rec_h))
+            if self.kind == "augru":
+                u = a * u
+            elif self.kind == "agru":
+                u = a
+            u = u * m  # padding: keep the state
+            state = state + u * (cand - state)
+        return state

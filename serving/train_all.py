@@ -111,8 +111,12 @@ def train_all(world_dir: Path | str, batch_dir: Path | str, config: EncoreConfig
         step(name)
     rcfg = config.ranking.model_copy(update={"eval_days": ev.test_days,
                                              "registry_name": config.pipeline.ranker_registry_name})
+    from encore.recall.queries import QueryParams
+    from encore.serving.behaviours import log_behaviours
+
     ranker = train_rank(batch_dir, world_dir, rcfg, registry, model_name=rcfg.model, promote=promote,
-                        progress=say)
+                        progress=say, behaviours=log_behaviours(world_dir, QueryParams.from_config(config),
+                                                                rcfg.behaviours))
     step(rcfg.registry_name)
     return {
         "world": str(world_dir), "batch": str(batch_dir), "registry": str(registry.root),
