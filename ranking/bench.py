@@ -137,6 +137,7 @@ def bench_rank(cfg: RankingConfig, models: Sequence[str] = ("baseline", "din", "
     import tensorflow as tf
 
     say = progress or (lambda msg: None)
+    load_before = os.getloadavg()  # the host may be shared: the load says how quiet it was
     catalog = synthetic_catalog(tracks, cfg.seed)
     rows = synthetic_rows(catalog, fit_rows, cfg.sequence_length, cfg.seed + 1)
     runs: list[tuple[str, str, dict[str, Any]]] = [(m, m, {}) for m in models] + list(variants)
@@ -158,6 +159,7 @@ def bench_rank(cfg: RankingConfig, models: Sequence[str] = ("baseline", "din", "
         "threads": {"intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
                     "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
                     "cpus": os.cpu_count()},
+        "load_average": {"before": list(load_before), "after": list(os.getloadavg())},
         "results": results,
     }
 

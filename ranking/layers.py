@@ -13,14 +13,14 @@
 ``FeatureEncoder(spec, names, embedding_dim)`` turns raw feature tensors (the
 ``FeatureSpec``'s dtypes, each shape (B,)) into one dense row per example, shape
 (B, D) with D = embedding_dim per categorical feature + 1 per numeric feature: a lookup
-and an embedding table per categorical feature, standardisation with the fitted
-statistics (baked into the graph as constants) per numeric one. Everything the spec
+and an embedding table per categorical feature (in feature order), then the numeric
+features standardised with the fitted statistics (baked into the graph as constants). Everything the spec
 fitted is part of the layer, so a SavedModel takes raw values.
 """
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import tensorflow as tf
 
@@ -71,15 +71,21 @@ class FeatureEncoder(tf.keras.layers.Layer):
         return tf.where(tf.math.is_finite(x), x, tf.zeros_like(x))[..., None]
 
     def call(self, inputs: Mapping[str, tf.Tensor]) -> tf.Tensor:
-        parts = []
-        for f in self._features:
-            x = inputs[f.name]
-            if f.categorical:
-                parts.append(self._embeddings[f.name](self._index(f, x)))
-            else:
-                parts.append(self._numeric(f, x))
+        """Embeddings in feature order, then the numeric features together: standardised
+        as one (..., k) block (a handful of ops however many there are)."""
+        parts = [self._embeddings[f.name](self._index(f, inputs[f.name])) for f in self._features if f.categorical]
+        numeric = [f for f in self._features if not f.categorical]
+        if len(numeric) == 1:
+            parts.append(self._numeric(numeric[0], inputs[numeric[0].name]))
+        elif numeric:
+            x = tf.stack([tf.cast(inputs[f.name], tf.float32) for f in numeric], axis=-1)
+            logged = [f.transform == "log_norm" for f in numeric]
+            if any(logged):
+                x = tf.where(tf.constant(logged), tf.math.log1p(tf.maximum(x, 0.0)), x)
+            x = (x - tf.constant([float(f.mean or 0.0) for f in numeric], tf.float32)) \
+                * tf.constant([1.0 / float(f.std or 1.0) for f in numeric], tf.float32)
+            parts.append(tf.where(tf.math.is_finite(x), x, tf.zeros_like(x)))
         return tf.concat(parts, axis=-1)
-
 
     def index(self, name: str, x: tf.Tensor) -> tf.Tensor:
         """Embedding-row indices of the raw values ``x`` of categorical feature ``name``."""
@@ -94,23 +100,34 @@ class FeatureEncoder(tf.keras.layers.Layer):
 class Dice(tf.keras.layers.Layer):
     """Data-adaptive activation of DIN (Zhou et al. 2018, eq. 9):
     ``p(s) = sigmoid((s - E[s]) / sqrt(Var[s] + eps))``, ``f(s) = p s + (1 - p) alpha s``,
-    with E / Var the mini-batch statistics in training and their moving averages at
-    inference (a BatchNormalization without scale or offset); ``alpha`` per unit.
+    with E / Var the mini-batch statistics (over every axis but the last) in training and
+    their moving averages (``momentum``) at inference; ``alpha`` per unit. Written as
+    ``s (alpha + (1 - alpha) sigmoid(s k + c))`` with ``k = 1 / sqrt(Var + eps)`` and
+    ``c = -E k`` folded per unit, so a large (N, T, A) input costs five element-wise ops.
     Works on any (..., units) input."""
 
-    def __init__(self, epsilon: float = 1e-8, **kwargs) -> None:
+    def __init__(self, epsilon: float = 1e-8, momentum: float = 0.99, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.epsilon = epsilon
-        self.norm = tf.keras.layers.BatchNormalization(center=False, scale=False, epsilon=epsilon,
-                                                       name="norm")
+        self.epsilon, self.momentum = epsilon, momentum
 
     def build(self, input_shape) -> None:
-        self.alpha = self.add_weight(name="alpha", shape=(int(input_shape[-1]),), initializer="zeros")
+        units = int(input_shape[-1])
+        self.alpha = self.add_weight(name="alpha", shape=(units,), initializer="zeros")
+        self.moving_mean = self.add_weight(name="moving_mean", shape=(units,), initializer="zeros", trainable=False)
+        self.moving_variance = self.add_weight(name="moving_variance", shape=(units,), initializer="ones",
+                                               trainable=False)
         super().build(input_shape)
 
     def call(self, x: tf.Tensor, training: bool = False) -> tf.Tensor:
-        p = tf.sigmoid(self.norm(x, training=training))
-        return p * x + (1.0 - p) * self.alpha * x
+        if training:
+            axes = list(range(len(x.shape) - 1))
+            mean, variance = tf.nn.moments(x, axes)
+            self.moving_mean.assign(self.momentum * self.moving_mean + (1 - self.momentum) * mean)
+            self.moving_variance.assign(self.momentum * self.moving_variance + (1 - self.momentum) * variance)
+        else:
+            mean, variance = self.moving_mean, self.moving_variance
+        k = tf.math.rsqrt(variance + self.epsilon)
+        return x * (self.alpha + (1.0 - self.alpha) * tf.sigmoid(x * k - mean * k))
 
 
 def activation_layer(kind: str, name: str) -> tf.keras.layers.Layer:
@@ -197,14 +214,16 @@ class InterestEvolution(tf.keras.layers.Layer):
     - ``agru``: ``h_t = (1 - a_t) h_{t-1} + a_t h~_t`` (eq. 12);
     - ``aigru``: the input scaled, ``i'_t = a_t i_t``, then a plain GRU step (eq. 11);
     - ``gru``: a plain GRU step, no attention (then the layer does not depend on the
-      target and a ranker computes it once per listener).
+      target and a ranker computes it once per listener). DIEN's interest extractor is
+      this layer with ``kind="gru"`` and ``sequences()`` (every state).
 
-    Masked steps (padding) keep the state. Shapes: ``projected`` = ``project_inputs(i)``
-    (B, T, 3H) with B = 1 (serving: once per listener) or N; attention (N, T) (ignored
-    by ``gru``); mask (B, T) -> final state (N, H). The input projection does not
-    depend on the target (for ``aigru`` ``a_t (W i_t) = W (a_t i_t)`` is applied inside
-    the step), so per candidate only the recurrence runs: T steps over (N, H) tensors,
-    the steps unrolled (T is static) so each is a handful of small ops.
+    Masked steps (padding) keep the state. Shapes: ``prepared = prepare(i)`` (B, T, 2H)
+    and (B, T, H) with B = 1 (serving: once per listener) or N; attention (N, T)
+    (ignored by ``gru``); mask (B, T) -> final state (N, H). The input projection (and
+    the bias, except for ``aigru``) does not depend on the target (for ``aigru``
+    ``a_t (W i_t) = W (a_t i_t)`` is applied inside the step), so per candidate only the
+    recurrence runs: T steps over (N, H) tensors, unrolled (T is static), about a dozen
+    small ops each.
     """
 
     def __init__(self, units: int, kind: str = "augru", **kwargs) -> None:
@@ -222,32 +241,53 @@ class InterestEvolution(tf.keras.layers.Layer):
         self.bias = self.add_weight(name="bias", shape=(3 * h,), initializer="zeros")
         super().build(input_shape)
 
-    def project_inputs(self, inputs: tf.Tensor) -> tf.Tensor:
-        """(B, T, H_in) -> (B, T, 3H): ``W i_t`` (the bias is added in the step)."""
+    def prepare(self, inputs: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """(B, T, H_in) -> ``W_{u,r} i_t`` (B, T, 2H) and ``W_h i_t`` (B, T, H), the bias
+        included unless ``aigru`` (added in its step, after the attention scaling)."""
         if not self.built:
             self.build(inputs.shape)
-        return tf.matmul(inputs, self.kernel)
+        x = tf.matmul(inputs, self.kernel)
+        if self.kind != "aigru":
+            x = x + self.bias
+        return x[..., :2 * self.units], x[..., 2 * self.units:]
 
-    def call(self, projected: tf.Tensor, attention: tf.Tensor | None, mask: tf.Tensor) -> tf.Tensor:
+    def _steps(self, prepared: tuple[tf.Tensor, tf.Tensor], attention: tf.Tensor | None,
+               mask: tf.Tensor, keep: bool) -> tuple[tf.Tensor, list[tf.Tensor]]:
         h_units = self.units
-        steps = int(projected.shape[1])
-        n = tf.shape(attention)[0] if attention is not None else tf.shape(projected)[0]
-        state = tf.zeros(tf.stack([n, h_units]), projected.dtype)
-        xs = tf.unstack(projected, axis=1)  # T x (B, 3H)
-        ms = tf.unstack(tf.cast(mask, projected.dtype)[..., None], axis=1)  # T x (B, 1)
-        att = tf.unstack(attention[..., None], axis=1) if attention is not None else [None] * steps
-        u_r_bias, h_bias = self.bias[:2 * h_units], self.bias[2 * h_units:]
+        x_ur, x_h = prepared
+        steps = int(x_ur.shape[1])
+        n = tf.shape(attention)[0] if attention is not None else tf.shape(x_ur)[0]
+        state = tf.zeros(tf.stack([n, h_units]), x_ur.dtype)
+        m = tf.cast(mask, x_ur.dtype)
+        if attention is not None and self.kind in ("augru", "agru"):
+            gates = tf.unstack((attention * m)[..., None], axis=1)  # padding: a_t = 0 keeps the state
+            masks: list[Any] = [None] * steps
+        else:
+            gates = tf.unstack(attention[..., None], axis=1) if attention is not None else [None] * steps
+            masks = tf.unstack(m[..., None], axis=1)
+        b_ur, b_h = self.bias[:2 * h_units], self.bias[2 * h_units:]
         rec_ur, rec_h = self.recurrent[:, :2 * h_units], self.recurrent[:, 2 * h_units:]
-        for x, m, a in zip(xs, ms, att):
+        states = []
+        for xur, xh, a, mt in zip(tf.unstack(x_ur, axis=1), tf.unstack(x_h, axis=1), gates, masks):
             if self.kind == "aigru":
-                x = a * x
-            ur = tf.sigmoid(x[:, :2 * h_units] + u_r_bias + tf.matmul(state, rec_ur))
-            u, r = ur[:, :h_units], ur[:, h_units:]
-            cand = tf.tanh(x[:, 2 * h_units:] + h_bias + r * tf.matmul(state, rec_h))
+                xur, xh = a * xur + b_ur, a * xh + b_h
+            u, r = tf.split(tf.sigmoid(xur + tf.matmul(state, rec_ur)), 2, axis=-1)
+            cand = tf.tanh(xh + r * tf.matmul(state, rec_h))
             if self.kind == "augru":
                 u = a * u
             elif self.kind == "agru":
                 u = a
-            u = u * m  # padding: keep the state
+            if mt is not None:
+                u = u * mt  # padding: keep the state
             state = state + u * (cand - state)
-        return state
+            if keep:
+                states.append(state)
+        return state, states
+
+    def call(self, prepared: tuple[tf.Tensor, tf.Tensor], attention: tf.Tensor | None, mask: tf.Tensor) -> tf.Tensor:
+        """The final state (N, H)."""
+        return self._steps(prepared, attention, mask, keep=False)[0]
+
+    def sequences(self, prepared: tuple[tf.Tensor, tf.Tensor], mask: tf.Tensor) -> tf.Tensor:
+        """Every state (B, T, H) of the target-free (``gru``) recurrence."""
+        return tf.stack(self._steps(prepared, None, mask, keep=True)[1], axis=1)

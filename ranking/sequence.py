@@ -32,10 +32,11 @@ Per candidate: the query / product part of the attention MLP over (N, T, A).
 ``DIENRanker``: over the first behaviour kind (the play sequence):
 
 - interest extractor: GRU(H) over the behaviours (B, T, D) -> states (B, T, H), once
-  per listener, with the auxiliary loss (``aux_loss_weight`` > 0, training only):
-  ``h_t`` must tell the next behaviour ``e_{t+1}`` from a negative (the behaviour at
-  the same step of another listener in the batch): MLP([h_t, e]) -> logit, binary
-  cross-entropy over valid steps (eq. 6);
+  per listener (``layers.InterestEvolution`` with ``kind="gru"``, unrolled), with the
+  auxiliary loss (``aux_loss_weight`` > 0, training only): ``h_t`` must tell the next
+  behaviour ``e_{t+1}`` from a negative (the behaviour at the same step of another
+  listener in the batch): MLP([h_t, e]) -> logit, binary cross-entropy over valid
+  steps (eq. 6);
 - attention ``a_t = softmax_t(h_t W e_target)`` (eq. 10), masked: (N, T);
 - interest evolution (``layers.InterestEvolution``): AUGRU (``evolution``: ``agru``,
   ``aigru``, ``gru`` as ablations) -> final state (N, H): the interest vector. Its input
@@ -226,7 +227,7 @@ class DIENRanker(SequenceRanker):
         super().__init__(spec, activation=activation, **kwargs)
         self.behaviour = self.behaviours[0]
         self.evolution_kind = evolution
-        self.extractor = tf.keras.layers.GRU(gru_units, return_sequences=True, name="interest_extractor")
+        self.extractor = InterestEvolution(gru_units, "gru", name="interest_extractor")
         self.target_proj = tf.keras.layers.Dense(gru_units, use_bias=False, name="attention_bilinear")
         self.evolution = InterestEvolution(gru_units, evolution, name="interest_evolution")
         self.aux_loss_weight = float(aux_loss_weight)
@@ -235,12 +236,12 @@ class DIENRanker(SequenceRanker):
 
     def listener_part(self, listener_features: Mapping[str, tf.Tensor], training: bool = False) -> dict[str, Any]:
         """-> user (B, H0), behaviours (B, T, D), mask (B, T), extractor states
-        (B, T, H), the evolving layer's input projection (B, T, 3H) (and, for ``gru``,
-        the final interest (B, H))."""
+        (B, T, H), the evolving layer's input projections (B, T, 2H) and (B, T, H) (and,
+        for ``gru``, the final interest (B, H))."""
         keys, mask = self.behaviour_items(listener_features, self.behaviour)
-        states = self.extractor(keys, mask=mask, training=training)
+        states = self.extractor.sequences(self.extractor.prepare(keys), mask)
         states = states * tf.cast(mask, states.dtype)[..., None]  # padding: zero states
-        projected = self.evolution.project_inputs(states)
+        projected = self.evolution.prepare(states)
         out = {"user": self.user_vector(listener_features), "keys": keys, "mask": mask,
                "states": states, "projected": projected}
         if self.evolution_kind == "gru":

@@ -65,7 +65,7 @@ def test_augru_one_step_hand_computed() -> None:
     r irrelevant (U h0 = 0), h~ = tanh(W_h x + b_h), h1 = a u h~."""
     layer = _layer("augru")
     x = X[:, :1]
-    got = layer(layer.project_inputs(tf.constant(x)), tf.constant(A[:, :1]), tf.constant([[True]])).numpy()
+    got = layer(layer.prepare(tf.constant(x)), tf.constant(A[:, :1]), tf.constant([[True]])).numpy()
     # x = (1.0, 0.5, -0.5)
     wu = np.array([1.0 * 0.1 + 0.5 * 0.2 + -0.5 * -0.1, 1.0 * -0.2 + 0.5 * 0.1 + -0.5 * 0.3]) + [0.05, -0.05]
     wh = np.array([1.0 * 0.5 + 0.5 * 0.0 + -0.5 * 0.1, 1.0 * -0.1 + 0.5 * 0.2 + -0.5 * 0.3]) + [-0.1, 0.02]
@@ -78,17 +78,22 @@ def test_augru_one_step_hand_computed() -> None:
 def test_interest_evolution_matches_the_equations(kind: str) -> None:
     layer = _layer(kind)
     mask = np.array([True, False, True])  # the middle step is padding: the state is kept
-    projected = layer.project_inputs(tf.constant(X))
+    projected = layer.prepare(tf.constant(X))
     got = layer(projected, tf.constant(A) if kind != "gru" else None, tf.constant(mask[None])).numpy()
     expected = _by_hand(kind, mask)
     if kind == "gru":
         expected = expected[:1]  # no attention: one state per listener
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+    if kind == "gru":  # the extractor's every state: the last is the final one
+        states = layer.sequences(projected, tf.constant(mask[None])).numpy()
+        assert states.shape == (1, 3, 2)
+        np.testing.assert_allclose(states[:, -1], got, rtol=1e-6)
+        np.testing.assert_allclose(states[:, 1], states[:, 0], rtol=1e-6)  # the padded step kept the state
 
 
 def test_augru_with_full_attention_is_a_gru_and_zero_attention_keeps_the_state() -> None:
     layer, gru = _layer("augru"), _layer("gru")
-    projected = layer.project_inputs(tf.constant(X))
+    projected = layer.prepare(tf.constant(X))
     mask = tf.constant([[True, True, True]])
     ones = layer(projected, tf.ones((1, 3)), mask).numpy()
     np.testing.assert_allclose(ones, gru(projected, None, mask).numpy(), rtol=1e-6)
@@ -123,7 +128,12 @@ def test_dice_uses_batch_statistics_in_training_and_moving_ones_after() -> None:
     mean, var = x.numpy().mean(0), x.numpy().var(0)
     p = 1 / (1 + np.exp(-(x.numpy() - mean) / np.sqrt(var + 1e-8)))
     np.testing.assert_allclose(train, p * x.numpy(), rtol=1e-4, atol=1e-5)  # alpha starts at 0
-    np.testing.assert_allclose(dice(x).numpy(), dice(x).numpy())  # inference: deterministic
+    np.testing.assert_allclose(dice.moving_mean.numpy(), 0.01 * mean, rtol=1e-5)
+    dice.alpha.assign([0.5, 0.25])
+    mm, mv = dice.moving_mean.numpy(), dice.moving_variance.numpy()
+    p = 1 / (1 + np.exp(-(x.numpy() - mm) / np.sqrt(mv + 1e-8)))
+    expected = p * x.numpy() + (1 - p) * np.array([0.5, 0.25]) * x.numpy()
+    np.testing.assert_allclose(dice(x).numpy(), expected, rtol=1e-5, atol=1e-6)  # inference: moving statistics
 
 
 def test_sequence_features_share_the_candidate_vocabulary_and_pad_left(synth) -> None:
