@@ -435,9 +435,13 @@ class RankingConfig(_Section):
     (the model) or ``sum`` / ``mean`` (the ablations). DIEN: ``gru_units`` (H) of the
     interest extractor and evolving layers; ``evolution`` ``augru`` (the model),
     ``agru``, ``aigru`` or ``gru`` (no attention); ``aux_loss_weight`` of the auxiliary
-    next-behaviour loss (0 = off)."""
+    next-behaviour loss (0 = off). Session ranker: ``session_behaviours`` as separate
+    channels, each split into its last ``max_sessions`` sessions by the platform's
+    sessionization rule (``sessions``); ``session_split`` False = one sequence (the
+    ablation); ``session_heads`` of the intra-session self-attention;
+    ``session_lstm_units`` per direction of the inter-session Bi-LSTM."""
 
-    model: Literal["baseline", "din", "dien"] = "baseline"
+    model: Literal["baseline", "din", "dien", "session"] = "baseline"
     registry_name: str = "ranker"
     eval_days: int = Field(1, ge=1)  # the last N days of ranking_samples are held out
     use_user_id: bool = True  # hashed user-id embedding (anonymous listeners share one row)
@@ -459,6 +463,11 @@ class RankingConfig(_Section):
     gru_units: int = Field(16, ge=1)
     evolution: Literal["augru", "agru", "aigru", "gru"] = "augru"
     aux_loss_weight: float = Field(1.0, ge=0)
+    session_behaviours: list[Literal["play", "heart", "skip"]] = ["play", "heart", "skip"]
+    max_sessions: int = Field(5, ge=1)
+    session_split: bool = True
+    session_heads: int = Field(2, ge=1)
+    session_lstm_units: int = Field(16, ge=1)
     epochs: int = Field(3, ge=1)
     batch_size: int = Field(1024, ge=1)
     learning_rate: float = Field(0.003, gt=0)

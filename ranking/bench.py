@@ -13,7 +13,10 @@ features copied to every candidate row, so the listener's sequence work (embeddi
 the extractor GRU, projections) runs N times instead of once.
 
 Writes JSON (default ``docs/benchmarks/rank.json``) with the machine
-(``platform.bench.machine``), the library versions, the configuration and the numbers.
+(``platform.bench.machine``), the library versions, the configuration and the numbers;
+``--train-report LABEL=FILE`` adds the held-out AUC / GAUC / logloss per head of
+``encore train rank --report`` runs (``accuracy_table``), so the speed and the quality
+of each model and ablation sit in one file.
 """
 
 from __future__ import annotations
@@ -168,3 +171,25 @@ def write_report(report: dict[str, Any], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2, default=str) + "\n")
     return path
+
+
+def accuracy_table(items: Sequence[str]) -> dict[str, Any]:
+    """``LABEL=FILE`` train-rank reports -> label -> model, data window, overrides and,
+    per head, AUC / GAUC / logloss (and the popularity reference's AUC / GAUC)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        label, _, path = item.partition("=")
+        report = json.loads(Path(path).read_text())
+        heads = report["evaluation"]["heads"]
+        out[label] = {
+            "model": report["model"], "data_window": report["data_window"], "world": report.get("world"),
+            "train_rows": report["train_rows"], "eval_rows": report["eval_rows"],
+            "epochs": report["training"]["epochs"], "train_seconds": report["training"]["seconds"],
+            "config": {k: report["config"].get(k) for k in (
+                "behaviours", "sequence_length", "item_dim", "activation", "pooling", "gru_units", "evolution",
+                "aux_loss_weight", "mba_lambda", "embedding_dim", "hidden_units")},
+            "heads": {h: {"auc": r["model"]["auc"], "gauc": r["model"]["gauc"], "logloss": r["model"]["logloss"],
+                          "reference_auc": r["reference"]["auc"], "reference_gauc": r["reference"]["gauc"]}
+                      for h, r in heads.items()},
+        }
+    return out

@@ -122,7 +122,9 @@ def train_rank_command(
     t0 = time.perf_counter()
     try:
         out = train_rank(batch, world, rcfg, reg, model_name=model, promote=promote, progress=_say,
-                         behaviours=_behaviours(world, cfg, rcfg.behaviours))
+                         behaviours=_behaviours(world, cfg, rcfg.session_behaviours if model == "session"
+                                                else rcfg.behaviours),
+                         session_rule=(cfg.sessions.max_session_ms, cfg.sessions.inactivity_gap_ms))
     except RankingInputError as err:
         typer.echo(f"error: train rank: {err}", err=True)
         raise typer.Exit(code=1) from err
@@ -183,11 +185,13 @@ def bench_rank_command(
     variants: Optional[list[str]] = typer.Option(None, "--variant", help="LABEL:MODEL:KEY=VALUE,KEY=VALUE "
                                                  "(e.g. dien-gru:dien:evolution=gru)."),
     out: Path = typer.Option(Path("docs/benchmarks/rank.json"), "--out", help="Report file."),
+    train_reports: Optional[list[str]] = typer.Option(None, "--train-report", help="LABEL=FILE: a `train rank "
+                                                      "--report` to summarise (AUC / GAUC / logloss per head)."),
 ) -> None:
     """Candidates scored per second and latency per request size for every ranker."""
     from encore.platform.bench.machine import machine_info
     from encore.platform.config import default_config
-    from encore.ranking.bench import bench_rank, write_report
+    from encore.ranking.bench import accuracy_table, bench_rank, write_report
     from encore.ranking.train import MODELS
 
     cfg = default_config().ranking
@@ -205,6 +209,8 @@ def bench_rank_command(
     report = bench_rank(cfg, names, variants=parsed, sizes=[int(s) for s in sizes.split(",")],
                         warmup=warmup, repeats=repeats, naive=naive, progress=_say)
     report["machine"] = machine_info()
+    if train_reports:
+        report["accuracy"] = accuracy_table(train_reports)
     _say(f"wrote {write_report(report, out)}")
     for r in report["results"]:
         typer.echo(f"{r['label']:>16}: " + "  ".join(

@@ -260,6 +260,15 @@ SEQUENCE_PROFILE: tuple[str, ...] = ("track_id", "artist_id", "album_id", "genre
 """The candidate features each behaviour is described by (its track profile)."""
 
 
+SESSION = "session"
+"""``<b>_seq_session``: the session rank of each behaviour (session ranker)."""
+
+
+def sequence_ts_column(behaviour: str) -> str:
+    """The raw column / Query field holding a behaviour's epoch ms: ``<b>_ts_ms``."""
+    return f"{behaviour}_ts_ms"
+
+
 def sequence_column(behaviour: str) -> str:
     """The raw column / Query field holding a behaviour's track ids: ``<b>_track_ids``."""
     return f"{behaviour}_track_ids"
@@ -272,12 +281,17 @@ def sequence_feature(behaviour: str, attr: str) -> str:
 
 def ranking_feature_spec(*, use_user_id: bool = True, user_id_buckets: int = 20_000,
                          min_count: int = 2, behaviours: Iterable[str] = (),
-                         sequence_length: int = 50) -> FeatureSpec:
+                         sequence_length: int = 50, sessions: Mapping[str, int] | None = None) -> FeatureSpec:
     """The (unfitted) spec every ranker shares. ``use_user_id`` switches the hashed
     user-id embedding (anonymous listeners share row 0); ``min_count`` is the vocabulary
     threshold for track, artist and album ids; ``behaviours`` (a subset of
     ``BEHAVIOURS``; none for the baseline) adds each behaviour's last
-    ``sequence_length`` track profiles (see the module docstring)."""
+    ``sequence_length`` track profiles (see the module docstring). ``sessions``
+    (``max_session_ms``, ``inactivity_gap_ms``, ``max_sessions``: the session ranker)
+    adds ``<b>_seq_session`` per behaviour: (B, T) the session of each behaviour by the
+    platform's sessionization rule over its timestamps (``<b>_ts_ms``), counted back
+    from the latest (0) to ``max_sessions - 1``; older ones and padding -1. The rule's
+    parameters are kept in ``meta["sessions"]`` so serving splits exactly as training."""
     from encore.platform.contracts.vocabulary import SCENARIOS
 
     feats: list[Feature] = []
@@ -321,7 +335,12 @@ def ranking_feature_spec(*, use_user_id: bool = True, user_id_buckets: int = 20_
             feats.append(replace(base, name=sequence_feature(b, attr), kind=USER, length=sequence_length,
                                  base=attr, source=f"the last {sequence_length} Query.{sequence_column(b)} "
                                                    f"before the request -> {base.source}"))
-    return FeatureSpec(features=tuple(feats))
+        if sessions is not None:
+            feats.append(Feature(sequence_feature(b, SESSION), USER, "int64", "index",
+                                 f"sessions of Query.{b}_ts_ms (the sessionization rule), latest = 0",
+                                 buckets=int(sessions["max_sessions"]), length=sequence_length))
+    meta = {"sessions": {k: int(v) for k, v in sessions.items()}} if sessions is not None else {}
+    return FeatureSpec(features=tuple(feats), meta=meta)
 
 
 def np_dtype(dtype: str) -> Any:

@@ -36,7 +36,8 @@ import numpy as np
 import pandas as pd
 
 from encore.ranking.features import (
-    CANDIDATE, CATALOG_COLUMNS, CONTEXT, HEADS, KINDS, SEQ_INFIX, USER, FeatureSpec, coerce, sequence_column,
+    CANDIDATE, CATALOG_COLUMNS, CONTEXT, HEADS, KINDS, SEQ_INFIX, SESSION, USER, FeatureSpec, coerce, sequence_column,
+    sequence_feature, sequence_ts_column,
 )
 
 TABLE = "ranking_samples"
@@ -218,10 +219,41 @@ def _sequence_features(columns: Mapping[str, Any], catalog: Catalog, spec: Featu
         attrs = catalog.lookup(ids.reshape(-1))
         attrs["track_id"] = ids.reshape(-1)
         for f in wanted:
-            if f.name.startswith(behaviour + SEQ_INFIX):
-                assert f.base is not None
+            if f.name.startswith(behaviour + SEQ_INFIX) and f.base is not None:
                 out[f.name] = attrs[f.base].reshape(ids.shape)
+        session = sequence_feature(behaviour, SESSION)
+        if any(f.name == session for f in wanted):
+            ts_col = sequence_ts_column(behaviour)
+            if ts_col not in columns:
+                raise RankingInputError(f"session features need column {ts_col!r} (the Query's {ts_col})")
+            out[session] = session_ranks(ids, pad_sequences(columns[ts_col], length), **spec.meta["sessions"])
     return out
+
+
+def session_ranks(ids: np.ndarray, ts_ms: np.ndarray, *, max_session_ms: int, inactivity_gap_ms: int,
+                  max_sessions: int) -> np.ndarray:
+    """(B, T) behaviours (ids -1 = padding, left-padded, oldest first) and their epoch
+    ms -> the session of each, counted back from the row's latest session (0) by the
+    platform's sessionization rule (``encore.platform.contracts.sessions``: a gap of
+    more than ``inactivity_gap_ms`` or a span of more than ``max_session_ms`` opens a
+    session; the sequences carry no scenario, so scenario switches cannot split them);
+    sessions older than ``max_sessions - 1`` and padding get -1. Vectorised over rows,
+    one step per column."""
+    valid = ids >= 0
+    rows, steps = ids.shape
+    number = np.zeros((rows, steps), np.int64)
+    count = np.zeros(rows, np.int64)  # sessions opened so far
+    start = np.zeros(rows, np.int64)
+    last = np.zeros(rows, np.int64)
+    for t in range(steps):
+        v, ts = valid[:, t], ts_ms[:, t]
+        opens = v & ((count == 0) | (ts - last > inactivity_gap_ms) | (ts - start > max_session_ms))
+        count += opens
+        start = np.where(opens, ts, start)
+        last = np.where(v, ts, last)
+        number[:, t] = count - 1
+    rank = count[:, None] - 1 - number
+    return np.where(valid & (rank < max_sessions), rank, -1).astype(np.int64)
 
 
 def raw_features(columns: Mapping[str, Any], catalog: Catalog, spec: FeatureSpec,
@@ -278,7 +310,7 @@ def listener_features(spec: FeatureSpec, catalog: Catalog, request: Mapping[str,
     behaviour sequences (1, T) from the request's ``<b>_track_ids``: the Query's)."""
     one: dict[str, Any] = {}
     for k, v in request.items():
-        if k.endswith("_track_ids"):
+        if k.endswith("_track_ids") or k.endswith("_ts_ms"):  # a behaviour sequence (not ``ts_ms``)
             one[k] = [() if v is None else v]
         else:
             one[k] = np.asarray([v], dtype=object if isinstance(v, str) or v is None else None)

@@ -20,7 +20,7 @@ fitted is part of the layer, so a SavedModel takes raw values.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import tensorflow as tf
 
@@ -259,12 +259,12 @@ class InterestEvolution(tf.keras.layers.Layer):
         n = tf.shape(attention)[0] if attention is not None else tf.shape(x_ur)[0]
         state = tf.zeros(tf.stack([n, h_units]), x_ur.dtype)
         m = tf.cast(mask, x_ur.dtype)
-        if attention is not None and self.kind in ("augru", "agru"):
-            gates = tf.unstack((attention * m)[..., None], axis=1)  # padding: a_t = 0 keeps the state
-            masks: list[Any] = [None] * steps
-        else:
-            gates = tf.unstack(attention[..., None], axis=1) if attention is not None else [None] * steps
-            masks = tf.unstack(m[..., None], axis=1)
+        gated = attention is not None and self.kind in ("augru", "agru")
+        if attention is None:
+            gates = [None] * steps
+        else:  # augru / agru: padding gets a_t = 0, which keeps the state
+            gates = tf.unstack((attention * m if gated else attention)[..., None], axis=1)
+        masks = [None] * steps if gated else tf.unstack(m[..., None], axis=1)
         b_ur, b_h = self.bias[:2 * h_units], self.bias[2 * h_units:]
         rec_ur, rec_h = self.recurrent[:, :2 * h_units], self.recurrent[:, 2 * h_units:]
         states = []

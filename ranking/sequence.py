@@ -43,6 +43,21 @@ Per candidate: the query / product part of the attention MLP over (N, T, A).
   projection is per listener; only the T-step recurrence over (N, H) runs per
   candidate (for ``gru`` nothing does).
 
+``SessionRanker``: the session multi-behaviour ranker (NetEase Cloud Music's adaptation
+of DSIN, Feng et al. 2019, "Deep Session Interest Network for Click-Through Rate
+Prediction", IJCAI, to music): each behaviour kind (``session_behaviours``: play,
+heart, skip) is a separate channel; its (B, T) behaviours are split into the last S =
+``max_sessions`` sessions by the platform's sessionization rule (``<b>_seq_session``);
+per listener, once: intra-session self-attention (``session_heads`` heads, attention
+only between behaviours of one session, residual + layer norm) -> (B, T, D), mean per
+session -> session interests I (B, S, D), oldest to latest; an inter-session Bi-LSTM
+(``session_lstm_units`` per direction) over the sessions -> H (B, S, 2U). Per
+candidate: activation against the target, ``softmax_s(I_s W_I e)`` and
+``softmax_s(H_s W_H e)`` over the valid sessions, pooled to (N, D) and (N, 2U) per
+channel. Multi-task heads: complete play, heart, skip (the shared heads). Ablations:
+``session_split`` False (one session: the whole sequence), ``session_behaviours``
+``[play]`` (play only).
+
 Inputs: features name -> (B,) raw tensors and (B, T) sequences
 (``inputs.raw_features``); labels head -> (B,). Switches: ``RankingConfig``
 (``behaviours``, ``sequence_length``, ``item_dim``, ``activation``, ``mba_lambda``,
@@ -58,7 +73,7 @@ import tensorflow as tf
 
 from encore.platform.config import RankingConfig
 from encore.ranking.baseline import BaselineRanker
-from encore.ranking.features import HEADS, SEQUENCE_PROFILE, FeatureSpec, sequence_feature
+from encore.ranking.features import HEADS, SEQUENCE_PROFILE, SESSION, FeatureSpec, sequence_feature
 from encore.ranking.layers import (
     FeatureEncoder, InterestEvolution, LocalActivationUnit, apply_activation, activation_layer,
 )
@@ -292,6 +307,77 @@ class DIENRanker(SequenceRanker):
         return self.aux_loss_weight * self.auxiliary_loss(listener)
 
 
+class SessionRanker(SequenceRanker):
+    """The session multi-behaviour ranker (DSIN adapted to music); see the module
+    docstring. Shapes: behaviours (B, T, D), sessions (B, T) in [-1, S), session
+    interests (B, S, D), Bi-LSTM states (B, S, 2U), per candidate (N, S) attention.
+    Switches: ``session_behaviours``, ``max_sessions``, ``session_split``,
+    ``session_heads``, ``session_lstm_units``, ``activation``, ``mba_lambda``."""
+
+    name_in_registry = "session"
+
+    def __init__(self, spec: FeatureSpec, *, max_sessions: int = 5, session_split: bool = True,
+                 session_heads: int = 2, session_lstm_units: int = 16, item_dim: int = 32, **kwargs: Any) -> None:
+        super().__init__(spec, item_dim=item_dim, **kwargs)
+        self.max_sessions = int(spec.meta.get("sessions", {}).get("max_sessions", max_sessions))
+        self.session_split = session_split
+        self.self_attention = {b: tf.keras.layers.MultiHeadAttention(
+            session_heads, max(item_dim // session_heads, 1), name=f"{b}_intra_session") for b in self.behaviours}
+        self.norm = {b: tf.keras.layers.LayerNormalization(name=f"{b}_norm") for b in self.behaviours}
+        self.bilstm = {b: tf.keras.layers.Bidirectional(tf.keras.layers.LSTM(session_lstm_units, return_sequences=True),
+                                                        name=f"{b}_inter_session") for b in self.behaviours}
+        self.interest_att = {b: tf.keras.layers.Dense(item_dim, use_bias=False, name=f"{b}_interest_att")
+                             for b in self.behaviours}
+        self.state_att = {b: tf.keras.layers.Dense(2 * session_lstm_units, use_bias=False, name=f"{b}_state_att")
+                          for b in self.behaviours}
+
+    def _sessions(self, listener_features: Mapping[str, tf.Tensor], behaviour: str, mask: tf.Tensor) -> tf.Tensor:
+        """(B, T) session of each behaviour, 0 = the oldest kept, S - 1 = the latest; -1 masked."""
+        if not self.session_split:
+            return tf.where(mask, tf.fill(tf.shape(mask), tf.constant(self.max_sessions - 1, tf.int64)),
+                            tf.fill(tf.shape(mask), tf.constant(-1, tf.int64)))
+        rank = tf.cast(listener_features[sequence_feature(behaviour, SESSION)], tf.int64)
+        return tf.where(mask & (rank >= 0), self.max_sessions - 1 - rank, tf.fill(tf.shape(rank), tf.constant(-1, tf.int64)))
+
+    def listener_part(self, listener_features: Mapping[str, tf.Tensor], training: bool = False) -> dict[str, Any]:
+        """-> user (B, H0); per behaviour: session interests (B, S, D), Bi-LSTM states
+        (B, S, 2U) and the session mask (B, S)."""
+        out: dict[str, Any] = {"user": self.user_vector(listener_features)}
+        for b in self.behaviours:
+            keys, mask = self.behaviour_items(listener_features, b)
+            session = self._sessions(listener_features, b, mask)  # (B, T)
+            valid = session >= 0
+            same = (session[:, :, None] == session[:, None, :]) & valid[:, :, None] & valid[:, None, :]
+            attended = self.self_attention[b](keys, keys, attention_mask=same, training=training)
+            x = self.norm[b](keys + attended * tf.cast(valid, keys.dtype)[..., None])
+            onehot = tf.one_hot(session, self.max_sessions, dtype=x.dtype)  # (B, T, S); -1 -> zeros
+            counts = tf.reduce_sum(onehot, axis=1)  # (B, S)
+            interests = tf.matmul(onehot, x, transpose_a=True) / tf.maximum(counts, 1.0)[..., None]  # (B, S, D)
+            smask = counts > 0
+            states = self.bilstm[b](interests, mask=smask, training=training)  # (B, S, 2U)
+            states = states * tf.cast(smask, states.dtype)[..., None]
+            out[b] = (interests, states, smask)
+        return out
+
+    @staticmethod
+    def _pool(values: tf.Tensor, query: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+        """softmax over valid sessions of ``values (B, S, K) . query (N, K)`` -> (N, K)."""
+        scores = tf.squeeze(tf.matmul(values, query[:, :, None]), -1)  # (N, S)
+        m = tf.broadcast_to(mask, tf.shape(scores))
+        w = tf.nn.softmax(tf.where(m, scores, tf.fill(tf.shape(scores), -1e9)), axis=-1) * tf.cast(m, scores.dtype)
+        return tf.squeeze(tf.matmul(w[:, None, :], values), 1)
+
+    def candidate_logits(self, listener: Mapping[str, Any], candidate_features: Mapping[str, tf.Tensor],
+                         training: bool = False) -> dict[str, tf.Tensor]:
+        candidate = self.items(candidate_features)  # (N, D)
+        parts = []
+        for b in self.behaviours:
+            interests, states, smask = listener[b]
+            parts.append(self._pool(interests, self.interest_att[b](candidate), smask))
+            parts.append(self._pool(states, self.state_att[b](candidate), smask))
+        return self.top(listener["user"], candidate, candidate_features, tf.concat(parts, -1), training)
+
+
 def _common(cfg: RankingConfig) -> dict[str, Any]:
     return dict(embedding_dim=cfg.embedding_dim, item_dim=cfg.item_dim, hidden_units=tuple(cfg.hidden_units),
                 activation=cfg.activation, dropout=cfg.dropout, head_weights=cfg.head_weights,
@@ -307,3 +393,9 @@ def build_dien(spec: FeatureSpec, cfg: RankingConfig) -> DIENRanker:
     """A DIENRanker from ``RankingConfig`` ``cfg``."""
     return DIENRanker(spec, gru_units=cfg.gru_units, evolution=cfg.evolution,
                       aux_loss_weight=cfg.aux_loss_weight, **_common(cfg))
+
+
+def build_session(spec: FeatureSpec, cfg: RankingConfig) -> SessionRanker:
+    """A SessionRanker from ``RankingConfig`` ``cfg``."""
+    return SessionRanker(spec, max_sessions=cfg.max_sessions, session_split=cfg.session_split,
+                         session_heads=cfg.session_heads, session_lstm_units=cfg.session_lstm_units, **_common(cfg))

@@ -35,15 +35,16 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from encore.platform.config import RankingConfig
+from encore.platform.config import RankingConfig, SessionsConfig
 from encore.platform.registry import Registry
 from encore.ranking import inputs
 from encore.ranking.features import HEADS, POSITION, FeatureSpec, ranking_feature_spec
 from encore.ranking.metrics import evaluate
 
 log = logging.getLogger("encore.ranking")
-MODELS = ("baseline", "din", "dien")
-SEQUENCE_MODELS = ("din", "dien")
+MODELS = ("baseline", "din", "dien", "session")
+SEQUENCE_MODELS = ("din", "dien", "session")
+SESSION_RULE = (SessionsConfig().max_session_ms, SessionsConfig().inactivity_gap_ms)
 BehaviourSource = Callable[[pd.DataFrame], Mapping[str, Any]]
 """Sample rows (``user_id``, ``session_id``, ``ts``, ...) -> ``<b>_track_ids`` columns
 (one sequence of track ids per row, oldest first, strictly before the row's ts)."""
@@ -64,11 +65,17 @@ def reference_scores(frame: pd.DataFrame, heads: Sequence[str] = HEADS) -> dict[
     return {h: (-plays if h == "skip" else plays) for h in heads}
 
 
-def model_spec(name: str, cfg: RankingConfig) -> FeatureSpec:
+def model_spec(name: str, cfg: RankingConfig, session_rule: tuple[int, int] = SESSION_RULE) -> FeatureSpec:
     """The (unfitted) spec of ranker ``name``: behaviour sequences for the sequence
-    rankers, none for the baseline."""
+    rankers (with their sessions for the session ranker: ``session_rule`` =
+    (max_session_ms, inactivity_gap_ms), the platform's rule), none for the baseline."""
     if name not in MODELS:
         raise ValueError(f"unknown ranker {name!r}; known: {MODELS}")
+    if name == "session":
+        return ranking_feature_spec(use_user_id=cfg.use_user_id, user_id_buckets=cfg.user_id_buckets,
+                                    behaviours=cfg.session_behaviours, sequence_length=cfg.sequence_length,
+                                    sessions={"max_session_ms": session_rule[0], "inactivity_gap_ms": session_rule[1],
+                                              "max_sessions": cfg.max_sessions})
     return ranking_feature_spec(use_user_id=cfg.use_user_id, user_id_buckets=cfg.user_id_buckets,
                                 behaviours=cfg.behaviours if name in SEQUENCE_MODELS else (),
                                 sequence_length=cfg.sequence_length)
@@ -77,9 +84,10 @@ def model_spec(name: str, cfg: RankingConfig) -> FeatureSpec:
 def with_behaviours(frame: pd.DataFrame, source: BehaviourSource | None, spec: FeatureSpec) -> pd.DataFrame:
     """``frame`` with the ``<b>_track_ids`` columns the spec needs (from ``source``);
     unchanged when the spec has no behaviours or the columns are there."""
-    from encore.ranking.features import sequence_column
+    from encore.ranking.features import SESSION, sequence_column, sequence_feature, sequence_ts_column
 
     need = [sequence_column(b) for b in spec.behaviours]
+    need += [sequence_ts_column(b) for b in spec.behaviours if sequence_feature(b, SESSION) in spec.names]
     if not need or all(c in frame.columns for c in need):
         return frame
     if source is None:
@@ -102,6 +110,10 @@ def build_model(name: str, spec: FeatureSpec, cfg: RankingConfig) -> Any:
         from encore.ranking.sequence import build_dien
 
         return build_dien(spec, cfg)
+    if name == "session":
+        from encore.ranking.sequence import build_session
+
+        return build_session(spec, cfg)
     raise ValueError(f"unknown ranker {name!r}; known: {MODELS}")
 
 
@@ -115,13 +127,13 @@ class Fitted:
 
 
 def fit_ranker(frame: pd.DataFrame, catalog: inputs.Catalog, cfg: RankingConfig, *, model_name: str = "baseline",
-               progress: Callable[[str], None] | None = None) -> Fitted:
+               progress: Callable[[str], None] | None = None, session_rule: tuple[int, int] = SESSION_RULE) -> Fitted:
     """Fit the spec on ``frame`` (the training split), build ``model_name`` and train it
     for ``cfg.epochs`` epochs; ``progress`` gets one line per epoch (loss, AUCs, rows/s)."""
     import tensorflow as tf
 
     tf.keras.utils.set_random_seed(cfg.seed)
-    spec = model_spec(model_name, cfg)
+    spec = model_spec(model_name, cfg, session_rule)
     raw = inputs.raw_features(frame, catalog, spec)
     spec = spec.fit(raw)
     model = build_model(model_name, spec, cfg)
@@ -191,7 +203,8 @@ def world_summary(world_dir: Path) -> dict[str, Any]:
 
 def train_rank(batch_dir: Path, world_dir: Path, cfg: RankingConfig, registry: Registry | None = None, *,
                model_name: str = "baseline", promote: bool = False, progress: Callable[[str], None] | None = None,
-               artifact_dir: Path | None = None, behaviours: BehaviourSource | None = None) -> dict[str, Any]:
+               artifact_dir: Path | None = None, behaviours: BehaviourSource | None = None,
+               session_rule: tuple[int, int] = SESSION_RULE) -> dict[str, Any]:
     """Train on the first days, evaluate on the last ``cfg.eval_days``, export and
     (with a ``registry``) publish; returns the JSON-able report (with ``version``).
     ``behaviours``: the behaviour source sequence rankers need."""
@@ -207,13 +220,13 @@ def train_rank(batch_dir: Path, world_dir: Path, cfg: RankingConfig, registry: R
     held = inputs.read_samples(batch_dir, eval_days)
     say(f"read {len(train):,} training rows ({train_days[0]}..{train_days[-1]}) and {len(held):,} "
         f"evaluation rows ({eval_days[0]}..{eval_days[-1]}) in {time.perf_counter() - t0:.1f}s")
-    spec = model_spec(model_name, cfg)
+    spec = model_spec(model_name, cfg, session_rule)
     if spec.behaviours:
         t0 = time.perf_counter()
         train, held = with_behaviours(train, behaviours, spec), with_behaviours(held, behaviours, spec)
         say(f"behaviour sequences {spec.behaviours} (T={spec.sequence_length}) of every row "
             f"in {time.perf_counter() - t0:.1f}s")
-    fitted = fit_ranker(train, catalog, cfg, model_name=model_name, progress=say)
+    fitted = fit_ranker(train, catalog, cfg, model_name=model_name, progress=say, session_rule=session_rule)
     base_rates = {h: float(train[h].mean()) for h in fitted.model.heads}
 
     window = {"train": [train_days[0].isoformat(), train_days[-1].isoformat()],

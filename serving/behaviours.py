@@ -29,12 +29,15 @@ from encore.recall.queries import QueryParams, prepare_log, queries_from_log
 
 BEHAVIOUR_FIELDS: dict[str, str] = {"play": "play_track_ids", "heart": "heart_track_ids", "skip": "skip_track_ids"}
 """Behaviour -> the Query field holding its track ids (also the ranker's column name)."""
+BEHAVIOUR_TS_FIELDS: dict[str, str] = {"play": "play_ts_ms", "heart": "heart_ts_ms", "skip": "skip_ts_ms"}
+"""Behaviour -> the Query field holding its epoch ms (the session ranker's sessions)."""
 
 
 def query_behaviours(queries: Sequence[Query], behaviours: Sequence[str] = tuple(BEHAVIOUR_FIELDS)
                      ) -> dict[str, list[tuple[int, ...]]]:
-    """``<b>_track_ids`` columns (one tuple per Query, oldest first) of ``queries``."""
-    return {BEHAVIOUR_FIELDS[b]: [getattr(q, BEHAVIOUR_FIELDS[b]) for q in queries] for b in behaviours}
+    """``<b>_track_ids`` and ``<b>_ts_ms`` columns (one tuple per Query, oldest first)."""
+    fields = [BEHAVIOUR_FIELDS[b] for b in behaviours] + [BEHAVIOUR_TS_FIELDS[b] for b in behaviours]
+    return {f: [getattr(q, f) for q in queries] for f in fields}
 
 
 def _event_dates(world_dir: Path) -> list[date]:
@@ -77,8 +80,9 @@ def log_behaviours(world_dir: Path | str, params: QueryParams,
 
 
 def request_behaviours(query: Query) -> Mapping[str, tuple[int, ...]]:
-    """The ranker's behaviour inputs of one serving request: its Query's sequences."""
-    return {field: getattr(query, field) for field in BEHAVIOUR_FIELDS.values()}
+    """The ranker's behaviour inputs of one serving request: its Query's sequences
+    (track ids and epoch ms)."""
+    return {field: getattr(query, field) for field in (*BEHAVIOUR_FIELDS.values(), *BEHAVIOUR_TS_FIELDS.values())}
 
 
 def behaviours_for_config(world_dir: Path | str, config: Any, behaviours: Sequence[str]) -> Callable[

@@ -115,8 +115,8 @@ def train_all(world_dir: Path | str, batch_dir: Path | str, config: EncoreConfig
     from encore.serving.behaviours import log_behaviours
 
     ranker = train_rank(batch_dir, world_dir, rcfg, registry, model_name=rcfg.model, promote=promote,
-                        progress=say, behaviours=log_behaviours(world_dir, QueryParams.from_config(config),
-                                                                rcfg.behaviours))
+                        progress=say, behaviours=log_behaviours(world_dir, QueryParams.from_config(config)),
+                        session_rule=(config.sessions.max_session_ms, config.sessions.inactivity_gap_ms))
     step(rcfg.registry_name)
     return {
         "world": str(world_dir), "batch": str(batch_dir), "registry": str(registry.root),

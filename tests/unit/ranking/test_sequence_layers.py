@@ -165,3 +165,24 @@ def test_sequence_features_share_the_candidate_vocabulary_and_pad_left(synth) ->
         np.testing.assert_array_equal(listener[name], raw[name][6:7])
     again = type(spec).from_json(spec.to_json())
     assert again == spec
+
+
+def test_session_ranks_follow_the_sessionization_rule() -> None:
+    from encore.platform.contracts.sessions import sessionize
+
+    minute = 60_000
+    ts = np.array([[0, 0, 0, 1 * minute, 2 * minute, 40 * minute, 41 * minute, 200 * minute],
+                   [0, 10 * minute, 20 * minute, 30 * minute, 40 * minute, 50 * minute, 60 * minute, 95 * minute]])
+    ids = np.array([[-1, -1, 5, 6, 7, 8, 9, 10], [1, 2, 3, 4, 5, 6, 7, 8]])
+    ranks = inputs.session_ranks(ids, ts, max_session_ms=90 * minute, inactivity_gap_ms=30 * minute, max_sessions=2)
+    # row 0: sessions {5, 6, 7}, {8, 9} (gap > 30 min), {10}: latest = 0, only two kept
+    assert ranks[0].tolist() == [-1, -1, -1, -1, -1, 1, 1, 0]
+    # row 1: no gap above 30 min, but the span cuts at 90 min: the last play opens a session
+    assert ranks[1].tolist() == [1, 1, 1, 1, 1, 1, 1, 0]
+    for row in range(2):
+        valid = ids[row] >= 0
+        reference = sessionize(ts[row][valid].tolist(), [""] * int(valid.sum()), max_session_ms=90 * minute,
+                               inactivity_gap_ms=30 * minute)
+        latest = max(reference)
+        expected = [latest - r if latest - r < 2 else -1 for r in reference]
+        assert ranks[row][valid].tolist() == expected

@@ -1,4 +1,4 @@
-"""DIN and DIEN on a planted sequence signal: a play completes mostly when the
+"""DIN, DIEN and the session ranker on a planted sequence signal: a play completes mostly when the
 candidate's genre is among the listener's recent plays, which no per-row feature tells,
 so the no-sequence baseline cannot learn it and a sequence ranker must. Each trained
 ranker: save -> load -> identical scores; the serving signature scores N candidates of
@@ -8,6 +8,7 @@ build and train."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 
@@ -16,7 +17,7 @@ from encore.ranking.features import HEADS
 from encore.ranking.ranker import Ranker, export_ranker
 from encore.ranking.train import evaluate_ranker, example_request, fit_ranker
 
-pytestmark = pytest.mark.slow  # trains three tiny models once per module (~1 min)
+pytestmark = pytest.mark.slow  # trains four tiny models once per module (~20 s each on a quiet machine)
 
 T = 8
 
@@ -31,6 +32,12 @@ def planted(synth, cat, rows: int, seed: int):
     hit = np.array([bool(h) and target[i] in set(genre.loc[list(h)]) for i, h in enumerate(history)])
     frame["complete_play"] = (rng.random(rows) < np.where(hit, 0.9, 0.1)).astype(np.int32)
     frame["play_track_ids"] = history
+    start = (frame["ts"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1) - 10 * 3_600_000
+    gaps = [np.cumsum(rng.choice([60_000, 7_200_000], len(h))) for h in history]  # minutes or hours apart
+    frame["play_ts_ms"] = [tuple(int(s0 + g) for g in gap) for s0, gap in zip(start, gaps)]
+    frame["skip_track_ids"], frame["skip_ts_ms"] = frame["play_track_ids"], frame["play_ts_ms"]
+    frame["heart_track_ids"] = [()] * rows
+    frame["heart_ts_ms"] = [()] * rows
     return frame
 
 
@@ -42,36 +49,46 @@ def tiny(synth, **overrides):
 @pytest.fixture(scope="module")
 def world(synth):
     cat = synth.make_catalog()
-    return inputs.Catalog.from_frame(cat), planted(synth, cat, 3000, 1), planted(synth, cat, 800, 2)
+    return inputs.Catalog.from_frame(cat), planted(synth, cat, 2500, 1), planted(synth, cat, 600, 2)
 
 
 @pytest.fixture(scope="module")
 def trained(synth, world, tmp_path_factory):
+    """name -> (fitted, artifact path), each model trained on first use."""
     catalog, train, held = world
-    out = {}
-    for name in ("baseline", "din", "dien"):
-        fitted = fit_ranker(train, catalog, tiny(synth), model_name=name)
-        path = tmp_path_factory.mktemp(name) / "ranker"
-        export_ranker(fitted.model, fitted.spec, path, model_name=name,
-                      example=example_request(held, catalog, fitted.spec))
-        out[name] = (fitted, path)
-    return out
+    cache: dict[str, tuple] = {}
+
+    def get(name: str):
+        if name not in cache:
+            fitted = fit_ranker(train, catalog, tiny(synth), model_name=name)
+            path = tmp_path_factory.mktemp(name) / "ranker"
+            export_ranker(fitted.model, fitted.spec, path, model_name=name,
+                          example=example_request(held, catalog, fitted.spec))
+            cache[name] = (fitted, path)
+        return cache[name]
+
+    return get
 
 
-def test_sequence_rankers_beat_the_baseline_on_the_planted_signal(trained, world) -> None:
+def _auc(trained, world, name: str) -> float:
     catalog, train, held = world
     base = {h: float(train[h].mean()) for h in HEADS}
-    auc = {name: evaluate_ranker(Ranker.load(path), held, catalog, base)["heads"]["complete_play"]["model"]["auc"]
-           for name, (_, path) in trained.items()}
-    assert auc["baseline"] < 0.62  # the signal is not in any per-row feature
-    assert auc["din"] > 0.75 and auc["din"] > auc["baseline"] + 0.12, auc
-    assert auc["dien"] > 0.75 and auc["dien"] > auc["baseline"] + 0.12, auc
+    return evaluate_ranker(Ranker.load(trained(name)[1]), held, catalog, base)["heads"]["complete_play"]["model"]["auc"]
 
 
-@pytest.mark.parametrize("name", ["din", "dien"])
+@pytest.mark.timeout(400)
+@pytest.mark.parametrize("name", ["din", "dien", "session"])
+def test_sequence_rankers_beat_the_baseline_on_the_planted_signal(trained, world, name: str) -> None:
+    baseline, auc = _auc(trained, world, "baseline"), _auc(trained, world, name)
+    assert baseline < 0.62  # the signal is not in any per-row feature
+    assert auc > 0.75 and auc > baseline + 0.12, (name, auc, baseline)
+
+
+@pytest.mark.timeout(400)
+@pytest.mark.parametrize("name", ["din", "dien", "session"])
 def test_save_load_gives_identical_scores(trained, world, name: str) -> None:
     catalog, _, held = world
-    fitted, path = trained[name]
+    fitted, path = trained(name)
     feats = inputs.raw_features(held, catalog, fitted.spec)
     in_memory = {h: tf.sigmoid(v).numpy() for h, v in fitted.model(
         {k: tf.constant(v) for k, v in feats.items()}).items()}
@@ -82,18 +99,21 @@ def test_save_load_gives_identical_scores(trained, world, name: str) -> None:
         np.testing.assert_allclose(raw[h].numpy(), in_memory[h], rtol=0, atol=1e-5)
         np.testing.assert_array_equal(ranker.score_rows(feats)[h], Ranker.load(path).score_rows(feats)[h])
     assert ranker.smoke_test() is True
-    assert ranker.info["behaviours"] == ["play"] and ranker.info["sequence_length"] == T
+    assert ranker.info["behaviours"] == (["play"] if name != "session" else ["play", "heart", "skip"])
+    assert ranker.info["sequence_length"] == T
 
 
-@pytest.mark.parametrize("name", ["din", "dien"])
+@pytest.mark.timeout(400)
+@pytest.mark.parametrize("name", ["din", "dien", "session"])
 def test_serving_signature_scores_one_listener_in_one_call(trained, world, name: str) -> None:
     catalog, _, held = world
-    fitted, path = trained[name]
+    fitted, path = trained(name)
     ranker = Ranker.load(path)
     row = held.iloc[5]
     request = {c: row[c] for c in ("user_id", "anonymous", "scenario", "ts", "user_exposures_30d",
                                    "user_plays_30d", "user_completes_30d", "user_skips_30d",
-                                   "user_hearts_30d", "user_plays_today", "play_track_ids")}
+                                   "user_hearts_30d", "user_plays_today", "play_track_ids", "play_ts_ms",
+                                   "skip_track_ids", "skip_ts_ms", "heart_track_ids", "heart_ts_ms")}
     cands = held.iloc[:40]
     cols = {c: cands[c].to_numpy() for c in ("track_id", "track_plays", "track_listeners", "track_completion_rate",
                                              "track_skip_rate", "track_heart_rate", "user_track_plays_30d")}
@@ -108,7 +128,8 @@ def test_serving_signature_scores_one_listener_in_one_call(trained, world, name:
         np.testing.assert_allclose(served[h], per_row[h], rtol=0, atol=1e-5)
     assert ranker.score(listener, {k: v[:0] for k, v in candidates.items()})["complete_play"].shape == (0,)
     # a listener without history is scored too (every behaviour masked)
-    empty = inputs.listener_features(fitted.spec, catalog, {**request, "play_track_ids": ()})
+    empty = inputs.listener_features(fitted.spec, catalog, {**request, "play_track_ids": (), "play_ts_ms": (),
+                                                            "skip_track_ids": (), "skip_ts_ms": ()})
     assert np.isfinite(ranker.score(empty, candidates)["complete_play"]).all()
 
 
@@ -118,6 +139,7 @@ def test_serving_signature_scores_one_listener_in_one_call(trained, world, name:
     ("dien", {"evolution": "gru", "aux_loss_weight": 0.0}),
     ("dien", {"evolution": "agru"}),
     ("dien", {"evolution": "aigru", "behaviours": ["play", "skip"]}),
+    ("session", {"session_split": False, "session_behaviours": ["play"]}),
 ])
 def test_ablation_switches_build_and_train(synth, world, model: str, overrides: dict) -> None:
     catalog, train, held = world

@@ -35,12 +35,13 @@ def test_log_behaviours_are_the_point_in_time_query_fields(tmp_path: Path) -> No
         "ts_ms": np.array([first_play, third_play, third_play, kit.AS_OF, kit.AS_OF], np.int64),
     })
     got = log_behaviours(tmp_path, params)(rows)
-    assert set(got) == set(BEHAVIOUR_FIELDS.values())
+    assert set(got) == set(BEHAVIOUR_FIELDS.values()) | {"play_ts_ms", "heart_ts_ms", "skip_ts_ms"}
     plays = got["play_track_ids"]
     tracks = kit.user_tracks(3)
     assert plays[0] == () and plays[4] == ()  # nothing strictly before; an unknown listener
     assert plays[1] == tuple(tracks[:2]) and plays[2] == plays[1]  # strictly before ts; one slate, one Query
     assert plays[3] == tuple(tracks[-4:])  # the last history_length plays, oldest first
+    assert got["play_ts_ms"][1] == (first_play, first_play + 200_000)
     at = pd.DataFrame({"user_id": pd.array([3], dtype="Int64"), "request_ms": [kit.AS_OF]})
     query = queries_from_log(ev, at, tracks=kit.catalog(), users=None, params=params)[0]
     assert request_behaviours(query)["play_track_ids"] == plays[3]  # what serving reads from its Query
