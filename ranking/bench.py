@@ -1,16 +1,17 @@
 """``encore bench rank``: how fast each ranker scores one listener's candidates through
 its exported SavedModel (``Ranker.score``, the call the serving Pipeline makes).
 
-For every model (baseline, DIN, DIEN; plus any ``--variant``) in one run: a synthetic
-catalog of ``tracks`` tracks and random training rows (histories of ``sequence_length``
-plays) fit the spec, the model is built from ``RankingConfig`` (``item_dim`` D,
-``gru_units`` H, ...; the weights stay untrained: speed does not depend on them), and
-it is exported and loaded back as a ``Ranker``. Then, per request size N (100 / 500 /
-1000 candidates), ``repeats`` timed calls after ``warmup`` untimed ones give the latency
-percentiles and candidates scored per second. The same run also times the
-straightforward way, the per-row signature (``score_rows``) with the listener's
-features copied to every candidate row, so the listener's sequence work (embeddings,
-the extractor GRU, projections) runs N times instead of once.
+For every model (baseline, DIN, DIEN, the session ranker; plus any ``--variant``) in
+one run: a synthetic catalog of ``tracks`` tracks and random training rows (histories of
+``sequence_length`` plays, hearts and skips spread over several sessions) fit the
+spec, the model is built from ``RankingConfig`` (``item_dim`` D, ``gru_units`` H, ...;
+the weights stay untrained: speed does not depend on them), and it is exported and
+loaded back as a ``Ranker``. Then, per request size N (100 / 500 / 1000 candidates),
+``repeats`` timed calls after ``warmup`` untimed ones give the latency percentiles and
+candidates scored per second. The same run also times the straightforward way, the
+per-row signature (``score_rows``) with the listener's features copied to every
+candidate row, so the listener's sequence work (embeddings, the extractor GRU,
+projections) runs N times instead of once.
 
 Writes JSON (default ``docs/benchmarks/rank.json``) with the machine
 (``platform.bench.machine``), the library versions, the configuration and the numbers;
@@ -33,7 +34,7 @@ import pandas as pd
 
 from encore.platform.config import RankingConfig
 from encore.ranking import inputs
-from encore.ranking.features import HEADS, sequence_column
+from encore.ranking.features import HEADS, sequence_column, sequence_ts_column
 
 SIZES: tuple[int, ...] = (100, 500, 1000)
 GENRES = ("pop", "rock", "jazz", "classical", "hiphop", "electronic", "folk", "metal")
@@ -71,6 +72,8 @@ def synthetic_rows(catalog: pd.DataFrame, rows: int, history: int, seed: int = 1
     })
     for b in ("play", "heart", "skip"):
         frame[sequence_column(b)] = list(rng.choice(ids, (rows, history)))
+        gaps = rng.choice([60_000, 240_000, 7_200_000], (rows, history), p=[0.6, 0.3, 0.1])  # several sessions
+        frame[sequence_ts_column(b)] = list(frame["ts_ms"].to_numpy()[:, None] - np.cumsum(gaps, axis=1)[:, ::-1])
     return frame
 
 
@@ -130,7 +133,7 @@ def bench_model(name: str, cfg: RankingConfig, catalog: pd.DataFrame, rows: pd.D
     return result
 
 
-def bench_rank(cfg: RankingConfig, models: Sequence[str] = ("baseline", "din", "dien"), *,
+def bench_rank(cfg: RankingConfig, models: Sequence[str] = ("baseline", "din", "dien", "session"), *,
                variants: Sequence[tuple[str, str, dict[str, Any]]] = (), sizes: Sequence[int] = SIZES,
                tracks: int = 5_000, fit_rows: int = 2_048, warmup: int = 5, repeats: int = 50, naive: bool = True,
                progress: Callable[[str], None] | None = None) -> dict[str, Any]:

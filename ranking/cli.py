@@ -174,7 +174,7 @@ def eval_rank_command(
 
 
 def bench_rank_command(
-    models: str = typer.Option("baseline,din,dien", "--models", help="Comma-separated rankers."),
+    models: str = typer.Option("baseline,din,dien,session", "--models", help="Comma-separated rankers."),
     sizes: str = typer.Option("100,500,1000", "--sizes", help="Candidates per request, comma-separated."),
     item_dim: Optional[int] = typer.Option(None, "--item-dim", help="Override ranking.item_dim (D)."),
     sequence_length: Optional[int] = typer.Option(None, "--sequence-length", help="Override ranking.sequence_length."),
