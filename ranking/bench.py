@@ -16,8 +16,10 @@ projections) runs N times instead of once.
 Writes JSON (default ``docs/benchmarks/rank.json``) with the machine
 (``platform.bench.machine``), the library versions, the configuration and the numbers;
 ``--train-report LABEL=FILE`` adds the held-out AUC / GAUC / logloss per head of
-``encore train rank --report`` runs (``accuracy_table``), so the speed and the quality
-of each model and ablation sit in one file.
+``encore train rank --report`` runs (``accuracy_table``) and ``--pipeline-report
+LABEL=FILE`` the served lists' ground-truth reward of ``encore eval pipeline --report``
+runs with each ranker promoted (``pipeline_table``), so the speed and the quality of each
+model and ablation sit in one file.
 """
 
 from __future__ import annotations
@@ -194,5 +196,24 @@ def accuracy_table(items: Sequence[str]) -> dict[str, Any]:
             "heads": {h: {"auc": r["model"]["auc"], "gauc": r["model"]["gauc"], "logloss": r["model"]["logloss"],
                           "reference_auc": r["reference"]["auc"], "reference_gauc": r["reference"]["gauc"]}
                       for h, r in heads.items()},
+        }
+    return out
+
+
+def pipeline_table(items: Sequence[str]) -> dict[str, Any]:
+    """``LABEL=FILE`` eval-pipeline reports -> label -> the ranker version and model, the
+    final lists' reward (mean, CI), HR / NDCG@10, repeat share, and the popularity list's
+    reward (the same day and listeners)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        label, _, path = item.partition("=")
+        report = json.loads(Path(path).read_text())
+        lists = report["lists"]
+        pipe, pop = lists["pipeline"], lists["popularity"]
+        out[label] = {
+            "ranker": report["models"]["ranker"], "ranker_model": report["ranker"].get("model"),
+            "days": report.get("held_out_days"), "listeners": pipe["reward"]["n"],
+            "reward": pipe["reward"], "hr@10": pipe["hr@10"], "ndcg@10": pipe["ndcg@10"],
+            "repeat_share": pipe["repeat_share"], "popularity_reward": pop["reward"],
         }
     return out

@@ -187,11 +187,13 @@ def bench_rank_command(
     out: Path = typer.Option(Path("docs/benchmarks/rank.json"), "--out", help="Report file."),
     train_reports: Optional[list[str]] = typer.Option(None, "--train-report", help="LABEL=FILE: a `train rank "
                                                       "--report` to summarise (AUC / GAUC / logloss per head)."),
+    pipeline_reports: Optional[list[str]] = typer.Option(None, "--pipeline-report", help="LABEL=FILE: an `eval "
+                                                         "pipeline --report` to summarise (ground-truth reward)."),
 ) -> None:
     """Candidates scored per second and latency per request size for every ranker."""
     from encore.platform.bench.machine import machine_info
     from encore.platform.config import default_config
-    from encore.ranking.bench import accuracy_table, bench_rank, write_report
+    from encore.ranking.bench import accuracy_table, bench_rank, pipeline_table, write_report
     from encore.ranking.train import MODELS
 
     cfg = default_config().ranking
@@ -211,6 +213,8 @@ def bench_rank_command(
     report["machine"] = machine_info()
     if train_reports:
         report["accuracy"] = accuracy_table(train_reports)
+    if pipeline_reports:
+        report["pipeline"] = pipeline_table(pipeline_reports)
     _say(f"wrote {write_report(report, out)}")
     for r in report["results"]:
         typer.echo(f"{r['label']:>16}: " + "  ".join(
