@@ -21,11 +21,12 @@ from encore.platform.registry_cli import app as models_app
 from encore.platform.stack.cli import app as stack_app
 from encore.platform.stream.cli import app as stream_app
 from encore.platform.world.cli import app as world_app
-from encore.ranking.cli import eval_rank_command, train_rank_command
+from encore.ranking.cli import bench_rank_command, eval_rank_command, set_behaviour_factory, train_rank_command
 from encore.recall.ann_bench import bench_ann_command
-from encore.recall.neural_bench import bench_recall_neural_command
 from encore.recall.cli import app as eval_app
 from encore.recall.cli import train_recall_command
+from encore.recall.neural_bench import bench_recall_neural_command
+from encore.serving.behaviours import behaviours_for_config
 from encore.serving.bench import bench_serve_command
 from encore.serving.cli import events_serve, recommender_serve
 from encore.serving.eval_cli import eval_pipeline_command, train_all_command
@@ -96,6 +97,8 @@ app.add_typer(stack_app, name="stack")
 bench_app.command("serve")(bench_serve_command)  # serving's benchmark (platform does not import serving)
 bench_app.command("recall-neural")(bench_recall_neural_command)
 bench_app.command("ann")(bench_ann_command)  # recall's benchmark (platform does not import recall)
+bench_app.command("rank")(bench_rank_command)  # ranking's benchmark (platform does not import ranking)
+set_behaviour_factory(behaviours_for_config)  # sequence rankers' behaviours: the Query builder via serving
 app.add_typer(bench_app, name="bench")
 app.add_typer(protos_app, name="protos")
 app.add_typer(features_app, name="features")

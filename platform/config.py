@@ -421,10 +421,27 @@ class RegistryConfig(_Section):
 
 
 class RankingConfig(_Section):
-    """Rankers (``encore.ranking``): the feature spec's switches, the baseline model and
-    its training. ``head_weights`` weight each head's binary cross-entropy in the loss."""
+    """Rankers (``encore.ranking``): the feature spec's switches, the models (baseline,
+    DIN, DIEN) and their training. ``head_weights`` weight each head's binary
+    cross-entropy in the loss.
 
-    model: Literal["baseline"] = "baseline"
+    Sequence rankers (``din``, ``dien``) read the listener's last ``sequence_length``
+    behaviours of each kind in ``behaviours`` (the Query's play / heart / skip
+    sequences), each described by its track profile embedded with the candidate's tables
+    and projected to ``item_dim`` (D). ``activation``: the MLPs' activation (``dice``:
+    DIN's Dice). ``mba_lambda``: DIN's mini-batch aware L2 on the track / artist / album
+    embedding rows of each batch, each divided by its training frequency (0 = off).
+    DIN: ``attention_units`` of the local activation unit; ``pooling`` ``attention``
+    (the model) or ``sum`` / ``mean`` (the ablations). DIEN: ``gru_units`` (H) of the
+    interest extractor and evolving layers; ``evolution`` ``augru`` (the model),
+    ``agru``, ``aigru`` or ``gru`` (no attention); ``aux_loss_weight`` of the auxiliary
+    next-behaviour loss (0 = off). Session ranker: ``session_behaviours`` as separate
+    channels, each split into its last ``max_sessions`` sessions by the platform's
+    sessionization rule (``sessions``); ``session_split`` False = one sequence (the
+    ablation); ``session_heads`` of the intra-session self-attention;
+    ``session_lstm_units`` per direction of the inter-session Bi-LSTM."""
+
+    model: Literal["baseline", "din", "dien", "session"] = "baseline"
     registry_name: str = "ranker"
     eval_days: int = Field(1, ge=1)  # the last N days of ranking_samples are held out
     use_user_id: bool = True  # hashed user-id embedding (anonymous listeners share one row)
@@ -436,6 +453,21 @@ class RankingConfig(_Section):
     # Training-only shallow tower: a learned logit per head and logged position, added
     # in training and left out at serving (where there is no position); 0 buckets = off.
     position_buckets: int = Field(0, ge=0)
+    sequence_length: int = Field(50, ge=1)  # T: behaviours kept per sequence
+    behaviours: list[Literal["play", "heart", "skip"]] = ["play"]
+    item_dim: int = Field(32, ge=1)  # D: the projected track profile of behaviours and candidates
+    activation: Literal["relu", "prelu", "dice"] = "dice"
+    mba_lambda: float = Field(0.0, ge=0)
+    attention_units: list[int] = [64, 16]
+    pooling: Literal["attention", "sum", "mean"] = "attention"
+    gru_units: int = Field(16, ge=1)
+    evolution: Literal["augru", "agru", "aigru", "gru"] = "augru"
+    aux_loss_weight: float = Field(1.0, ge=0)
+    session_behaviours: list[Literal["play", "heart", "skip"]] = ["play", "heart", "skip"]
+    max_sessions: int = Field(5, ge=1)
+    session_split: bool = True
+    session_heads: int = Field(2, ge=1)
+    session_lstm_units: int = Field(16, ge=1)
     epochs: int = Field(3, ge=1)
     batch_size: int = Field(1024, ge=1)
     learning_rate: float = Field(0.003, gt=0)

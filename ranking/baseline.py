@@ -34,7 +34,7 @@ The ranker contract (``encore.ranking.ranker``) needs ``listener_part`` and
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
@@ -62,7 +62,9 @@ class BaselineRanker(tfrs.Model):
         if unknown:
             raise ValueError(f"head_weights names unknown heads {sorted(unknown)}")
         self.head_weights = {h: float(weights.get(h, 1.0)) for h in self.heads}
-        self.listener_encoder = FeatureEncoder(spec, spec.listener_names, embedding_dim, name="listener_encoder")
+        self.listener_names, self.candidate_names = spec.listener_names, spec.candidate_names
+        self.listener_encoder = FeatureEncoder(spec, spec.scalar_listener_names, embedding_dim,
+                                               name="listener_encoder")
         self.candidate_encoder = FeatureEncoder(spec, spec.candidate_names, embedding_dim, name="candidate_encoder")
         self.listener_proj = tf.keras.layers.Dense(hidden_units[0], name="listener_proj")
         self.candidate_proj = tf.keras.layers.Dense(hidden_units[0], use_bias=False, name="candidate_proj")
@@ -82,11 +84,11 @@ class BaselineRanker(tfrs.Model):
             ) for h in self.heads
         }
 
-    def listener_part(self, listener_features: Mapping[str, tf.Tensor]) -> tf.Tensor:
+    def listener_part(self, listener_features: Mapping[str, tf.Tensor], training: bool = False) -> Any:
         """User + context features, each (B,) (B = 1 at serving) -> (B, H0)."""
         return self.listener_proj(self.listener_encoder(listener_features))
 
-    def candidate_logits(self, listener: tf.Tensor, candidate_features: Mapping[str, tf.Tensor],
+    def candidate_logits(self, listener: Any, candidate_features: Mapping[str, tf.Tensor],
                          training: bool = False) -> dict[str, tf.Tensor]:
         """``listener`` (1 or N, H0) and candidate features, each (N,) -> head -> (N,)
         logits (a (1, H0) listener broadcasts over the N candidates)."""
@@ -101,21 +103,18 @@ class BaselineRanker(tfrs.Model):
 
     def call(self, features: Mapping[str, tf.Tensor], training: bool = False) -> dict[str, tf.Tensor]:
         """Per-row scoring: features name -> (B,) -> head -> (B,) logits."""
-        listener = self.listener_part({n: features[n] for n in self.listener_encoder_names})
-        candidates = {n: features[n] for n in self.candidate_encoder_names}
+        listener = self.listener_part({n: features[n] for n in self.listener_names})
+        candidates = {n: features[n] for n in self.candidate_names}
         return self.candidate_logits(listener, candidates, training=training)
-
-    @property
-    def listener_encoder_names(self) -> list[str]:
-        return [f.name for f in self.listener_encoder._features]
-
-    @property
-    def candidate_encoder_names(self) -> list[str]:
-        return [f.name for f in self.candidate_encoder._features]
 
     def compute_loss(self, inputs, training: bool = False) -> tf.Tensor:
         features, labels = inputs
-        logits = self(features, training=training)
+        return self.heads_loss(features, labels, self(features, training=training), training)
+
+    def heads_loss(self, features: Mapping[str, tf.Tensor], labels: Mapping[str, tf.Tensor],
+                   logits: Mapping[str, tf.Tensor], training: bool) -> tf.Tensor:
+        """The weighted sum of the heads' binary cross-entropies (with the training-only
+        position bias added to the logits when it is on)."""
         if self.position_bias:
             if POSITION not in features:
                 raise ValueError("position_buckets > 0 needs the logged `position` among the training inputs")

@@ -1,9 +1,15 @@
-"""`encore train rank` and `encore eval rank`: train a ranker on ``ranking_samples``
-(first days), evaluate it on the last day(s) against the popularity order, publish it
-to the model registry; evaluate a registered or exported ranker.
+"""`encore train rank`, `encore eval rank` and `encore bench rank`: train a ranker
+(baseline, DIN, DIEN) on ``ranking_samples`` (first days), evaluate it on the last
+day(s) against the popularity order, publish it to the model registry; evaluate a
+registered or exported ranker; time every ranker's serving call.
 
-Both print progress and a per-head table, and write the full report as JSON with
-``--report FILE``. TensorFlow is imported inside the commands.
+Train and eval print progress and a per-head table, and write the full report as JSON
+with ``--report FILE``. TensorFlow is imported inside the commands.
+
+Sequence rankers need the listeners' behaviour sequences, which the Query builder
+(``encore.recall``, a part this one may not import) provides: the composition root
+(``encore.cli.main``) registers a factory with :func:`set_behaviour_factory`
+(``encore.serving.behaviours.behaviours_for_config``).
 """
 
 from __future__ import annotations
@@ -12,9 +18,35 @@ import json
 import time
 from datetime import date
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import typer
+
+BehaviourFactory = Callable[[Path, Any, Any], Any]
+"""(world dir, EncoreConfig, behaviours) -> a ``BehaviourSource`` (``encore.ranking.train``)."""
+_behaviour_factory: list[BehaviourFactory] = []
+
+
+def set_behaviour_factory(factory: BehaviourFactory) -> None:
+    """Register how the commands build behaviour sequences (the composition root does)."""
+    _behaviour_factory[:] = [factory]
+
+
+def _behaviours(world: Path, cfg: Any, behaviours: Any) -> Any:
+    return _behaviour_factory[0](world, cfg, behaviours) if _behaviour_factory else None
+
+
+def _overrides(items: Optional[list[str]]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings (VALUE parsed as YAML) -> ranking config overrides."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
 
 BatchOpt = typer.Option(..., "--batch", exists=True, file_okay=False,
                         help="Batch output root holding ranking_samples/ (encore batch ranking-samples).")
@@ -55,7 +87,8 @@ def _write(report: dict, path: Optional[Path]) -> None:
 
 
 def train_rank_command(
-    model: str = typer.Option("baseline", "--model", help="Ranker to train (ranking.model)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Ranker to train: baseline, din, dien "
+                                                              "(default ranking.model)."),
     batch: Path = BatchOpt,
     world: Path = WorldOpt,
     epochs: Optional[int] = typer.Option(None, help="Override ranking.epochs."),
@@ -64,6 +97,8 @@ def train_rank_command(
     publish: bool = typer.Option(True, "--publish/--no-publish", help="Publish to the registry."),
     promote: bool = typer.Option(False, "--promote", help="Promote the published version."),
     report: Optional[Path] = ReportOpt,
+    settings: Optional[list[str]] = typer.Option(None, "--set", help="Override a ranking setting, KEY=VALUE "
+                                                 "(e.g. pooling=sum, evolution=gru, aux_loss_weight=0)."),
 ) -> None:
     """Train a ranker on the first days of ranking_samples, evaluate on the last, publish."""
     from encore.platform.bench.machine import machine_info
@@ -72,16 +107,24 @@ def train_rank_command(
     from encore.ranking.inputs import RankingInputError
     from encore.ranking.train import MODELS, train_rank
 
+    cfg = default_config()
+    model = model or cfg.ranking.model
     if model not in MODELS:
         raise typer.BadParameter(f"unknown ranker {model!r}; known: {', '.join(MODELS)}", param_hint="--model")
-    cfg = default_config()
-    rcfg = cfg.ranking.model_copy(update={k: v for k, v in
-                                          {"epochs": epochs, "eval_days": eval_days, "model": model}.items()
-                                          if v is not None})
+    update = {**_overrides(settings), **{k: v for k, v in
+                                        {"epochs": epochs, "eval_days": eval_days, "model": model}.items()
+                                        if v is not None}}
+    try:
+        rcfg = type(cfg.ranking).model_validate({**cfg.ranking.model_dump(), **update})
+    except ValueError as err:
+        raise typer.BadParameter(str(err), param_hint="--set") from err
     reg = Registry(registry if registry is not None else cfg.registry.root) if publish else None
     t0 = time.perf_counter()
     try:
-        out = train_rank(batch, world, rcfg, reg, model_name=model, promote=promote, progress=_say)
+        out = train_rank(batch, world, rcfg, reg, model_name=model, promote=promote, progress=_say,
+                         behaviours=_behaviours(world, cfg, rcfg.session_behaviours if model == "session"
+                                                else rcfg.behaviours),
+                         session_rule=(cfg.sessions.max_session_ms, cfg.sessions.inactivity_gap_ms))
     except RankingInputError as err:
         typer.echo(f"error: train rank: {err}", err=True)
         raise typer.Exit(code=1) from err
@@ -120,10 +163,61 @@ def eval_rank_command(
             ranker, source = loaded.model, f"{loaded.name} {loaded.version}"
         days = [date.fromisoformat(d.strip()) for d in dates.split(",")] if dates else None
         _say(f"evaluating {source}")
-        out = eval_rank(ranker, batch, world, days, cfg.ranking.eval_days)
+        out = eval_rank(ranker, batch, world, days, cfg.ranking.eval_days,
+                        behaviours=_behaviours(world, cfg, ranker.spec.behaviours))
     except (RegistryError, RankingInputError, ValueError) as err:
         typer.echo(f"error: eval rank: {err}", err=True)
         raise typer.Exit(code=1) from err
     out["source"] = source
     _table(f"{source}: {', '.join(out['dates'])} vs popularity order", out["heads"])
     _write(out, report)
+
+
+def bench_rank_command(
+    models: str = typer.Option("baseline,din,dien,session", "--models", help="Comma-separated rankers."),
+    sizes: str = typer.Option("100,500,1000", "--sizes", help="Candidates per request, comma-separated."),
+    item_dim: Optional[int] = typer.Option(None, "--item-dim", help="Override ranking.item_dim (D)."),
+    sequence_length: Optional[int] = typer.Option(None, "--sequence-length", help="Override ranking.sequence_length."),
+    repeats: int = typer.Option(50, help="Timed calls per size."),
+    warmup: int = typer.Option(5, help="Untimed calls before timing."),
+    naive: bool = typer.Option(True, "--naive/--no-naive", help="Also time the per-row signature (listener "
+                                                                  "work repeated per candidate)."),
+    variants: Optional[list[str]] = typer.Option(None, "--variant", help="LABEL:MODEL:KEY=VALUE,KEY=VALUE "
+                                                 "(e.g. dien-gru:dien:evolution=gru)."),
+    out: Path = typer.Option(Path("docs/benchmarks/rank.json"), "--out", help="Report file."),
+    train_reports: Optional[list[str]] = typer.Option(None, "--train-report", help="LABEL=FILE: a `train rank "
+                                                      "--report` to summarise (AUC / GAUC / logloss per head)."),
+    pipeline_reports: Optional[list[str]] = typer.Option(None, "--pipeline-report", help="LABEL=FILE: an `eval "
+                                                         "pipeline --report` to summarise (ground-truth reward)."),
+) -> None:
+    """Candidates scored per second and latency per request size for every ranker."""
+    from encore.platform.bench.machine import machine_info
+    from encore.platform.config import default_config
+    from encore.ranking.bench import accuracy_table, bench_rank, pipeline_table, write_report
+    from encore.ranking.train import MODELS
+
+    cfg = default_config().ranking
+    cfg = cfg.model_copy(update={k: v for k, v in {"item_dim": item_dim, "sequence_length": sequence_length}.items()
+                                 if v is not None})
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    parsed = []
+    for v in variants or []:
+        label, _, rest = v.partition(":")
+        model, _, sets = rest.partition(":")
+        parsed.append((label, model, _overrides([s for s in sets.split(",") if s])))
+    bad = [m for m in names + [p[1] for p in parsed] if m not in MODELS]
+    if bad:
+        raise typer.BadParameter(f"unknown rankers {bad}; known: {', '.join(MODELS)}", param_hint="--models")
+    report = bench_rank(cfg, names, variants=parsed, sizes=[int(s) for s in sizes.split(",")],
+                        warmup=warmup, repeats=repeats, naive=naive, progress=_say)
+    report["machine"] = machine_info()
+    if train_reports:
+        report["accuracy"] = accuracy_table(train_reports)
+    if pipeline_reports:
+        report["pipeline"] = pipeline_table(pipeline_reports)
+    _say(f"wrote {write_report(report, out)}")
+    for r in report["results"]:
+        typer.echo(f"{r['label']:>16}: " + "  ".join(
+            f"N={n} p50 {row['p50_ms']:.2f} ms ({row['candidates_per_s']:,} cand/s"
+            + (f", per-row x{row['speedup_p50']}" if "speedup_p50" in row else "") + ")"
+            for n, row in r["sizes"].items()))

@@ -4,15 +4,20 @@ serving request.
 
 - ``read_samples(batch_dir, dates)``: the ``ranking_samples`` table (hive partitions
   ``date=YYYY-MM-DD``) as one pandas frame; ``sample_dates`` lists its days.
-- ``Catalog``: track id -> artist, genre, language, valence, arousal, duration,
+- ``Catalog``: track id -> artist, album, genre, language, valence, arousal, duration,
   release year (``catalog/tracks.parquet`` of a world, or the same columns from Feast's
-  ``track_profile``). Unknown tracks get artist -1, empty strings and NaN numbers (the
-  feature spec maps those to its OOV row / the training mean).
+  ``track_profile``). Unknown tracks get artist / album -1, empty strings and NaN numbers
+  (the feature spec maps those to its OOV row / the training mean); a catalog frame
+  without ``album_id`` gets -1 for every album (all OOV).
 - ``raw_features(columns, catalog, spec, kinds)``: THE derivation, from columns named
   like ``ranking_samples`` (``user_id``, ``anonymous``, ``user_*``, ``scenario``, ``ts``
   or ``ts_ms``, ``track_id``, ``track_*``, ``user_track_plays_30d``) to one 1-D array per
   feature of the requested kinds, in the spec's raw dtypes. Training rows and serving
-  requests both go through it.
+  requests both go through it. Behaviour sequences come as ``<b>_track_ids`` columns
+  (``play_track_ids``, ...: per row a sequence of track ids, oldest first, as the Query
+  holds them; or an already padded (B, T) int array) and become the (B, T) track
+  profile features (``pad_sequences``; catalog attributes looked up here as for
+  candidates).
 - ``request_features(spec, catalog, request, candidates)``: a serving request -> the
   listener part (user + context features, each shape (1,)) and the candidate part
   (candidate features, each shape (N,)), the two arguments of ``Ranker.score``.
@@ -31,7 +36,8 @@ import numpy as np
 import pandas as pd
 
 from encore.ranking.features import (
-    CANDIDATE, CATALOG_COLUMNS, CONTEXT, HEADS, KINDS, USER, FeatureSpec, coerce,
+    CANDIDATE, CATALOG_COLUMNS, CONTEXT, HEADS, KINDS, SEQ_INFIX, SESSION, USER, FeatureSpec, coerce, sequence_column,
+    sequence_feature, sequence_ts_column,
 )
 
 TABLE = "ranking_samples"
@@ -98,6 +104,8 @@ class Catalog:
 
     @classmethod
     def from_frame(cls, tracks: pd.DataFrame) -> "Catalog":
+        if "album_id" not in tracks.columns:  # an older catalog frame: every album unknown
+            tracks = tracks.assign(album_id=-1)
         missing = [c for c in ("track_id", *CATALOG_COLUMNS) if c not in tracks.columns]
         if missing:
             raise RankingInputError(f"catalog frame lacks columns {missing}")
@@ -117,7 +125,11 @@ class Catalog:
         path = tracks_file(catalog_dir)
         if not path.is_file():
             raise RankingInputError(f"no catalog at {path}")
-        return cls.from_frame(pd.read_parquet(path, columns=["track_id", *CATALOG_COLUMNS]))
+        import pyarrow.parquet as pq
+
+        present = set(pq.read_schema(path).names)
+        return cls.from_frame(pd.read_parquet(path, columns=[c for c in ("track_id", *CATALOG_COLUMNS)
+                                                             if c in present or c != "album_id"]))
 
     def lookup(self, track_ids: np.ndarray) -> dict[str, np.ndarray]:
         """Catalog columns for ``track_ids`` (N,); unknown ids: artist -1, genre and
@@ -139,12 +151,12 @@ class Catalog:
         return out
 
 
-_CATALOG_MISSING: dict[str, Any] = {"artist_id": -1, "genre": "", "language": ""}
+_CATALOG_MISSING: dict[str, Any] = {"artist_id": -1, "album_id": -1, "genre": "", "language": ""}
 
 
 def _catalog_values(col: str, values: pd.Series) -> np.ndarray:
     """One catalog column in its lookup form (what an unknown id gets: ``_CATALOG_MISSING``)."""
-    if col == "artist_id":
+    if col in ("artist_id", "album_id"):
         return values.fillna(-1).to_numpy(dtype=np.int64)
     if col in ("genre", "language"):
         return values.fillna("").astype(str).to_numpy(dtype=object)
@@ -169,14 +181,94 @@ def _context(ts_ms: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
+def pad_sequences(values: Any, length: int) -> np.ndarray:
+    """Per-row sequences (oldest first) -> (B, ``length``) int64: the last ``length``
+    entries of each, right-aligned, left-padded with -1. ``values``: a sequence of
+    sequences (tuples, lists, arrays; None = empty) or a 2-D int array (rows already
+    aligned: its last ``length`` columns are kept, padded on the left if narrower)."""
+    if isinstance(values, pd.Series):
+        values = values.to_numpy()
+    arr = values if isinstance(values, np.ndarray) else None
+    if arr is not None and arr.ndim == 2 and arr.dtype != object:
+        arr = arr.astype(np.int64)[:, max(0, arr.shape[1] - length):]
+        return np.pad(arr, ((0, 0), (length - arr.shape[1], 0)), constant_values=-1)
+    seqs = [() if s is None else s for s in values]
+    lengths = np.fromiter((min(len(s), length) for s in seqs), dtype=np.int64, count=len(seqs))
+    out = np.full((len(seqs), length), -1, dtype=np.int64)
+    total = int(lengths.sum())
+    if total:
+        flat = np.fromiter((int(t) for s, n in zip(seqs, lengths) if n for t in list(s)[-n:]),
+                           dtype=np.int64, count=total)
+        rows = np.repeat(np.arange(len(seqs)), lengths)
+        cols = length - np.repeat(lengths, lengths) + (np.arange(total) - np.repeat(np.cumsum(lengths) - lengths,
+                                                                                   lengths))
+        out[rows, cols] = flat
+    return out
+
+
+def _sequence_features(columns: Mapping[str, Any], catalog: Catalog, spec: FeatureSpec,
+                       wanted: Sequence[Any]) -> dict[str, np.ndarray]:
+    """The (B, T) track profile of every behaviour among ``wanted`` sequence features."""
+    out: dict[str, np.ndarray] = {}
+    for behaviour in dict.fromkeys(f.name.split(SEQ_INFIX, 1)[0] for f in wanted):
+        col = sequence_column(behaviour)
+        if col not in columns:
+            raise RankingInputError(f"behaviour sequences need column {col!r} (the Query's {col})")
+        length = max(f.length for f in wanted if f.name.startswith(behaviour + SEQ_INFIX))
+        ids = pad_sequences(columns[col], length)
+        attrs = catalog.lookup(ids.reshape(-1))
+        attrs["track_id"] = ids.reshape(-1)
+        for f in wanted:
+            if f.name.startswith(behaviour + SEQ_INFIX) and f.base is not None:
+                out[f.name] = attrs[f.base].reshape(ids.shape)
+        session = sequence_feature(behaviour, SESSION)
+        if any(f.name == session for f in wanted):
+            ts_col = sequence_ts_column(behaviour)
+            if ts_col not in columns:
+                raise RankingInputError(f"session features need column {ts_col!r} (the Query's {ts_col})")
+            out[session] = session_ranks(ids, pad_sequences(columns[ts_col], length), **spec.meta["sessions"])
+    return out
+
+
+def session_ranks(ids: np.ndarray, ts_ms: np.ndarray, *, max_session_ms: int, inactivity_gap_ms: int,
+                  max_sessions: int) -> np.ndarray:
+    """(B, T) behaviours (ids -1 = padding, left-padded, oldest first) and their epoch
+    ms -> the session of each, counted back from the row's latest session (0) by the
+    platform's sessionization rule (``encore.platform.contracts.sessions``: a gap of
+    more than ``inactivity_gap_ms`` or a span of more than ``max_session_ms`` opens a
+    session; the sequences carry no scenario, so scenario switches cannot split them);
+    sessions older than ``max_sessions - 1`` and padding get -1. Vectorised over rows,
+    one step per column."""
+    valid = ids >= 0
+    rows, steps = ids.shape
+    number = np.zeros((rows, steps), np.int64)
+    count = np.zeros(rows, np.int64)  # sessions opened so far
+    start = np.zeros(rows, np.int64)
+    last = np.zeros(rows, np.int64)
+    for t in range(steps):
+        v, ts = valid[:, t], ts_ms[:, t]
+        opens = v & ((count == 0) | (ts - last > inactivity_gap_ms) | (ts - start > max_session_ms))
+        count += opens
+        start = np.where(opens, ts, start)
+        last = np.where(v, ts, last)
+        number[:, t] = count - 1
+    rank = count[:, None] - 1 - number
+    return np.where(valid & (rank < max_sessions), rank, -1).astype(np.int64)
+
+
 def raw_features(columns: Mapping[str, Any], catalog: Catalog, spec: FeatureSpec,
                  kinds: Sequence[str] = KINDS) -> dict[str, np.ndarray]:
-    """Raw feature arrays (one per feature of ``kinds``, 1-D, the spec's dtypes) from
-    ranking_samples-style ``columns`` (arrays of one length, or a DataFrame)."""
+    """Raw feature arrays (one per feature of ``kinds``, the spec's dtypes; (B,), or
+    (B, T) for behaviour sequences) from ranking_samples-style ``columns`` (arrays of one
+    length, or a DataFrame, with ``<b>_track_ids`` sequence columns when the spec holds
+    behaviours)."""
     wanted = spec.of(*kinds)
     out: dict[str, np.ndarray] = {}
     derived: dict[str, np.ndarray] = {}
-    need = {f.name for f in wanted}
+    sequences = [f for f in wanted if f.is_sequence]
+    if sequences:
+        derived.update(_sequence_features(columns, catalog, spec, sequences))
+    need = {f.name for f in wanted if not f.is_sequence}
     if need & {"hour", "day_of_week"}:
         derived.update(_context(_ts_ms(columns)))
     if need & set(CATALOG_COLUMNS):
@@ -214,10 +306,16 @@ def request_features(spec: FeatureSpec, catalog: Catalog, request: Mapping[str, 
 
 
 def listener_features(spec: FeatureSpec, catalog: Catalog, request: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """The listener part of :func:`request_features` (user + context features, each (1,))."""
-    one = {k: np.asarray([v], dtype=object if isinstance(v, str) or v is None else None)
-           for k, v in request.items()}
-    return raw_features(one, catalog, spec, (USER, CONTEXT))
+    """The listener part of :func:`request_features` (user + context features, each (1,);
+    behaviour sequences (1, T) from the request's ``<b>_track_ids``: the Query's)."""
+    one: dict[str, Any] = {}
+    for k, v in request.items():
+        if k.endswith("_track_ids") or k.endswith("_ts_ms"):  # a behaviour sequence (not ``ts_ms``)
+            one[k] = [() if v is None else v]
+        else:
+            one[k] = np.asarray([v], dtype=object if isinstance(v, str) or v is None else None)
+    out = raw_features(one, catalog, spec, (USER, CONTEXT))
+    return {n: out[n] for n in spec.listener_names}
 
 
 class CandidateTable:

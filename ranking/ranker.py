@@ -4,8 +4,8 @@ A ranking model (``BaselineRanker`` and every later ranker) provides ``heads`` (
 head names, e.g. ``("complete_play", "heart", "skip")``) and
 
 - ``listener_part(listener_features) -> L``: the per-request work over the user and
-  context features (each (1,) at serving, (B,) in training); ``L`` has leading
-  dimension 1 or B;
+  context features (each (1,) at serving, (B,) in training; behaviour sequences (1, T)
+  / (B, T)); ``L`` (a tensor or a tuple / dict of tensors) has leading dimension 1 or B;
 - ``candidate_logits(L, candidate_features) -> {head: (N,) logits}``: the
   per-candidate work over the candidate features (each (N,)); a leading dimension of 1
   in ``L`` broadcasts to the N candidates.
@@ -14,10 +14,12 @@ head names, e.g. ``("complete_play", "heart", "skip")``) and
 
     saved_model/       TF SavedModel with two signatures (loadable without the Python
                        class: ``tf.saved_model.load``):
-                       serving_default: listener features (1,) + candidate features
-                                        (N,) -> {head: (N,) probabilities}
-                       score_rows:      every feature (B,), one listener per row ->
-                                        {head: (B,) probabilities} (offline evaluation)
+                       serving_default: listener features (1,) (sequences (1, T))
+                                        + candidate features (N,) -> {head: (N,)
+                                        probabilities}
+                       score_rows:      every feature (B,) (sequences (B, T)), one
+                                        listener per row -> {head: (B,) probabilities}
+                                        (offline evaluation)
     feature_spec.json  the fitted FeatureSpec (vocabularies, statistics)
     ranker.json        model name, heads, listener / candidate feature names and dtypes,
                        free-form info (training config, data window)
@@ -45,6 +47,7 @@ INFO_FILE = "ranker.json"
 SMOKE_FILE = "smoke.npz"
 FORMAT = 1
 ROW_CHUNK = 65_536
+SEQUENCE_ROW_CHUNK = 4_096  # rows per call when every row carries (T, ...) sequences
 
 
 def _tf_dtype(dtype: str):
@@ -69,7 +72,8 @@ def export_ranker(model: Any, spec: FeatureSpec, out_dir: str | Path, *, model_n
     listener_names, candidate_names = spec.listener_names, spec.candidate_names
 
     def _spec(name: str, shape) -> tf.TensorSpec:
-        return tf.TensorSpec(shape, _tf_dtype(spec[name].dtype), name=name)
+        f = spec[name]
+        return tf.TensorSpec([*shape, f.length] if f.is_sequence else shape, _tf_dtype(f.dtype), name=name)
 
     def _score(features):
         listener = model.listener_part({n: features[n] for n in listener_names})
@@ -89,6 +93,7 @@ def export_ranker(model: Any, spec: FeatureSpec, out_dir: str | Path, *, model_n
         "format": FORMAT, "model": model_name, "heads": list(heads),
         "listener_features": {n: spec[n].dtype for n in listener_names},
         "candidate_features": {n: spec[n].dtype for n in candidate_names},
+        "sequence_length": spec.sequence_length, "behaviours": spec.behaviours,
         "info": dict(info or {}),
     }, indent=1, sort_keys=True, default=str))
     if example is not None:
@@ -158,7 +163,8 @@ class Ranker:
         import tensorflow as tf
 
         listener = self._tensors(self.spec.listener_names, user_features, "listener")
-        bad = [n for n, v in listener.items() if v.shape != (1,)]
+        bad = [n for n, v in listener.items() if v.shape != ((1, self.spec[n].length) if self.spec[n].is_sequence
+                                                              else (1,))]
         if bad:
             raise RankingInputError(f"listener features must hold one value each; {bad} do not")
         cands = self._tensors(self.spec.candidate_names, candidate_features, "candidate")
@@ -187,8 +193,9 @@ class Ranker:
         rows = self._tensors(self.spec.names, features, "row")
         n = len(next(iter(rows.values())))
         parts: dict[str, list[np.ndarray]] = {h: [] for h in self.heads}
-        for start in range(0, n, ROW_CHUNK):
-            out = self._rows(**{k: tf.constant(v[start:start + ROW_CHUNK]) for k, v in rows.items()})
+        chunk = SEQUENCE_ROW_CHUNK if self.spec.sequence_names else ROW_CHUNK
+        for start in range(0, n, chunk):
+            out = self._rows(**{k: tf.constant(v[start:start + chunk]) for k, v in rows.items()})
             for h in self.heads:
                 parts[h].append(out[h].numpy())
         return {h: (np.concatenate(p) if p else np.zeros(0)).astype(np.float32) for h, p in parts.items()}

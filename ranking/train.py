@@ -11,6 +11,13 @@ loss per head, against the reference scorer ``reference_scores``: the popularity
 ``heart``, its reverse for ``skip`` (popular tracks are skipped less); plus the log loss
 of predicting the training base rate.
 
+Sequence rankers (``din``, ``dien``) read the listener's behaviour sequences at each
+exposure: a ``BehaviourSource`` (sample rows -> ``<b>_track_ids`` columns) supplies
+them. This part may not import the Query builder (``encore.recall``), so the
+composition root passes one in: ``encore.serving.behaviours.log_behaviours`` builds
+them point in time from the event log with ``encore.recall.queries.queries_from_log``,
+the same builder that gives the serving Pipeline its Query.
+
 Library code receives its config (``RankingConfig``) and the registry explicitly.
 """
 
@@ -28,14 +35,19 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from encore.platform.config import RankingConfig
+from encore.platform.config import RankingConfig, SessionsConfig
 from encore.platform.registry import Registry
 from encore.ranking import inputs
 from encore.ranking.features import HEADS, POSITION, FeatureSpec, ranking_feature_spec
 from encore.ranking.metrics import evaluate
 
 log = logging.getLogger("encore.ranking")
-MODELS = ("baseline",)
+MODELS = ("baseline", "din", "dien", "session")
+SEQUENCE_MODELS = ("din", "dien", "session")
+SESSION_RULE = (SessionsConfig().max_session_ms, SessionsConfig().inactivity_gap_ms)
+BehaviourSource = Callable[[pd.DataFrame], Mapping[str, Any]]
+"""Sample rows (``user_id``, ``session_id``, ``ts``, ...) -> ``<b>_track_ids`` columns
+(one sequence of track ids per row, oldest first, strictly before the row's ts)."""
 REFERENCE = "popularity order: track_plays (previous day) for complete_play and heart, -track_plays for skip"
 
 
@@ -53,11 +65,55 @@ def reference_scores(frame: pd.DataFrame, heads: Sequence[str] = HEADS) -> dict[
     return {h: (-plays if h == "skip" else plays) for h in heads}
 
 
+def model_spec(name: str, cfg: RankingConfig, session_rule: tuple[int, int] = SESSION_RULE) -> FeatureSpec:
+    """The (unfitted) spec of ranker ``name``: behaviour sequences for the sequence
+    rankers (with their sessions for the session ranker: ``session_rule`` =
+    (max_session_ms, inactivity_gap_ms), the platform's rule), none for the baseline."""
+    if name not in MODELS:
+        raise ValueError(f"unknown ranker {name!r}; known: {MODELS}")
+    if name == "session":
+        return ranking_feature_spec(use_user_id=cfg.use_user_id, user_id_buckets=cfg.user_id_buckets,
+                                    behaviours=cfg.session_behaviours, sequence_length=cfg.sequence_length,
+                                    sessions={"max_session_ms": session_rule[0], "inactivity_gap_ms": session_rule[1],
+                                              "max_sessions": cfg.max_sessions})
+    return ranking_feature_spec(use_user_id=cfg.use_user_id, user_id_buckets=cfg.user_id_buckets,
+                                behaviours=cfg.behaviours if name in SEQUENCE_MODELS else (),
+                                sequence_length=cfg.sequence_length)
+
+
+def with_behaviours(frame: pd.DataFrame, source: BehaviourSource | None, spec: FeatureSpec) -> pd.DataFrame:
+    """``frame`` with the ``<b>_track_ids`` columns the spec needs (from ``source``);
+    unchanged when the spec has no behaviours or the columns are there."""
+    from encore.ranking.features import SESSION, sequence_column, sequence_feature, sequence_ts_column
+
+    need = [sequence_column(b) for b in spec.behaviours]
+    need += [sequence_ts_column(b) for b in spec.behaviours if sequence_feature(b, SESSION) in spec.names]
+    if not need or all(c in frame.columns for c in need):
+        return frame
+    if source is None:
+        raise inputs.RankingInputError(f"this ranker reads behaviour sequences {need}: pass a behaviour source "
+                                       "(encore.serving.behaviours.log_behaviours)")
+    columns = source(frame)
+    return frame.assign(**{c: list(columns[c]) for c in need})
+
+
 def build_model(name: str, spec: FeatureSpec, cfg: RankingConfig) -> Any:
     if name == "baseline":
         from encore.ranking.baseline import build_baseline
 
         return build_baseline(spec, cfg)
+    if name == "din":
+        from encore.ranking.sequence import build_din
+
+        return build_din(spec, cfg)
+    if name == "dien":
+        from encore.ranking.sequence import build_dien
+
+        return build_dien(spec, cfg)
+    if name == "session":
+        from encore.ranking.sequence import build_session
+
+        return build_session(spec, cfg)
     raise ValueError(f"unknown ranker {name!r}; known: {MODELS}")
 
 
@@ -71,13 +127,13 @@ class Fitted:
 
 
 def fit_ranker(frame: pd.DataFrame, catalog: inputs.Catalog, cfg: RankingConfig, *, model_name: str = "baseline",
-               progress: Callable[[str], None] | None = None) -> Fitted:
+               progress: Callable[[str], None] | None = None, session_rule: tuple[int, int] = SESSION_RULE) -> Fitted:
     """Fit the spec on ``frame`` (the training split), build ``model_name`` and train it
     for ``cfg.epochs`` epochs; ``progress`` gets one line per epoch (loss, AUCs, rows/s)."""
     import tensorflow as tf
 
     tf.keras.utils.set_random_seed(cfg.seed)
-    spec = ranking_feature_spec(use_user_id=cfg.use_user_id, user_id_buckets=cfg.user_id_buckets)
+    spec = model_spec(model_name, cfg, session_rule)
     raw = inputs.raw_features(frame, catalog, spec)
     spec = spec.fit(raw)
     model = build_model(model_name, spec, cfg)
@@ -147,9 +203,11 @@ def world_summary(world_dir: Path) -> dict[str, Any]:
 
 def train_rank(batch_dir: Path, world_dir: Path, cfg: RankingConfig, registry: Registry | None = None, *,
                model_name: str = "baseline", promote: bool = False, progress: Callable[[str], None] | None = None,
-               artifact_dir: Path | None = None) -> dict[str, Any]:
+               artifact_dir: Path | None = None, behaviours: BehaviourSource | None = None,
+               session_rule: tuple[int, int] = SESSION_RULE) -> dict[str, Any]:
     """Train on the first days, evaluate on the last ``cfg.eval_days``, export and
-    (with a ``registry``) publish; returns the JSON-able report (with ``version``)."""
+    (with a ``registry``) publish; returns the JSON-able report (with ``version``).
+    ``behaviours``: the behaviour source sequence rankers need."""
     from encore.platform.registry import data_fingerprint
     from encore.ranking.ranker import Ranker, export_ranker
 
@@ -162,7 +220,13 @@ def train_rank(batch_dir: Path, world_dir: Path, cfg: RankingConfig, registry: R
     held = inputs.read_samples(batch_dir, eval_days)
     say(f"read {len(train):,} training rows ({train_days[0]}..{train_days[-1]}) and {len(held):,} "
         f"evaluation rows ({eval_days[0]}..{eval_days[-1]}) in {time.perf_counter() - t0:.1f}s")
-    fitted = fit_ranker(train, catalog, cfg, model_name=model_name, progress=say)
+    spec = model_spec(model_name, cfg, session_rule)
+    if spec.behaviours:
+        t0 = time.perf_counter()
+        train, held = with_behaviours(train, behaviours, spec), with_behaviours(held, behaviours, spec)
+        say(f"behaviour sequences {spec.behaviours} (T={spec.sequence_length}) of every row "
+            f"in {time.perf_counter() - t0:.1f}s")
+    fitted = fit_ranker(train, catalog, cfg, model_name=model_name, progress=say, session_rule=session_rule)
     base_rates = {h: float(train[h].mean()) for h in fitted.model.heads}
 
     window = {"train": [train_days[0].isoformat(), train_days[-1].isoformat()],
@@ -204,12 +268,13 @@ def train_rank(batch_dir: Path, world_dir: Path, cfg: RankingConfig, registry: R
 
 
 def eval_rank(ranker, batch_dir: Path, world_dir: Path, dates: Sequence[date] | None = None,
-              eval_days: int = 1) -> dict[str, Any]:
+              eval_days: int = 1, behaviours: BehaviourSource | None = None) -> dict[str, Any]:
     """Evaluate a loaded ``Ranker`` on ``dates`` (default: the last ``eval_days``); the
-    base rates for the log-loss reference come from the artifact (its training split)."""
+    base rates for the log-loss reference come from the artifact (its training split).
+    ``behaviours``: the behaviour source a sequence ranker needs."""
     all_dates = inputs.sample_dates(batch_dir)
     days = list(dates) if dates else all_dates[-eval_days:]
-    frame = inputs.read_samples(batch_dir, days)
+    frame = with_behaviours(inputs.read_samples(batch_dir, days), behaviours, ranker.spec)
     catalog = inputs.Catalog.from_world(world_dir)
     base = ranker.info.get("info", {}).get("base_rates") or {h: float(frame[h].mean()) for h in ranker.heads}
     out = evaluate_ranker(ranker, frame, catalog, base)

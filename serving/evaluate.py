@@ -359,7 +359,11 @@ def evaluate_pipeline(world_dir: Path | str, batch_dir: Path | str, config: Enco
     t = time.perf_counter()
     ranker_report: dict[str, Any] = {"loaded": False}
     if ranker_loaded is not None:
-        rank = eval_rank(ranker_loaded.model, batch_dir, world_dir, dates=days)
+        from encore.recall.queries import QueryParams
+        from encore.serving.behaviours import log_behaviours
+
+        rank = eval_rank(ranker_loaded.model, batch_dir, world_dir, dates=days,
+                         behaviours=log_behaviours(world_dir, QueryParams.from_config(config)))
         ranker_report = {
             "loaded": True, "version": ranker_loaded.version, "model": rank.get("model"),
             "dates": rank.get("dates"), "rows": rank.get("rows"), "reference": rank.get("reference"),

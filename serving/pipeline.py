@@ -23,7 +23,8 @@ Stages, each timed (``Result.timings_ms``: ``features``, ``recall.<channel>``,
    each track kept.
 4. **rank**: the first ``pipeline.rank_limit`` merged candidates scored by the promoted
    ``Ranker`` (``ranking.inputs.request_features``; final score = ``head_weights`` x head
-   probabilities). The ranker is read through the registry's ``LiveModel`` once per
+   probabilities; a sequence ranker (DIN, DIEN) also reads the listener Query's play /
+   heart / skip sequences). The ranker is read through the registry's ``LiveModel`` once per
    request, so a promotion swaps it between requests and never fails one. Without a
    ranker (none promoted, or it fails) the merged order is kept and
    ``model_version`` says ``merged-score``.
@@ -61,6 +62,7 @@ from encore.platform.config import ChannelConfig, EncoreConfig, PipelineConfig, 
 from encore.recall.channel import Candidates, Channel
 from encore.recall.queries import QueryParams, queries_from_online
 from encore.recall.query import Context, Query, Session
+from encore.serving.behaviours import request_behaviours
 from encore.serving.rerank import ChannelAnswer, Merged, merge, rerank
 
 log = logging.getLogger(__name__)
@@ -594,7 +596,9 @@ class Pipeline:
 
     def _user_request(self, p: _Prepared) -> dict[str, Any]:
         """The ranker's user and context inputs from the Query and the online row.
-        Counters the online store does not hold are NaN (the spec's training mean)."""
+        Counters the online store does not hold are NaN (the spec's training mean).
+        A sequence ranker's behaviours are the Query's play / heart / skip sequences
+        (``encore.serving.behaviours``: training reads the same Query fields)."""
         q, row = p.listener, p.user_row
         plays = np.asarray(q.play_ts_ms, np.int64)
         day = q.context.request_ms // 86_400_000
@@ -610,6 +614,7 @@ class Pipeline:
             "user_hearts_30d": float(len(q.heart_track_ids)),
             "user_plays_today": float(plays_today) if plays_today is not None
             else float(np.count_nonzero(plays // 86_400_000 == day)),
+            **request_behaviours(q),
         }
 
     def _candidate_table(self, ranker: Any) -> Any:

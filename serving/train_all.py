@@ -51,6 +51,7 @@ def train_all(world_dir: Path | str, batch_dir: Path | str, config: EncoreConfig
     from encore.recall.queries import QueryParams
     from encore.recall.tables import load_recall_tables
     from encore.recall.train import fit_files, train_channel
+    from encore.serving.behaviours import log_behaviours
 
     say = say or (lambda msg: None)
     step = step or (lambda name: None)
@@ -78,7 +79,8 @@ def train_all(world_dir: Path | str, batch_dir: Path | str, config: EncoreConfig
     rcfg = config.ranking.model_copy(update={"eval_days": ev.test_days,
                                              "registry_name": config.pipeline.ranker_registry_name})
     ranker = train_rank(batch_dir, world_dir, rcfg, registry, model_name=rcfg.model, promote=promote,
-                        progress=say)
+                        progress=say, behaviours=log_behaviours(world_dir, QueryParams.from_config(config)),
+                        session_rule=(config.sessions.max_session_ms, config.sessions.inactivity_gap_ms))
     step(rcfg.registry_name)
     return {
         "world": str(world_dir), "batch": str(batch_dir), "registry": str(registry.root),

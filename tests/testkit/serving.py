@@ -178,9 +178,11 @@ def online_row(user_id: int, plays: Sequence[int], skips: Sequence[int] = (), no
     return state.feature_row()
 
 
-def tiny_ranker(out_dir, seed: int = 1, rows: int = 600):
-    """Export a tiny baseline ranker over the kit catalog (a few seconds): completes are
-    planted on rock tracks, so a working ranker puts rock first."""
+def tiny_ranker(out_dir, seed: int = 1, rows: int = 600, model: str = "baseline"):
+    """Export a tiny ranker over the kit catalog (a few seconds): completes are planted
+    on rock tracks, so a working ranker puts rock first. A sequence ranker (``din``,
+    ``dien``) gets a planted sequence signal instead: a play completes when the track's
+    genre is the genre of the listener's recent plays (``play_track_ids``)."""
     from encore.platform.config import RankingConfig
     from encore.ranking import inputs
     from encore.ranking.ranker import export_ranker
@@ -203,7 +205,17 @@ def tiny_ranker(out_dir, seed: int = 1, rows: int = 600):
     })
     config = RankingConfig(embedding_dim=4, hidden_units=[8], epochs=4, batch_size=64, learning_rate=0.02,
                            user_id_buckets=32, seed=seed)
+    if model != "baseline":
+        genre_of = cat.set_index("track_id")["genre"]
+        liked = rng.integers(0, len(GENRES), rows)
+        frame["play_track_ids"] = [tuple(int(t) for t in rng.choice(TRACKS[np.arange(len(TRACKS)) % 3 == g], 5))
+                                   for g in liked]
+        match = genre_of.loc[track].to_numpy() == np.asarray(GENRES)[liked]
+        frame["complete_play"] = (rng.random(rows) < np.where(match, 0.9, 0.1)).astype(np.int32)
+        frame["skip"] = 1 - frame["complete_play"]
+        config = config.model_copy(update={"epochs": 12, "item_dim": 8, "attention_units": [8], "gru_units": 8,
+                                           "sequence_length": 10, "hidden_units": [16]})
     cat_table = inputs.Catalog.from_frame(cat)
-    fitted = fit_ranker(frame, cat_table, config)
-    return export_ranker(fitted.model, fitted.spec, out_dir, model_name="baseline",
+    fitted = fit_ranker(frame, cat_table, config, model_name=model)
+    return export_ranker(fitted.model, fitted.spec, out_dir, model_name=model,
                          example=example_request(frame, cat_table, fitted.spec))

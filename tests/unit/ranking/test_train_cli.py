@@ -75,3 +75,38 @@ def test_train_publish_then_eval(tables, tiny_config_file, tmp_path: Path) -> No
     missing = runner.invoke(app, ["eval", "rank", "--batch", str(batch), "--world", str(world),
                                   "--registry", str(tmp_path / "empty")])
     assert missing.exit_code == 1 and "no version is promoted" in missing.output
+
+
+@pytest.mark.slow
+def test_bench_rank_times_every_model_in_one_run(tables, tiny_config_file, tmp_path: Path) -> None:
+    from encore.cli.main import app
+
+    out = tmp_path / "rank.json"
+    train_report = tmp_path / "train.json"
+    world, batch = tables
+    runner = CliRunner()
+    trained = runner.invoke(app, ["train", "rank", "--model", "baseline", "--batch", str(batch), "--world", str(world),
+                                  "--no-publish", "--epochs", "1", "--report", str(train_report)])
+    assert trained.exit_code == 0, trained.output
+    reward = {"mean": 3.5, "ci_low": 3.2, "ci_high": 3.8, "n": 40, "list_length": 10}
+    pipeline_report = tmp_path / "pipeline.json"  # the fields `eval pipeline --report` writes that are read
+    pipeline_report.write_text(json.dumps({
+        "models": {"ranker": "v0002"}, "ranker": {"model": "dien"}, "held_out_days": ["2026-01-07"],
+        "lists": {"pipeline": {"reward": reward, "hr@10": 0.2, "ndcg@10": 0.03, "repeat_share": 0.4},
+                  "popularity": {"reward": {**reward, "mean": 2.0}}}}))
+    result = runner.invoke(app, ["bench", "rank", "--models", "baseline,din", "--sizes", "3,7", "--repeats", "3",
+                                 "--warmup", "1", "--sequence-length", "6", "--variant", "din-sum:din:pooling=sum",
+                                 "--train-report", f"baseline={train_report}",
+                                 "--pipeline-report", f"dien={pipeline_report}", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert [r["label"] for r in report["results"]] == ["baseline", "din", "din-sum"]
+    for r in report["results"]:
+        assert set(r["sizes"]) == {"3", "7"}
+        row = r["sizes"]["7"]
+        assert row["p50_ms"] > 0 and row["candidates_per_s"] > 0 and row["per_row_signature"]["p50_ms"] > 0
+    assert report["results"][2]["overrides"] == {"pooling": "sum"}
+    assert report["machine"]["cpu_count"] and report["machine"]["versions"]["tensorflow"]
+    assert report["accuracy"]["baseline"]["heads"]["complete_play"]["auc"] > 0.5
+    assert "load_average" in report and report["data"]["sequence_length"] == 6
+    assert report["pipeline"]["dien"]["reward"]["mean"] == 3.5 and report["pipeline"]["dien"]["ranker_model"] == "dien"

@@ -47,3 +47,29 @@ def test_the_promoted_ranker_orders_the_list(registry: Registry) -> None:
     again = pipe.recommend_one(Request(kind=DAILY, anonymous_id="a", count=10, request_ms=kit.AS_OF))
     assert again.model_version == f"ranker:{v2}" and len(again.items) == 10
     pipe.close()
+
+
+@pytest.mark.parametrize("model", ["din", "dien"])
+def test_a_sequence_ranker_reads_the_querys_play_sequence(tmp_path, model: str) -> None:
+    """The Pipeline gives a sequence ranker the listener Query's recent plays (the
+    sequence training reads from the same Query builder): with a jazz history jazz comes
+    first, with a rock history rock does."""
+    from encore.ranking.ranker import Ranker
+    from encore.recall.query import Context, Query
+
+    ranker = Ranker.load(kit.tiny_ranker(tmp_path / model, model=model, rows=1500))
+    assert ranker.spec.behaviours == ["play"]
+    pipe = Pipeline(channels={n: c for n, c in kit.fitted_channels().items() if n in ("popular", "profile")},
+                    recall=kit.recall_config(), config=kit.pipeline_config(max_per_artist=50, repeat_share=0.0),
+                    tracks=kit.catalog(), ranker=ranker)
+    genre_of = kit.catalog().set_index("track_id")["genre"]
+    served = {}
+    for genre, history in (("jazz", (101, 104, 107, 110, 113)), ("rock", (100, 103, 106, 109, 112))):
+        query = Query(context=Context(request_ms=kit.AS_OF, local_hour=0, scenario="daily_recommend"), user_id=7,
+                      play_track_ids=history, play_ts_ms=tuple(kit.AS_OF - 1000 * (5 - i) for i in range(5)))
+        result = pipe.recommend_one(Request(kind=DAILY, user_id=7, count=10, request_ms=kit.AS_OF, query=query))
+        assert result.model_version.startswith("ranker") and len(result.items) == 10
+        served[genre] = genre_of.loc[[i.track_id for i in result.items]].to_numpy()
+    # the head of the list follows the history (the small candidate pool holds few of each genre)
+    assert (served["jazz"][:2] == "jazz").all() and (served["rock"][:2] == "rock").all(), served
+    pipe.close()
