@@ -92,6 +92,9 @@ def eval_recall(
             typer.echo(f"skipping {channel_config.name}: {err}", err=True)
             continue
         fit_s[channel_config.name] = time.perf_counter() - t0
+    if not channels:
+        typer.echo("error: eval recall: no channel to evaluate (every one was skipped, see above)", err=True)
+        raise typer.Exit(code=1)
     results = evaluate_channels(channels, holdout.queries, holdout.truth, cutoffs, new_truth=holdout.new_truth)
     table = Table(title=f"recall on {day} ({len(holdout.queries)} listeners)")
     table.add_column("channel")
@@ -105,12 +108,12 @@ def eval_recall(
         table.add_row(name, *[f"{row[f'recall@{k}']:.3f}" for k in cutoffs],
                       *[f"{row[f'new_recall@{k}']:.3f}" for k in cutoffs],
                       f"{fit_s[name]:.1f}", f"{row['ms_per_query']:.2f}")
-    Console().print(table)
+    Console(width=160).print(table)
     report = {
         "test_day": day.isoformat(), "world": str(world), "batch": str(batch) if batch else None,
         "window_days": window_days, "listeners": len(holdout.queries),
         "fit_events": int(len(holdout.tables.events)), "prepare_seconds": prepared_s,
-        "fit_seconds": fit_s, "skipped": skipped, "channels": results,
+        ("load_seconds" if registry else "fit_seconds"): fit_s, "skipped": skipped, "channels": results,
         "registry": str(registry) if registry else None, "versions": versions,
         "training": {c.name: c.training for c in channels if getattr(c, "training", None)},
         "config": [c.model_dump(mode="json") for c in configs], "machine": machine_info(),
