@@ -93,9 +93,9 @@ class NeuralChannel(Channel):
         model = self.build_model(vocab)
         log.info("channel %s: training %s on %d samples", self.name, self.kind, int(known.sum()))
         summary: dict[str, Any] = dict(train_retrieval(model, features, targets[known], p))
-        bots = samples.user_ids[known]
-        summary.update({"samples": int(known.sum()), "anonymous_samples": int((bots < 0).sum()),
-                        "listeners": int(len(np.unique(bots[bots >= 0]))),
+        users = samples.user_ids[known]
+        summary.update({"samples": int(known.sum()), "anonymous_samples": int((users < 0).sum()),
+                        "listeners": int(len(np.unique(users[users >= 0]))),
                         "sample_cap": p.sample_cap, "report": self.model_report(model, features)})
         self.training = summary
         self.arrays = {**vocab.arrays(), **{f"vectors_{space}": all_item_vectors(model, space, vocab.n_tracks)
