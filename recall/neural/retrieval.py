@@ -60,7 +60,8 @@ class RetrievalModel(tfrs.Model):
     # -- the two towers ---------------------------------------------------------------
     def query_outputs(self, features: Mapping[str, tf.Tensor], training: bool = False
                       ) -> dict[str, tuple[tf.Tensor, tf.Tensor]]:
-        raise NotImplementedError
+        """Every model defines its query tower here (the base has none)."""
+        raise NotImplementedError(f"{type(self).__name__} must define query_outputs")
 
     def item_vectors(self, space: str, codes: tf.Tensor) -> tf.Tensor:
         """(N,) track codes -> (N, D) normalised item vectors of ``space``."""

@@ -82,21 +82,17 @@ def sample_points(tables, *, sampling: SamplingConfig, sample_cap: bool, seed: i
     anonymous_id, request_ms, scenario, target_track_id (see the module docstring)."""
     table = getattr(tables, "recall_samples", None)
     if table is not None and sample_cap:
-        rows = table[table["label"] == 1]
-        ts_ms = with_ts_ms(rows)["ts_ms"]
-        out = pd.DataFrame({"user_id": rows["user_id"].astype("Int64").to_numpy(),
-                            "anonymous_id": rows["session_id"].to_numpy(),
-                            "request_ms": np.asarray(ts_ms, np.int64), "scenario": rows["scenario"].to_numpy(),
-                            "target_track_id": rows["target_track_id"].to_numpy(np.int64)})
-        return out[out["request_ms"] < tables.as_of_ms].reset_index(drop=True)
-    plays = plays_from_log(tables.events, tables.tracks)
-    if sample_cap:
-        plays = _capped(plays, sampling, seed)
-    rows = plays[plays["label"] == 1]
-    return pd.DataFrame({"user_id": rows["user_id"].astype("Int64").to_numpy(),
+        rows = with_ts_ms(table[table["label"] == 1]).rename(columns={"target_track_id": "track_id"})
+        rows = rows[rows["ts_ms"] < tables.as_of_ms]
+    else:
+        plays = plays_from_log(tables.events, tables.tracks)
+        if sample_cap:
+            plays = _capped(plays, sampling, seed)
+        rows = plays[plays["label"] == 1]
+    return pd.DataFrame({"user_id": rows["user_id"].astype("Int64").array,
                          "anonymous_id": rows["session_id"].to_numpy(),
                          "request_ms": rows["ts_ms"].to_numpy(np.int64), "scenario": rows["scenario"].to_numpy(),
-                         "target_track_id": rows["track_id"].to_numpy(np.int64)}).reset_index(drop=True)
+                         "target_track_id": rows["track_id"].to_numpy(np.int64)})
 
 
 def training_samples(tables, *, params: QueryParams, sampling: SamplingConfig, sample_cap: bool = True,
