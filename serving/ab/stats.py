@@ -95,13 +95,19 @@ def minimum_detectable(sd: float, n: int, confidence: float, power: float) -> fl
 
 
 def summarise(point: tuple[float, float], boot: np.ndarray, confidence: float, power: float, *,
-              direction: str = "higher", sd: float | None = None, n: int = 0) -> dict[str, Any]:
+              direction: str = "higher", sd: float | None = None, n: int = 0,
+              recentre: bool = False) -> dict[str, Any]:
     """One metric's comparison: A, B, B - A at the point estimate, the percentile CI of
     B - A from ``boot`` (rows: A, B, B - A per resample), the verdict and, when the
     interval straddles 0, the sample size it would need (``sd``: per-listener sd of the
-    differences; else the bootstrap sd x sqrt(n))."""
+    differences; else the bootstrap sd x sqrt(n)). ``recentre``: for a statistic the
+    resampling itself biases (coverage: a resample holds fewer distinct listeners), the
+    interval is the point estimate plus the quantiles of the resampled values around
+    their own mean."""
     a, b = point
     alpha = (1 - confidence) / 2
+    if recentre:
+        boot = boot - boot.mean(axis=0) + np.array([a, b, b - a])
     low, high = (float(np.quantile(boot[:, 2], q)) for q in (alpha, 1 - alpha))
     diff = b - a
     sd = float(sd) if sd is not None else float(boot[:, 2].std(ddof=1) * np.sqrt(max(n, 1)))

@@ -1,0 +1,80 @@
+"""The logged exposures of the world's logging policy and their propensities, in the
+form the estimators read (:class:`encore.serving.ab.offpolicy.LoggedExposures`).
+
+What the world logs (see :mod:`encore.platform.world.policy`): every ``exposure`` event
+carries its ``request_id``, ``position`` and ``propensity`` (the conditional
+Plackett-Luce probability of the track at that position given the tracks above it);
+``policy/slates.parquet`` holds, per request, the pool, the scores and, per shown track,
+``inclusion_prob``: P(the logging policy puts the track anywhere in the slate | pool).
+The item-level estimators reweight by ``inclusion_prob`` (a list's reward is the sum
+of its items'). Outcomes are joined to their exposure by (request_id, track_id): a
+``play_end`` that reaches 90% of the track (:mod:`encore.platform.contracts.labels`) is
+a complete play; a ``heart`` is a heart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from encore.platform.contracts.labels import is_complete_play
+from encore.serving.ab.offpolicy import LoggedExposures
+
+OUTCOMES = ("complete_play", "heart")
+
+
+def exposures_with_outcomes(events: pd.DataFrame, tracks: pd.DataFrame, scenario: str) -> pd.DataFrame:
+    """One row per logged ``exposure`` of ``scenario`` by a known listener: user_id,
+    request_id, track_id, position, propensity and the outcomes (0/1) of OUTCOMES."""
+    ev = events[events["user_id"].notna() & events["request_id"].notna()]
+    exp = ev[(ev["action"] == "exposure") & (ev["scenario"] == scenario)]
+    out = pd.DataFrame({"user_id": exp["user_id"].to_numpy(np.int64), "request_id": exp["request_id"].to_numpy(),
+                        "track_id": exp["track_id"].to_numpy(np.int64),
+                        "position": exp["position"].to_numpy(np.int64),
+                        "propensity": exp["propensity"].to_numpy(np.float64)})
+    ends = ev[ev["action"] == "play_end"].merge(tracks[["track_id", "duration_ms"]], on="track_id")
+    done = ends[is_complete_play(ends["played_ms"].astype("float64"), ends["duration_ms"]).fillna(False)]
+    for name, rows in (("complete_play", done), ("heart", ev[ev["action"] == "heart"])):
+        keys = rows[["request_id", "track_id"]].drop_duplicates().assign(**{name: 1.0})
+        out = out.merge(keys, on=["request_id", "track_id"], how="left")
+        out[name] = out[name].fillna(0.0)
+    return out
+
+
+def attach_inclusion(world_dir: Path | str, exposures: pd.DataFrame) -> pd.DataFrame:
+    """``exposures`` with ``inclusion_prob`` from the world's ``policy/slates.parquet``
+    (rows whose request is not there are dropped; a missing file is an error naming it)."""
+    path = Path(world_dir) / "policy" / "slates.parquet"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: the logging policy's propensities are missing (regenerate the world)")
+    if exposures.empty:
+        return exposures.assign(inclusion_prob=np.zeros(0))
+    wanted = sorted(exposures["request_id"].unique().tolist())
+    table = pq.read_table(path, columns=["request_id", "shown_track_ids", "inclusion_prob"],
+                          filters=[("request_id", "in", wanted)]).to_pandas()
+    long = table.explode(["shown_track_ids", "inclusion_prob"]).dropna()
+    long = pd.DataFrame({"request_id": long["request_id"].to_numpy(),
+                         "track_id": long["shown_track_ids"].to_numpy(np.int64),
+                         "inclusion_prob": long["inclusion_prob"].to_numpy(np.float64)})
+    out = exposures.merge(long.drop_duplicates(["request_id", "track_id"]), on=["request_id", "track_id"],
+                          how="inner")
+    return out[out["inclusion_prob"] > 0].reset_index(drop=True)
+
+
+def logged_for(listeners: Sequence[int] | np.ndarray, exposures: pd.DataFrame, outcome: str) -> LoggedExposures:
+    """The estimators' view of ``exposures`` (with inclusion_prob) for ``listeners``
+    (user ids, in the order of the compared lists; each listed once)."""
+    users = np.asarray(listeners, np.int64)
+    order = np.argsort(users)
+    rows = exposures[exposures["user_id"].isin(users)]
+    index = order[np.searchsorted(users[order], rows["user_id"].to_numpy(np.int64))]
+    slates = rows.groupby("user_id")["request_id"].nunique()
+    return LoggedExposures(
+        listener=index.astype(np.int64), track=rows["track_id"].to_numpy(np.int64),
+        position=rows["position"].to_numpy(np.int64), propensity=rows["inclusion_prob"].to_numpy(np.float64),
+        reward=rows[outcome].to_numpy(np.float64),
+        slates=slates.reindex(users, fill_value=0).to_numpy(np.int64))

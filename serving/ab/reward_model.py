@@ -1,0 +1,118 @@
+"""The reward model of the direct-method and doubly-robust estimators: P(outcome |
+listener, track, slate position) as an L2-regularised logistic regression fitted on
+logged exposures (IRLS / Newton; standardised features).
+
+Features of (listener u, track i, position p), all from the fitting window's events:
+position; log(1 + plays of i); i's outcome rate per exposure (smoothed towards the
+mean with ``prior`` pseudo-exposures); u's share of plays in i's genre, by i's artist
+and in i's language; log(1 + u's plays of i) (familiarity); u's outcome rate per
+exposure (smoothed). Shapes: (m, F) design matrix, F = len(FEATURES) + 1 (intercept).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+FEATURES = ("position", "track_log_plays", "track_rate", "genre_share", "artist_share", "language_share",
+            "familiarity", "user_rate")
+
+
+@dataclass
+class Profiles:
+    """Count tables of the fitting window (built by :meth:`from_events`)."""
+
+    tracks: pd.DataFrame  # track_id -> artist_id, genre, language, plays, rate
+    user_plays: pd.Series  # user -> plays
+    user_rate: pd.Series  # user -> smoothed outcome rate
+    by_genre: pd.Series  # (user, genre) -> plays
+    by_artist: pd.Series  # (user, artist) -> plays
+    by_language: pd.Series  # (user, language) -> plays
+    by_track: pd.Series  # (user, track) -> plays
+
+    @classmethod
+    def from_events(cls, events: pd.DataFrame, exposures: pd.DataFrame, catalog: pd.DataFrame,
+                    prior: float = 20.0) -> "Profiles":
+        """``events``: play_start rows (user_id, track_id); ``exposures``: logged
+        exposures with their outcome (user_id, track_id, reward)."""
+        cat = catalog[["track_id", "artist_id", "genre", "language"]].drop_duplicates("track_id")
+        plays = events.merge(cat, on="track_id", how="inner")
+        mean = float(exposures["reward"].mean()) if len(exposures) else 0.0
+        per_track = exposures.groupby("track_id")["reward"].agg(["sum", "size"])
+        per_user = exposures.groupby("user_id")["reward"].agg(["sum", "size"])
+        tracks = cat.set_index("track_id")
+        tracks["plays"] = plays.groupby("track_id").size().reindex(tracks.index, fill_value=0).astype(float)
+        tracks["rate"] = ((per_track["sum"] + prior * mean) / (per_track["size"] + prior)).reindex(
+            tracks.index, fill_value=mean)
+        return cls(
+            tracks=tracks,
+            user_plays=plays.groupby("user_id").size().astype(float),
+            user_rate=(per_user["sum"] + prior * mean) / (per_user["size"] + prior),
+            by_genre=plays.groupby(["user_id", "genre"]).size().astype(float),
+            by_artist=plays.groupby(["user_id", "artist_id"]).size().astype(float),
+            by_language=plays.groupby(["user_id", "language"]).size().astype(float),
+            by_track=plays.groupby(["user_id", "track_id"]).size().astype(float),
+        )
+
+    def features(self, users: np.ndarray, tracks: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """(m, len(FEATURES)) for the (user, track, position) rows (unknown tracks: zeros)."""
+        users = np.asarray(users, np.int64)
+        tracks = np.asarray(tracks, np.int64)
+        t = self.tracks.reindex(tracks)
+        total = self.user_plays.reindex(users).fillna(0.0).to_numpy()
+
+        def share(table: pd.Series, keys: np.ndarray) -> np.ndarray:
+            index = pd.MultiIndex.from_arrays([users, keys])
+            counts = table.reindex(index).fillna(0.0).to_numpy()
+            return np.where(total > 0, counts / np.maximum(total, 1.0), 0.0)
+
+        mean_rate = float(self.tracks["rate"].mean()) if len(self.tracks) else 0.0
+        columns = [
+            np.asarray(positions, np.float64),
+            np.log1p(t["plays"].fillna(0.0).to_numpy()),
+            t["rate"].fillna(mean_rate).to_numpy(),
+            share(self.by_genre, t["genre"].to_numpy(dtype=object)),
+            share(self.by_artist, t["artist_id"].fillna(-1).to_numpy(np.int64)),
+            share(self.by_language, t["language"].to_numpy(dtype=object)),
+            np.log1p(self.by_track.reindex(pd.MultiIndex.from_arrays([users, tracks])).fillna(0.0).to_numpy()),
+            self.user_rate.reindex(users).fillna(mean_rate).to_numpy(),
+        ]
+        return np.stack(columns, axis=1).astype(np.float64)
+
+
+@dataclass
+class LogisticModel:
+    """``p = sigmoid(coef . [1, (x - mean) / scale])``."""
+
+    coef: np.ndarray  # (F + 1,)
+    mean: np.ndarray  # (F,)
+    scale: np.ndarray  # (F,)
+
+    @classmethod
+    def fit(cls, x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int = 25) -> "LogisticModel":
+        """Newton-Raphson on the penalised log likelihood (the intercept is not penalised)."""
+        x = np.asarray(x, np.float64)
+        y = np.asarray(y, np.float64)
+        if len(x) == 0:
+            raise ValueError("no logged exposures to fit the reward model on")
+        mean, scale = x.mean(axis=0), x.std(axis=0)
+        scale = np.where(scale > 0, scale, 1.0)
+        design = np.hstack([np.ones((len(x), 1)), (x - mean) / scale])
+        coef = np.zeros(design.shape[1])
+        penalty = np.full(design.shape[1], l2)
+        penalty[0] = 0.0
+        for _ in range(iterations):
+            p = 1.0 / (1.0 + np.exp(-design @ coef))
+            grad = design.T @ (y - p) - penalty * coef
+            hess = (design * (p * (1 - p))[:, None]).T @ design + np.diag(penalty) + 1e-9 * np.eye(len(coef))
+            step = np.linalg.solve(hess, grad)
+            coef += step
+            if np.abs(step).max() < 1e-8:
+                break
+        return cls(coef, mean, scale)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        design = np.hstack([np.ones((len(x), 1)), (np.asarray(x, np.float64) - self.mean) / self.scale])
+        return 1.0 / (1.0 + np.exp(-design @ self.coef))
