@@ -27,15 +27,18 @@ from encore.serving.ab.offpolicy import LoggedExposures
 OUTCOMES = ("complete_play", "heart")
 
 
-def exposures_with_outcomes(events: pd.DataFrame, tracks: pd.DataFrame, scenario: str) -> pd.DataFrame:
-    """One row per logged ``exposure`` of ``scenario`` by a known listener: user_id,
-    request_id, track_id, position, propensity and the outcomes (0/1) of OUTCOMES."""
+def exposures_with_outcomes(events: pd.DataFrame, tracks: pd.DataFrame, scenario: str | None) -> pd.DataFrame:
+    """One row per logged ``exposure`` of ``scenario`` (None: every one) by a known listener: user_id,
+    request_id, track_id, position, propensity, ts_ms, hour (UTC, fractional) and the outcomes
+    (0/1) of OUTCOMES. ``events`` need ``ts_ms`` (encore.recall.tables.read_events)."""
     ev = events[events["user_id"].notna() & events["request_id"].notna()]
-    exp = ev[(ev["action"] == "exposure") & (ev["scenario"] == scenario)]
+    exp = ev[(ev["action"] == "exposure") & ((ev["scenario"] == scenario) if scenario else True)]
     out = pd.DataFrame({"user_id": exp["user_id"].to_numpy(np.int64), "request_id": exp["request_id"].to_numpy(),
                         "track_id": exp["track_id"].to_numpy(np.int64),
                         "position": exp["position"].to_numpy(np.int64),
-                        "propensity": exp["propensity"].to_numpy(np.float64)})
+                        "propensity": exp["propensity"].to_numpy(np.float64),
+                        "ts_ms": exp["ts_ms"].to_numpy(np.int64),
+                        "hour": (exp["ts_ms"].to_numpy(np.int64) % 86_400_000) / 3_600_000})
     ends = ev[ev["action"] == "play_end"].merge(tracks[["track_id", "duration_ms"]], on="track_id")
     done = ends[is_complete_play(ends["played_ms"].astype("float64"), ends["duration_ms"]).fillna(False)]
     for name, rows in (("complete_play", done), ("heart", ev[ev["action"] == "heart"])):
@@ -77,4 +80,4 @@ def logged_for(listeners: Sequence[int] | np.ndarray, exposures: pd.DataFrame, o
         listener=index.astype(np.int64), track=rows["track_id"].to_numpy(np.int64),
         position=rows["position"].to_numpy(np.int64), propensity=rows["inclusion_prob"].to_numpy(np.float64),
         reward=rows[outcome].to_numpy(np.float64),
-        slates=slates.reindex(users, fill_value=0).to_numpy(np.int64))
+        slates=slates.reindex(users, fill_value=0).to_numpy(np.int64), hour=rows["hour"].to_numpy(np.float64))

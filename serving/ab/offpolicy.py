@@ -48,6 +48,7 @@ class LoggedExposures:
     propensity: np.ndarray  # (m,) float in (0, 1]: P(logging policy shows the track in the slate)
     reward: np.ndarray  # (m,) float
     slates: np.ndarray  # (n,) int: logged slates per listener
+    hour: np.ndarray | None = None  # (m,) UTC hour of each exposure (for a reward model), if known
 
     def __post_init__(self) -> None:
         m = len(self.listener)
@@ -65,7 +66,7 @@ class LoggedExposures:
 
     def with_reward(self, reward: np.ndarray) -> "LoggedExposures":
         return LoggedExposures(self.listener, self.track, self.position, self.propensity,
-                               np.asarray(reward, np.float64), self.slates)
+                               np.asarray(reward, np.float64), self.slates, self.hour)
 
 
 def in_list(log: LoggedExposures, lists: np.ndarray) -> np.ndarray:

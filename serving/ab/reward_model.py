@@ -2,11 +2,14 @@
 listener, track, slate position) as an L2-regularised logistic regression fitted on
 logged exposures (IRLS / Newton; standardised features).
 
-Features of (listener u, track i, position p), all from the fitting window's events:
-position; log(1 + plays of i); i's outcome rate per exposure (smoothed towards the
-mean with ``prior`` pseudo-exposures); u's share of plays in i's genre, by i's artist
-and in i's language; log(1 + u's plays of i) (familiarity); u's outcome rate per
-exposure (smoothed). Shapes: (m, F) design matrix, F = len(FEATURES) + 1 (intercept).
+Features of (listener u, track i, position p, UTC hour h), from the catalogue and the
+fitting window's events: position; log(1 + plays of i); log of i's catalogue
+popularity; i's outcome rate per exposure (smoothed towards the mean with ``prior``
+pseudo-exposures); u's share of plays in i's genre, by i's artist, in i's language and
+of i's show's tracks; u's outcome rate in i's genre (smoothed towards u's rate);
+log(1 + u's plays of i) (familiarity); u's outcome rate per exposure (smoothed); i's
+valence and arousal, alone and times sin / cos of the hour (the mood of the clock, which
+the model learns). Shapes: (m, F) design matrix, F = len(FEATURES) + 1 (intercept).
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-FEATURES = ("position", "track_log_plays", "track_rate", "genre_share", "artist_share", "language_share",
-            "familiarity", "user_rate")
+FEATURES = ("position", "track_log_plays", "track_log_popularity", "track_rate", "genre_share", "artist_share",
+            "language_share", "show_share", "genre_rate", "familiarity", "user_rate", "valence", "arousal",
+            "valence_sin", "valence_cos", "arousal_sin", "arousal_cos")
 
 
 @dataclass
@@ -31,17 +35,26 @@ class Profiles:
     by_artist: pd.Series  # (user, artist) -> plays
     by_language: pd.Series  # (user, language) -> plays
     by_track: pd.Series  # (user, track) -> plays
+    by_show: pd.Series  # (user, show) -> plays
+    genre_rate: pd.Series  # (user, genre) -> smoothed outcome rate
 
     @classmethod
     def from_events(cls, events: pd.DataFrame, exposures: pd.DataFrame, catalog: pd.DataFrame,
                     prior: float = 20.0) -> "Profiles":
         """``events``: play_start rows (user_id, track_id); ``exposures``: logged
         exposures with their outcome (user_id, track_id, reward)."""
-        cat = catalog[["track_id", "artist_id", "genre", "language"]].drop_duplicates("track_id")
+        columns = ["track_id", "artist_id", "genre", "language", "popularity", "valence", "arousal", "show_id"]
+        cat = catalog.reindex(columns=columns).drop_duplicates("track_id")
+        cat["show_id"] = cat["show_id"].fillna(-1).astype(np.int64)
         plays = events.merge(cat, on="track_id", how="inner")
         mean = float(exposures["reward"].mean()) if len(exposures) else 0.0
         per_track = exposures.groupby("track_id")["reward"].agg(["sum", "size"])
         per_user = exposures.groupby("user_id")["reward"].agg(["sum", "size"])
+        user_rate = (per_user["sum"] + prior * mean) / (per_user["size"] + prior)
+        by_genre = exposures.merge(cat[["track_id", "genre"]], on="track_id").groupby(["user_id", "genre"])["reward"]
+        genre = by_genre.agg(["sum", "size"])
+        base = user_rate.reindex(genre.index.get_level_values(0)).fillna(mean).to_numpy()
+        genre_rate = (genre["sum"] + 5.0 * base) / (genre["size"] + 5.0)
         tracks = cat.set_index("track_id")
         tracks["plays"] = plays.groupby("track_id").size().reindex(tracks.index, fill_value=0).astype(float)
         tracks["rate"] = ((per_track["sum"] + prior * mean) / (per_track["size"] + prior)).reindex(
@@ -49,15 +62,18 @@ class Profiles:
         return cls(
             tracks=tracks,
             user_plays=plays.groupby("user_id").size().astype(float),
-            user_rate=(per_user["sum"] + prior * mean) / (per_user["size"] + prior),
+            user_rate=user_rate,
             by_genre=plays.groupby(["user_id", "genre"]).size().astype(float),
             by_artist=plays.groupby(["user_id", "artist_id"]).size().astype(float),
             by_language=plays.groupby(["user_id", "language"]).size().astype(float),
             by_track=plays.groupby(["user_id", "track_id"]).size().astype(float),
+            by_show=plays[plays["show_id"] >= 0].groupby(["user_id", "show_id"]).size().astype(float),
+            genre_rate=genre_rate,
         )
 
-    def features(self, users: np.ndarray, tracks: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        """(m, len(FEATURES)) for the (user, track, position) rows (unknown tracks: zeros)."""
+    def features(self, users: np.ndarray, tracks: np.ndarray, positions: np.ndarray, hours: np.ndarray
+                 ) -> np.ndarray:
+        """(m, len(FEATURES)) for the (user, track, position, UTC hour) rows."""
         users = np.asarray(users, np.int64)
         tracks = np.asarray(tracks, np.int64)
         t = self.tracks.reindex(tracks)
@@ -69,15 +85,26 @@ class Profiles:
             return np.where(total > 0, counts / np.maximum(total, 1.0), 0.0)
 
         mean_rate = float(self.tracks["rate"].mean()) if len(self.tracks) else 0.0
+        user_rate = self.user_rate.reindex(users).fillna(mean_rate).to_numpy()
+        genres = t["genre"].to_numpy(dtype=object)
+        genre_rate = self.genre_rate.reindex(pd.MultiIndex.from_arrays([users, genres])).to_numpy()
+        angle = 2 * np.pi * np.asarray(hours, np.float64) / 24.0
+        valence = t["valence"].fillna(0.0).to_numpy(np.float64)
+        arousal = t["arousal"].fillna(0.0).to_numpy(np.float64)
         columns = [
             np.asarray(positions, np.float64),
             np.log1p(t["plays"].fillna(0.0).to_numpy()),
+            np.log(t["popularity"].fillna(0.0).to_numpy(np.float64) + 1e-6),
             t["rate"].fillna(mean_rate).to_numpy(),
-            share(self.by_genre, t["genre"].to_numpy(dtype=object)),
+            share(self.by_genre, genres),
             share(self.by_artist, t["artist_id"].fillna(-1).to_numpy(np.int64)),
             share(self.by_language, t["language"].to_numpy(dtype=object)),
+            share(self.by_show, t["show_id"].fillna(-1).to_numpy(np.int64)),
+            np.where(np.isnan(genre_rate), user_rate, genre_rate),
             np.log1p(self.by_track.reindex(pd.MultiIndex.from_arrays([users, tracks])).fillna(0.0).to_numpy()),
-            self.user_rate.reindex(users).fillna(mean_rate).to_numpy(),
+            user_rate,
+            valence, arousal,
+            valence * np.sin(angle), valence * np.cos(angle), arousal * np.sin(angle), arousal * np.cos(angle),
         ]
         return np.stack(columns, axis=1).astype(np.float64)
 

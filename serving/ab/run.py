@@ -21,8 +21,14 @@ per listener for A and for B, then compared pairwise (encore.serving.ab.stats):
    interleaving (encore.serving.ab.interleave) of A and B on the same listeners,
    credited with the world's completion probabilities (expected) and sampled outcomes.
 
-Each counterfactual B - A is checked against the simulated-online B - A: whether it
-falls inside the truth's confidence interval (``within_truth_ci``).
+Each counterfactual estimate is checked against the simulated-online truth: whether its
+lift B / A - 1 falls inside the truth's confidence interval of the lift
+(``within_truth_ci``). Lifts, not differences: the world's expected complete plays are
+those of a listener who browses the whole list (encore.platform.world.reward leaves
+the session's planned end out, an upper bound), while the log records sessions that
+end; ``logged_vs_world`` measures that ratio on the logging policy's own slates (logged
+complete plays / the world's expectation for the same slates), so the levels differ by
+it and the lifts do not.
 """
 
 from __future__ import annotations
@@ -159,18 +165,19 @@ def logged_data(world_dir: Path, days: Sequence[date], config: EncoreConfig, tra
     plays = known[known["action"] == "play_start"]
     plays = pd.DataFrame({"user_id": plays["user_id"].to_numpy(np.int64), "track_id": plays["track_id"].to_numpy(np.int64),
                           "ts_ms": plays["ts_ms"].to_numpy(np.int64)})
-    exposures = exposures_with_outcomes(history, tracks, ab.logged_scenario)
-    ts = history.loc[history["action"] == "exposure"].groupby("request_id")["ts_ms"].min()
-    exposures["ts_ms"] = ts.reindex(exposures["request_id"]).to_numpy(np.int64)
+    every = exposures_with_outcomes(history, tracks, None)  # the rates read every scenario's outcomes
+    exposures = every[every["request_id"].isin(
+        history.loc[history["scenario"] == ab.logged_scenario, "request_id"].dropna().unique())]
     fit = exposures[exposures["ts_ms"] >= fit_start_ms]
-    before = exposures[exposures["ts_ms"] < fit_start_ms]
+    before = every[every["ts_ms"] < fit_start_ms]
     profiles, models = {}, {}
     for outcome in OUTCOMES:
         train_prof = Profiles.from_events(plays[plays["ts_ms"] < fit_start_ms], before.rename(columns={outcome: "reward"}),
                                           tracks)
-        profiles[outcome] = Profiles.from_events(plays, exposures.rename(columns={outcome: "reward"}), tracks)
+        profiles[outcome] = Profiles.from_events(plays, every.rename(columns={outcome: "reward"}), tracks)
         if len(fit):
-            x = train_prof.features(fit["user_id"].to_numpy(), fit["track_id"].to_numpy(), fit["position"].to_numpy())
+            x = train_prof.features(fit["user_id"].to_numpy(), fit["track_id"].to_numpy(), fit["position"].to_numpy(),
+                                    fit["hour"].to_numpy())
             models[outcome] = LogisticModel.fit(x, fit[outcome].to_numpy(), l2=ab.reward_model_l2)
     held = attach_inclusion(world_dir, exposures_with_outcomes(_read(world_dir, days), tracks, ab.logged_scenario))
     cat = tracks.drop_duplicates("track_id").sort_values("track_id")
@@ -245,10 +252,12 @@ def run_ab(world_dir: Path | str, batch_dir: Path | str, config: EncoreConfig, a
         row: dict[str, Any] = {"in_a": name in A.recall, "in_b": name in B.recall,
                                "k_a": A.channel_k.get(name), "k_b": B.channel_k.get(name)}
         row["share"] = compare(shares[a.name][name], shares[b.name][name], "neutral")
-        zero = np.zeros(n)
         for kk in ev.recall_ks:
             key = f"recall@{kk}"
-            row[key] = compare(A.recall.get(name, {}).get(key, zero), B.recall.get(name, {}).get(key, zero))
+            row["mean_" + key] = {side: float(ans.recall[name][key].mean()) if name in ans.recall else None
+                                  for side, ans in (("a", A), ("b", B))}
+            if name in A.recall and name in B.recall:  # a channel only one side runs has no pair
+                row[key] = compare(A.recall[name][key], B.recall[name][key])
         channels[name] = row
     seconds["replay"] = _lap(t)
     if tick:
@@ -287,14 +296,17 @@ def run_ab(world_dir: Path | str, batch_dir: Path | str, config: EncoreConfig, a
     t = time.perf_counter()
     counterfactual: dict[str, Any] = {}
     for oc in OUTCOMES:
-        block = counterfactual_block(logged_for(users, logged.held_out, oc), top, users, logged.models.get(oc),
+        block = counterfactual_block(logged_for(users, logged.held_out, oc), top, users,
+                                     (request_ms % 86_400_000) / 3_600_000, logged.models.get(oc),
                                      logged.profiles[oc], reward_model.slate_size, config, compare)
         block["reward_model"]["fit_exposures"] = logged.fit_rows
         if oc == online["outcome"]:
             truth = online["truth"]
+            low, high = truth["lift_ci"] or (0.0, 0.0)
             for est in block["estimates"].values():
-                est["within_truth_ci"] = bool(truth["ci_low"] <= est["diff"] <= truth["ci_high"])
-                est["truth_diff"] = truth["diff"]
+                est["within_truth_ci"] = bool(est["lift"] is not None and low <= est["lift"] <= high)
+                est["truth_lift"] = truth["lift"]
+            block["logged_vs_world"] = logged_vs_world(world_dir, logged.held_out, reward_model)
         counterfactual[oc] = block
     seconds["counterfactual"] = _lap(t)
     if tick:
@@ -320,6 +332,7 @@ def run_ab(world_dir: Path | str, batch_dir: Path | str, config: EncoreConfig, a
 
 
 def counterfactual_block(log: offpolicy.LoggedExposures, top: dict[str, np.ndarray], users: np.ndarray,
+                         hours: np.ndarray,
                          model: LogisticModel | None, profiles: Profiles, slate_size: int, config: EncoreConfig,
                          compare: Callable[..., dict[str, Any]]) -> dict[str, Any]:
     """IPS, SNIPS, DM and DR of lists ``top["a"]`` and ``top["b"]`` (n, K) from ``log``,
@@ -364,9 +377,11 @@ def counterfactual_block(log: offpolicy.LoggedExposures, top: dict[str, np.ndarr
         for s in ("a", "b"):
             lst = top[s]
             pos = np.tile(np.arange(lst.shape[1]) % slate_size, len(lst))
-            x = profiles.features(np.repeat(users, lst.shape[1]), np.maximum(lst, 0).ravel(), pos)
+            x = profiles.features(np.repeat(users, lst.shape[1]), np.maximum(lst, 0).ravel(), pos,
+                                  np.repeat(hours, lst.shape[1]))
             q[s] = model.predict(x).reshape(lst.shape)
-        q_logged = (model.predict(profiles.features(users[log.listener], log.track, log.position))
+        logged_hours = log.hour if log.hour is not None else hours[log.listener]
+        q_logged = (model.predict(profiles.features(users[log.listener], log.track, log.position, logged_hours))
                     if len(log.listener) else np.zeros(0))
         estimates["dm"] = compare(offpolicy.direct(q["a"], top["a"]), offpolicy.direct(q["b"], top["b"]), salt=6)
         estimates["dr"] = compare(offpolicy.doubly_robust(log, top["a"], q["a"], q_logged, ab.weight_clip),
@@ -376,6 +391,36 @@ def counterfactual_block(log: offpolicy.LoggedExposures, top: dict[str, np.ndarr
             "mean_outcome_logged": float(log.reward.mean()) if len(log.reward) else None}
     block["estimates"] = estimates
     return block
+
+
+def logged_vs_world(world_dir: Path, held_out: pd.DataFrame, reward_model: Any) -> dict[str, Any]:
+    """Logged complete plays of the held-out logged slates against the world's expected
+    complete plays of the same slates (same listener, hour, positions): the share of
+    the browse-everything reward that ends up in the log."""
+    from encore.platform.world.reward import window_play_counts
+
+    if held_out.empty:
+        return {"slates": 0}
+    frame = held_out.sort_values(["request_id", "position"])
+    slates = frame.groupby("request_id", sort=False)
+    width = reward_model.slate_size
+    lists = np.full((slates.ngroups, width), -1, np.int64)
+    codes = slates.ngroup().to_numpy()
+    pos = np.minimum(frame["position"].to_numpy(np.int64), width - 1)
+    lists[codes, pos] = frame["track_id"].to_numpy(np.int64)
+    first = slates.first()
+    users = first["user_id"].to_numpy(np.int64)
+    hours = first["hour"].to_numpy(np.float64)
+    days = pd.to_datetime(first["ts_ms"].to_numpy(np.int64), unit="ms").date
+    expected = 0.0
+    for day in sorted(set(days)):
+        at = np.flatnonzero(days == day)
+        counts = window_play_counts(world_dir, users[at], day, lists[at], reward_model.cfg.history_window_days)
+        expected += float(reward_model.expected_completions(users[at], hours[at], reward_model.day_index(day),
+                                                            lists[at], counts).sum())
+    logged = float(frame["complete_play"].sum())
+    return {"slates": int(slates.ngroups), "logged_complete_plays": logged, "world_expected": expected,
+            "ratio": logged / expected if expected else None}
 
 
 def _arm_summary(arm: Arm, ans: Answered) -> dict[str, Any]:

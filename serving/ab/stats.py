@@ -16,7 +16,8 @@ Required sample size (normal approximation of the paired difference, two-sided t
 ``1 - confidence`` with ``power``): ``n = ((z_{1-alpha/2} + z_power) * sd / |d|)^2`` for
 the observed mean difference ``d`` and the per-listener standard deviation ``sd`` of
 the differences; reported when the verdict is "no detectable difference" (None when
-``d`` is 0). ``mde``: the smallest difference the current ``n`` detects with that power,
+``d`` is 0). ``lift``: B / A - 1 with its interval from the same resamples (``lift_ci``).
+``mde``: the smallest difference the current ``n`` detects with that power,
 ``(z_{1-alpha/2} + z_power) * sd / sqrt(n)``.
 """
 
@@ -111,11 +112,16 @@ def summarise(point: tuple[float, float], boot: np.ndarray, confidence: float, p
     low, high = (float(np.quantile(boot[:, 2], q)) for q in (alpha, 1 - alpha))
     diff = b - a
     sd = float(sd) if sd is not None else float(boot[:, 2].std(ddof=1) * np.sqrt(max(n, 1)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lift = boot[:, 1] / boot[:, 0] - 1.0
+    lift = lift[np.isfinite(lift)]
     out: dict[str, Any] = {
         "a": float(a), "b": float(b), "diff": float(diff), "ci_low": low, "ci_high": high,
+        "lift_ci": ([float(np.quantile(lift, alpha)), float(np.quantile(lift, 1 - alpha))] if len(lift) and a
+                    else None),
         "a_ci": [float(np.quantile(boot[:, 0], alpha)), float(np.quantile(boot[:, 0], 1 - alpha))],
         "b_ci": [float(np.quantile(boot[:, 1], alpha)), float(np.quantile(boot[:, 1], 1 - alpha))],
-        "relative": float(diff / a) if a else None, "level": confidence, "direction": direction,
+        "lift": float(diff / a) if a else None, "level": confidence, "direction": direction,
         "verdict": verdict(low, high, direction), "n": int(n),
         "mde": minimum_detectable(sd, n, confidence, power),
         "required_n": None,
