@@ -6,7 +6,6 @@ zero; the command writes the JSON and the self-contained HTML page."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
