@@ -57,7 +57,8 @@ def _figure():
 
 def deltas_plot(report: dict[str, Any]) -> str:
     plt = _figure()
-    items = [(g, m, c) for g, m, c in rows(report) if c.get("lift") is not None and c.get("lift_ci")]
+    items = [(g, m, c) for g, m, c in rows(report)  # channels have their own figure
+             if c.get("lift") is not None and c.get("lift_ci") and not g.startswith("channel")]
     fig, ax = plt.subplots(figsize=(8, 0.28 * len(items) + 1.2))
     for y, (_group, _metric, cmp) in enumerate(reversed(items)):
         low, high = cmp["lift_ci"]
@@ -68,7 +69,7 @@ def deltas_plot(report: dict[str, Any]) -> str:
     ax.set_yticklabels([f"{g}: {m}" for g, m, _ in reversed(items)])
     ax.axvline(0, color="black", lw=0.8)
     ax.set_xlabel(f"B / A - 1 (%), {int(100 * report['settings']['ab']['confidence'])}% paired bootstrap interval")
-    ax.set_title("Every metric: lift of B over A (green better, red worse, grey no detectable difference)")
+    ax.set_title("Lift of B over A (green better, red worse, grey no detectable difference)")
     ax.grid(axis="x", alpha=0.3)
     return _svg(fig)
 
@@ -236,6 +237,11 @@ def html_report(report: dict[str, Any]) -> str:
         parts.append(f"<p>Made by <code>{html.escape(report['command'])}</code></p>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def render(json_path: Path, html_path: Path) -> None:
+    """The page again from a written report.json (the page is a function of it)."""
+    html_path.write_text(html_report(json.loads(json_path.read_text())))
 
 
 def write(report: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:

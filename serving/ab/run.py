@@ -101,7 +101,7 @@ def answer(arm: Arm, requests: Requests, length: int, ks: Sequence[int], tick: S
     channel_k: dict[str, int] = {}
     enabled = {c.name: c for c in arm.config.recall.enabled}
     for name, source in arm.pipeline.channels.items():
-        if name not in enabled:
+        if name not in daily_channels(arm.config):
             continue
         try:
             channel = source.current().model
@@ -114,6 +114,14 @@ def answer(arm: Arm, requests: Requests, length: int, ks: Sequence[int], tick: S
         if tick:
             tick(f"{arm.name}: recall {name}")
     return Answered(padded(lists, length), found, versions, degraded, recall, channel_k)
+
+
+def daily_channels(config: EncoreConfig) -> list[str]:
+    """The channels a DailyRecommend request of ``config`` runs (the Pipeline's rule:
+    ``pipeline.daily_channels`` among the enabled ones; empty = every enabled one)."""
+    enabled = [c.name for c in config.recall.enabled]
+    wanted = config.pipeline.daily_channels
+    return [n for n in enabled if n in wanted] if wanted else enabled
 
 
 def _recall(cands: Sequence[Any], truth: Sequence[np.ndarray], k: int) -> np.ndarray:
@@ -426,7 +434,8 @@ def logged_vs_world(world_dir: Path, held_out: pd.DataFrame, reward_model: Any) 
 def _arm_summary(arm: Arm, ans: Answered) -> dict[str, Any]:
     cfg = arm.config
     return {"name": arm.name, "config": arm.source,
-            "channels": {c.name: {"k": c.k, "quota": c.quota} for c in cfg.recall.enabled},
+            "channels": {c.name: {"k": c.k, "quota": c.quota} for c in cfg.recall.enabled
+                         if c.name in daily_channels(cfg)},
             "pipeline": {key: getattr(cfg.pipeline, key) for key in
                          ("daily_channels", "rrf_k", "rank_limit", "head_weights", "max_per_artist", "repeat_share")},
             "ranker": cfg.pipeline.ranker_registry_name, "model_versions": ans.versions,
