@@ -106,6 +106,6 @@ def long_tail_curve(lists: np.ndarray, catalogue: Catalogue, points: int = 50) -
     pos, known = catalogue.rows(lists)
     ranks = rank[pos[known]]
     x = np.linspace(0, 1, points + 1)[1:]
-    cut = np.ceil(x * len(order)).astype(np.int64)
+    cut = np.ceil(np.round(x * len(order), 9)).astype(np.int64)  # 0.3 * 10 is 3.0000000000000004
     y = np.searchsorted(np.sort(ranks), cut, side="left") / max(len(ranks), 1)
     return {"x": x.tolist(), "y": y.tolist()}
