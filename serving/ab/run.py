@@ -159,9 +159,10 @@ class LoggedData:
 def logged_data(world_dir: Path, days: Sequence[date], config: EncoreConfig, tracks: pd.DataFrame) -> LoggedData:
     """The held-out days' logged exposures (outcomes, inclusion propensities), and per
     outcome a reward model fitted on the exposures of the ``ab.reward_model_days`` days
-    before the first held-out day with features from the days before *those* (point in
-    time: a training exposure's own play must not feed its familiarity); the model is
-    applied with features from the whole fitting window."""
+    before the first held-out day, each day's rows with features from the plays and
+    outcomes before that day (point in time: an exposure's own play must not feed its
+    familiarity); the model is applied with features as of the first held-out day.
+    Plays include the world's ``users/past_plays.parquet`` (the history before the log)."""
     ab, ev = config.ab, config.evaluation
     first = min(days)
     window = [first - timedelta(days=i) for i in range(ev.fit_window_days, 0, -1)]
@@ -172,24 +173,39 @@ def logged_data(world_dir: Path, days: Sequence[date], config: EncoreConfig, tra
     known = history[history["user_id"].notna()]
     plays = known[known["action"] == "play_start"]
     plays = pd.DataFrame({"user_id": plays["user_id"].to_numpy(np.int64), "track_id": plays["track_id"].to_numpy(np.int64),
-                          "ts_ms": plays["ts_ms"].to_numpy(np.int64)})
+                          "ts_ms": plays["ts_ms"].to_numpy(np.int64), "n": 1.0})
+    past_file = world_dir / "users" / "past_plays.parquet"  # the plays before the log's first day
+    if past_file.is_file():
+        past = pd.read_parquet(past_file)
+        past = past[pd.to_datetime(past["date"]).dt.date >= window[0]]
+        plays = pd.concat([plays, pd.DataFrame({
+            "user_id": past["user_id"].to_numpy(np.int64), "track_id": past["track_id"].to_numpy(np.int64),
+            "ts_ms": pd.to_datetime(past["date"]).to_numpy("datetime64[ms]").astype(np.int64),
+            "n": past["plays"].to_numpy(np.float64)})], ignore_index=True)
     every = exposures_with_outcomes(history, tracks, None)  # the rates read every scenario's outcomes
     exposures = every[every["request_id"].isin(
         history.loc[history["scenario"] == ab.logged_scenario, "request_id"].dropna().unique())]
     fit = exposures[exposures["ts_ms"] >= fit_start_ms]
-    before = every[every["ts_ms"] < fit_start_ms]
+    first_ms = pd.Timestamp(first).value // 1_000_000
     profiles, models = {}, {}
     for outcome in OUTCOMES:
-        train_prof = Profiles.from_events(plays[plays["ts_ms"] < fit_start_ms], before.rename(columns={outcome: "reward"}),
-                                          tracks)
-        profiles[outcome] = Profiles.from_events(plays, every.rename(columns={outcome: "reward"}), tracks)
-        if len(fit):
-            x = train_prof.features(fit["user_id"].to_numpy(), fit["track_id"].to_numpy(), fit["position"].to_numpy(),
-                                    fit["hour"].to_numpy())
-            models[outcome] = LogisticModel.fit(x, fit[outcome].to_numpy(), l2=ab.reward_model_l2)
+        rated = every.rename(columns={outcome: "reward"})
+        profiles[outcome] = Profiles.from_events(plays, rated, tracks, as_of_ms=first_ms)
+        xs, ys = [], []
+        for day_ms in range(fit_start_ms, first_ms, 86_400_000):  # each fit day's rows, features as of its start
+            rows = fit[(fit["ts_ms"] >= day_ms) & (fit["ts_ms"] < day_ms + 86_400_000)]
+            if rows.empty:
+                continue
+            prof = Profiles.from_events(plays[plays["ts_ms"] < day_ms], rated[rated["ts_ms"] < day_ms], tracks,
+                                        as_of_ms=day_ms)
+            xs.append(prof.features(rows["user_id"].to_numpy(), rows["track_id"].to_numpy(),
+                                    rows["position"].to_numpy(), rows["hour"].to_numpy()))
+            ys.append(rows[outcome].to_numpy())
+        if xs:
+            models[outcome] = LogisticModel.fit(np.vstack(xs), np.concatenate(ys), l2=ab.reward_model_l2)
     held = attach_inclusion(world_dir, exposures_with_outcomes(_read(world_dir, days), tracks, ab.logged_scenario))
     cat = tracks.drop_duplicates("track_id").sort_values("track_id")
-    counts = plays.groupby("track_id").size()
+    counts = plays.groupby("track_id")["n"].sum()
     catalogue = metrics.Catalogue(cat["track_id"].to_numpy(np.int64), cat["artist_id"].to_numpy(np.int64),
                                   counts.reindex(cat["track_id"], fill_value=0).to_numpy(np.float64))
     return LoggedData(held, profiles, models, catalogue, len(fit))
@@ -203,6 +219,8 @@ def run_ab(world_dir: Path | str, batch_dir: Path | str, config: EncoreConfig, a
     from encore.platform.world.reward import RewardModel
 
     say = say or (lambda msg: None)
+    if a.name == b.name:
+        raise ValueError(f"A and B need different names, both are {a.name!r}")
     world_dir, batch_dir = Path(world_dir), Path(batch_dir)
     ab, ev = config.ab, config.evaluation
     seconds: dict[str, float] = {}

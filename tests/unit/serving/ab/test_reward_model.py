@@ -48,3 +48,17 @@ def test_profile_features_by_hand():
     assert f["user_rate"].tolist() == pytest.approx([0.625, 0.875])
     assert f["valence"].tolist() == pytest.approx([0.0, 0.2])
     assert f["valence_sin"][1] == pytest.approx(0.0) and f["arousal_sin"][0] == pytest.approx(0.3)  # 6 h: sin 1
+
+
+def test_recent_shares_count_only_the_last_days():
+    catalog = pd.DataFrame({"track_id": [1, 2], "artist_id": [10, 11], "genre": ["rock", "jazz"], "language": ["en"] * 2,
+                            "popularity": [0.1, 0.1], "valence": [0.0, 0.0], "arousal": [0.0, 0.0],
+                            "show_id": [np.nan, np.nan]})
+    day = 86_400_000
+    plays = pd.DataFrame({"user_id": [1, 1, 1, 1], "track_id": [1, 1, 1, 2], "ts_ms": [0, day, 2 * day, 9 * day]})
+    exposures = pd.DataFrame({"user_id": [1], "track_id": [1], "reward": [1.0]})
+    prof = Profiles.from_events(plays, exposures, catalog, as_of_ms=10 * day, recent_days=2)
+    f = dict(zip(FEATURES, prof.features(np.array([1, 1]), np.array([1, 2]), np.zeros(2), np.zeros(2)).T))
+    assert f["genre_share"].tolist() == pytest.approx([0.75, 0.25])  # the whole window
+    assert f["recent_genre_share"].tolist() == pytest.approx([0.0, 1.0])  # only the jazz play of day 9
+    assert f["recent_artist_share"].tolist() == pytest.approx([0.0, 1.0])
