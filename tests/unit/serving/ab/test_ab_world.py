@@ -103,8 +103,8 @@ def test_removing_the_strong_channel_is_found_worse(planted):
             assert cmp["required_n"] > 0
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 target not met: the item-level DR estimate recovers the sign but "
-                   "about half of the lift (the reward model's features see the listener's taste only through "
+@pytest.mark.xfail(strict=True, reason="issue 13 target not met: the item-level DR estimate recovers the sign but only "
+                   "about 55% of the lift (-5.9% vs -10.7% [-13.6%, -6.7%]: the reward model sees taste only through "
                    "the log), IPS / SNIPS rest on ~50 matched exposures; see docs/operations.md")
 def test_counterfactual_lift_falls_within_the_simulated_online_interval(planted):
     dr = planted["counterfactual"]["complete_play"]["estimates"]["dr"]

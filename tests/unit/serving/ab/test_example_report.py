@@ -36,6 +36,7 @@ def test_example_report_and_its_command_are_committed():
     assert report["online"]["truth"]["verdict"] in ("better", "worse", "no detectable difference")
 
 
+@pytest.mark.slow  # a browser start: ~5 s
 def test_example_report_renders_with_every_plot_in_a_browser(tmp_path):
     page = (EXAMPLE / "report.html").resolve()
     done = _run("--dump-dom", page.as_uri())
