@@ -52,7 +52,8 @@ def ab_command(
     batch: Path = typer.Option(..., "--batch", exists=True, file_okay=False, help="Batch output root."),
     registry: Optional[Path] = typer.Option(None, "--registry", help="Registry root (default registry.root)."),
     days: Optional[list[str]] = typer.Option(None, "--days", help="Held-out dates YYYY-MM-DD (repeat or "
-                                             "comma-separate; default the last evaluation.test_days)."),
+                                             "comma-separate; default the last evaluation.test_days). The "
+                                             "models must have been fitted on days before them."),
     out: Path = typer.Option(Path("ab-report"), "--out", help="Folder for report.json and report.html."),
     max_listeners: Optional[int] = typer.Option(None, "--max-listeners", min=2, help="Override ab.max_listeners."),
     name_a: str = typer.Option("A", "--name-a", help="A's name in the report."),

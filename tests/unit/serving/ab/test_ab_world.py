@@ -92,6 +92,9 @@ def test_removing_the_strong_channel_is_found_worse(planted):
     share = planted["channels"]["profile"]["share"]
     assert share["a"] > 0.2 and share["b"] == 0.0 and share["ci_high"] < 0
     assert planted["channels"]["popular"]["share"]["ci_low"] > 0  # popularity fills what profile left
+    assert "recall@20" not in planted["channels"]["profile"]  # only A runs it: no pair to compare
+    assert planted["channels"]["profile"]["mean_recall@20"]["b"] is None
+    assert planted["ranker"] == {"A": {"loaded": False}, "B": {"loaded": False}}
     # the counterfactual estimate with the reward model finds the direction, interval below 0
     dr = planted["counterfactual"]["complete_play"]["estimates"]["dr"]
     assert dr["diff"] < 0 and dr["ci_high"] < 0 and dr["verdict"] == "worse"
