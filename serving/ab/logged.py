@@ -68,16 +68,29 @@ def attach_inclusion(world_dir: Path | str, exposures: pd.DataFrame) -> pd.DataF
     return out[out["inclusion_prob"] > 0].reset_index(drop=True)
 
 
-def logged_for(listeners: Sequence[int] | np.ndarray, exposures: pd.DataFrame, outcome: str) -> LoggedExposures:
+def logged_for(listeners: Sequence[int] | np.ndarray, exposures: pd.DataFrame, outcome: str,
+               days: Sequence[int] | np.ndarray | None = None) -> LoggedExposures:
     """The estimators' view of ``exposures`` (with inclusion_prob) for ``listeners``
-    (user ids, in the order of the compared lists; each listed once)."""
+    (user ids, in the order of the compared lists). With several held-out days a
+    listener has one request per day: ``days`` (UTC day numbers, ``ts_ms // 86_400_000``,
+    one per listener) then matches each exposure to the listener's request of its day.
+    Each (listener, day) must appear once."""
     users = np.asarray(listeners, np.int64)
-    order = np.argsort(users)
-    rows = exposures[exposures["user_id"].isin(users)]
-    index = order[np.searchsorted(users[order], rows["user_id"].to_numpy(np.int64))]
-    slates = rows.groupby("user_id")["request_id"].nunique()
+    day_of = np.zeros(len(users), np.int64) if days is None else np.asarray(days, np.int64)
+    keys = users * 1_000_000 + day_of
+    if len(np.unique(keys)) != len(keys):
+        raise ValueError("each listener (and day) may appear once")
+    exp_days = (exposures["ts_ms"].to_numpy(np.int64) // 86_400_000 if days is not None
+                else np.zeros(len(exposures), np.int64))
+    exp_keys = exposures["user_id"].to_numpy(np.int64) * 1_000_000 + exp_days
+    keep = np.isin(exp_keys, keys)
+    rows = exposures[keep]
+    order = np.argsort(keys)
+    index = order[np.searchsorted(keys[order], exp_keys[keep])]
+    slates = pd.Series(rows["request_id"].to_numpy()).groupby(index).nunique()
     return LoggedExposures(
         listener=index.astype(np.int64), track=rows["track_id"].to_numpy(np.int64),
         position=rows["position"].to_numpy(np.int64), propensity=rows["inclusion_prob"].to_numpy(np.float64),
         reward=rows[outcome].to_numpy(np.float64),
-        slates=slates.reindex(users, fill_value=0).to_numpy(np.int64), hour=rows["hour"].to_numpy(np.float64))
+        slates=slates.reindex(np.arange(len(keys)), fill_value=0).to_numpy(np.int64),
+        hour=rows["hour"].to_numpy(np.float64))

@@ -21,6 +21,10 @@ per listener for A and for B, then compared pairwise (encore.serving.ab.stats):
    interleaving (encore.serving.ab.interleave) of A and B on the same listeners,
    credited with the world's completion probabilities (expected) and sampled outcomes.
 
+With several held-out days a listener has one request per day; the bootstrap then
+resamples requests (listener-days), which understates the interval a little when a
+listener's days are alike: prefer one held-out day per comparison.
+
 Each counterfactual estimate is checked against the simulated-online truth: whether its
 lift B / A - 1 falls inside the truth's confidence interval of the lift
 (``within_truth_ci``). Lifts, not differences: the world's expected complete plays are
@@ -322,7 +326,7 @@ def run_ab(world_dir: Path | str, batch_dir: Path | str, config: EncoreConfig, a
     t = time.perf_counter()
     counterfactual: dict[str, Any] = {}
     for oc in OUTCOMES:
-        block = counterfactual_block(logged_for(users, logged.held_out, oc), top, users,
+        block = counterfactual_block(logged_for(users, logged.held_out, oc, request_ms // 86_400_000), top, users,
                                      (request_ms % 86_400_000) / 3_600_000, logged.models.get(oc),
                                      logged.profiles[oc], reward_model.slate_size, config, compare)
         block["reward_model"]["fit_exposures"] = logged.fit_rows

@@ -47,5 +47,9 @@ def test_inclusion_probabilities_come_from_the_slates_file(tmp_path):
     log = logged_for(np.array([8, 7, 9]), out, "complete_play")
     assert log.listener.tolist() == [1, 1, 0] and log.slates.tolist() == [1, 1, 0]
     assert log.propensity.tolist() == pytest.approx([0.8, 0.25, 0.5]) and log.reward.tolist() == [1, 0, 0]
+    by_day = logged_for(np.array([7, 7]), out, "complete_play", days=np.array([20458, 20457]))
+    assert by_day.listener.tolist() == [0, 0] and by_day.slates.tolist() == [1, 0]  # the log's day is 20458
+    with pytest.raises(ValueError, match="once"):
+        logged_for(np.array([7, 7]), out, "complete_play")
     with pytest.raises(FileNotFoundError, match="slates.parquet"):
         attach_inclusion(tmp_path / "nowhere", out)
