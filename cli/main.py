@@ -26,6 +26,7 @@ from encore.recall.ann_bench import bench_ann_command
 from encore.recall.cli import app as eval_app
 from encore.recall.cli import train_recall_command
 from encore.recall.neural_bench import bench_recall_neural_command
+from encore.serving.ab.cli import ab_command
 from encore.serving.behaviours import behaviours_for_config
 from encore.serving.bench import bench_serve_command
 from encore.serving.cli import events_serve, recommender_serve
@@ -91,6 +92,7 @@ def demo(
 
 
 app.command("serve")(recommender_serve)
+app.command("ab")(ab_command)  # offline A/B of two pipeline configurations (encore.serving.ab)
 app.add_typer(world_app, name="world")
 app.add_typer(data_app, name="data")
 app.add_typer(stack_app, name="stack")

@@ -825,6 +825,35 @@ class EvaluationConfig(_Section):
         return self
 
 
+class ABConfig(_Section):
+    """Offline A/B of two pipeline configurations (``encore ab``; encore.serving.ab).
+
+    Both configurations answer the held-out requests of ``evaluation`` (same listeners,
+    hours, days; at most ``max_listeners``, a seeded sample; null = evaluation's).
+    Every metric's B - A gets a paired bootstrap CI over listeners (``bootstrap_samples``
+    resamples, level ``confidence``) and, when it straddles 0, the listeners needed to
+    detect the observed difference with ``power``. Counterfactual estimates reweight the
+    logged ``logged_scenario`` exposures of the held-out days by 1 / inclusion
+    propensity, weights clipped at ``weight_clip``; an effective sample size below
+    ``min_ess`` is flagged. The DR reward model is a logistic regression with L2
+    ``reward_model_l2`` fitted on the logged exposures of the ``reward_model_days`` days
+    before the first held-out day. Long tail: tracks outside the ``head_share`` most
+    played of the catalogue (fit window). Simulated online: the world's completion
+    probabilities of each list, outcomes drawn with common random numbers (``seed``)."""
+
+    max_listeners: int | None = Field(500, ge=1)
+    bootstrap_samples: int = Field(1000, ge=10)
+    confidence: float = Field(0.95, gt=0, lt=1)
+    power: float = Field(0.8, gt=0, lt=1)
+    logged_scenario: str = "daily_recommend"
+    weight_clip: float = Field(100.0, gt=0)
+    min_ess: float = Field(100.0, ge=0)
+    reward_model_days: int = Field(7, ge=1)
+    reward_model_l2: float = Field(1.0, ge=0)
+    head_share: float = Field(0.2, gt=0, lt=1)
+    seed: int = 7
+
+
 #: Settings derived from other sections unless a config sets them: (section, key) ->
 #: value from (stack, paths). One source for each port, host and runtime folder.
 _DERIVED: dict[tuple[str, str], Any] = {
@@ -868,6 +897,7 @@ class EncoreConfig(_Section):
     ranking: RankingConfig = RankingConfig()
     recall: RecallConfig = RecallConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
+    ab: ABConfig = ABConfig()
 
     @model_validator(mode="before")
     @classmethod

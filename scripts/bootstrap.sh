@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything Encore needs on a fresh Debian machine, idempotently:
-# Debian packages (redis-server, a Java 17+ runtime), a virtualenv in .venv with every
+# Debian packages (redis-server, a Java 17+ runtime, chromium for the report tests), a virtualenv in .venv with every
 # package pinned by requirements/requirements.in and locked by requirements/constraints.txt,
 # and Encore itself in editable mode. A second run with nothing changed takes a second.
 set -euo pipefail
@@ -12,6 +12,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)  # headless: tests open the `encore ab` report
 java_major() { java -version 2>&1 | awk -F'"' '/version/ {split($2, v, "."); print v[1]; exit}'; }
 if ! command -v java >/dev/null 2>&1 || [ "$(java_major)" -lt 17 ]; then
   need_apt+=(openjdk-17-jre-headless)

@@ -1,0 +1,166 @@
+"""The reward model of the direct-method and doubly-robust estimators: P(outcome |
+listener, track, slate position) as an L2-regularised logistic regression fitted on
+logged exposures (IRLS / Newton; standardised features).
+
+Features of (listener u, track i, position p, UTC hour h), from the catalogue and the
+fitting window's events: position; log(1 + plays of i); log of i's catalogue
+popularity; i's outcome rate per exposure (smoothed towards the mean with ``prior``
+pseudo-exposures); u's share of plays in i's genre, by i's artist, in i's language and
+of i's show's tracks, and in i's genre and by i's artist over the last days (the
+interests of the moment); u's outcome rate in i's genre (smoothed towards u's rate);
+log(1 + u's plays of i) (familiarity); u's outcome rate per exposure (smoothed); i's
+valence and arousal, alone, squared and times sin / cos of the hour: with these the
+model can represent a squared distance between the track's mood and a mood that follows
+the clock, which it learns. Shapes: (m, F) design matrix, F = len(FEATURES) + 1 (intercept).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+FEATURES = ("position", "track_log_plays", "track_log_popularity", "track_rate", "genre_share", "artist_share",
+            "language_share", "show_share", "recent_genre_share", "recent_artist_share", "genre_rate",
+            "familiarity", "user_rate", "valence", "arousal", "valence_sin", "valence_cos", "arousal_sin",
+            "arousal_cos", "valence_sq", "arousal_sq")
+
+
+@dataclass
+class Profiles:
+    """Count tables of the fitting window (built by :meth:`from_events`)."""
+
+    tracks: pd.DataFrame  # track_id -> artist_id, genre, language, plays, rate
+    user_plays: pd.Series  # user -> plays
+    user_rate: pd.Series  # user -> smoothed outcome rate
+    by_genre: pd.Series  # (user, genre) -> plays
+    by_artist: pd.Series  # (user, artist) -> plays
+    by_language: pd.Series  # (user, language) -> plays
+    by_track: pd.Series  # (user, track) -> plays
+    by_show: pd.Series  # (user, show) -> plays
+    genre_rate: pd.Series  # (user, genre) -> smoothed outcome rate
+    recent_plays: pd.Series  # user -> plays in the last ``recent_days``
+    recent_genre: pd.Series  # (user, genre) -> plays in the last ``recent_days``
+    recent_artist: pd.Series  # (user, artist) -> plays in the last ``recent_days``
+
+    @classmethod
+    def from_events(cls, events: pd.DataFrame, exposures: pd.DataFrame, catalog: pd.DataFrame,
+                    prior: float = 20.0, as_of_ms: int | None = None, recent_days: float = 2.0) -> "Profiles":
+        """``events``: plays (user_id, track_id, optional ``n``: how many, default 1,
+        optional ``ts_ms``); ``exposures``: logged exposures with their outcome (user_id,
+        track_id, reward). ``as_of_ms``: the end of the window; the plays of its last
+        ``recent_days`` are the recent ones (the session interests of these days)."""
+        columns = ["track_id", "artist_id", "genre", "language", "popularity", "valence", "arousal", "show_id"]
+        cat = catalog.reindex(columns=columns).drop_duplicates("track_id")
+        cat["show_id"] = cat["show_id"].fillna(-1).astype(np.int64)
+        plays = events.merge(cat, on="track_id", how="inner")
+        if "n" not in plays:
+            plays = plays.assign(n=1.0)
+        mean = float(exposures["reward"].mean()) if len(exposures) else 0.0
+        per_track = exposures.groupby("track_id")["reward"].agg(["sum", "size"])
+        per_user = exposures.groupby("user_id")["reward"].agg(["sum", "size"])
+        user_rate = (per_user["sum"] + prior * mean) / (per_user["size"] + prior)
+        by_genre = exposures.merge(cat[["track_id", "genre"]], on="track_id").groupby(["user_id", "genre"])["reward"]
+        genre = by_genre.agg(["sum", "size"])
+        base = user_rate.reindex(genre.index.get_level_values(0)).fillna(mean).to_numpy()
+        genre_rate = (genre["sum"] + 5.0 * base) / (genre["size"] + 5.0)
+        recent = plays.iloc[0:0]
+        if as_of_ms is not None and "ts_ms" in plays:
+            recent = plays[plays["ts_ms"] >= as_of_ms - recent_days * 86_400_000]
+        tracks = cat.set_index("track_id")
+        tracks["plays"] = plays.groupby("track_id")["n"].sum().reindex(tracks.index, fill_value=0).astype(float)
+        tracks["rate"] = ((per_track["sum"] + prior * mean) / (per_track["size"] + prior)).reindex(
+            tracks.index, fill_value=mean)
+        return cls(
+            tracks=tracks,
+            user_plays=plays.groupby("user_id")["n"].sum().astype(float),
+            user_rate=user_rate,
+            by_genre=plays.groupby(["user_id", "genre"])["n"].sum().astype(float),
+            by_artist=plays.groupby(["user_id", "artist_id"])["n"].sum().astype(float),
+            by_language=plays.groupby(["user_id", "language"])["n"].sum().astype(float),
+            by_track=plays.groupby(["user_id", "track_id"])["n"].sum().astype(float),
+            by_show=plays[plays["show_id"] >= 0].groupby(["user_id", "show_id"])["n"].sum().astype(float),
+            genre_rate=genre_rate,
+            recent_plays=recent.groupby("user_id")["n"].sum().astype(float),
+            recent_genre=recent.groupby(["user_id", "genre"])["n"].sum().astype(float),
+            recent_artist=recent.groupby(["user_id", "artist_id"])["n"].sum().astype(float),
+        )
+
+    def features(self, users: np.ndarray, tracks: np.ndarray, positions: np.ndarray, hours: np.ndarray
+                 ) -> np.ndarray:
+        """(m, len(FEATURES)) for the (user, track, position, UTC hour) rows."""
+        users = np.asarray(users, np.int64)
+        tracks = np.asarray(tracks, np.int64)
+        t = self.tracks.reindex(tracks)
+        total = self.user_plays.reindex(users).fillna(0.0).to_numpy()
+
+        recent_total = self.recent_plays.reindex(users).fillna(0.0).to_numpy()
+
+        def share(table: pd.Series, keys: np.ndarray, of: np.ndarray = total) -> np.ndarray:
+            index = pd.MultiIndex.from_arrays([users, keys])
+            counts = table.reindex(index).fillna(0.0).to_numpy()
+            return np.where(of > 0, counts / np.maximum(of, 1.0), 0.0)
+
+        mean_rate = float(self.tracks["rate"].mean()) if len(self.tracks) else 0.0
+        user_rate = self.user_rate.reindex(users).fillna(mean_rate).to_numpy()
+        genres = t["genre"].to_numpy(dtype=object)
+        genre_rate = self.genre_rate.reindex(pd.MultiIndex.from_arrays([users, genres])).to_numpy()
+        angle = 2 * np.pi * np.asarray(hours, np.float64) / 24.0
+        valence = t["valence"].fillna(0.0).to_numpy(np.float64)
+        arousal = t["arousal"].fillna(0.0).to_numpy(np.float64)
+        columns = [
+            np.asarray(positions, np.float64),
+            np.log1p(t["plays"].fillna(0.0).to_numpy()),
+            np.log(t["popularity"].fillna(0.0).to_numpy(np.float64) + 1e-6),
+            t["rate"].fillna(mean_rate).to_numpy(),
+            share(self.by_genre, genres),
+            share(self.by_artist, t["artist_id"].fillna(-1).to_numpy(np.int64)),
+            share(self.by_language, t["language"].to_numpy(dtype=object)),
+            share(self.by_show, t["show_id"].fillna(-1).to_numpy(np.int64)),
+            share(self.recent_genre, genres, recent_total),
+            share(self.recent_artist, t["artist_id"].fillna(-1).to_numpy(np.int64), recent_total),
+            np.where(np.isnan(genre_rate), user_rate, genre_rate),
+            np.log1p(self.by_track.reindex(pd.MultiIndex.from_arrays([users, tracks])).fillna(0.0).to_numpy()),
+            user_rate,
+            valence, arousal,
+            valence * np.sin(angle), valence * np.cos(angle), arousal * np.sin(angle), arousal * np.cos(angle),
+            valence ** 2, arousal ** 2,
+        ]
+        return np.stack(columns, axis=1).astype(np.float64)
+
+
+@dataclass
+class LogisticModel:
+    """``p = sigmoid(coef . [1, (x - mean) / scale])``."""
+
+    coef: np.ndarray  # (F + 1,)
+    mean: np.ndarray  # (F,)
+    scale: np.ndarray  # (F,)
+
+    @classmethod
+    def fit(cls, x: np.ndarray, y: np.ndarray, l2: float = 1.0, iterations: int = 25) -> "LogisticModel":
+        """Newton-Raphson on the penalised log likelihood (the intercept is not penalised)."""
+        x = np.asarray(x, np.float64)
+        y = np.asarray(y, np.float64)
+        if len(x) == 0:
+            raise ValueError("no logged exposures to fit the reward model on")
+        mean, scale = x.mean(axis=0), x.std(axis=0)
+        scale = np.where(scale > 0, scale, 1.0)
+        design = np.hstack([np.ones((len(x), 1)), (x - mean) / scale])
+        coef = np.zeros(design.shape[1])
+        penalty = np.full(design.shape[1], l2)
+        penalty[0] = 0.0
+        for _ in range(iterations):
+            p = 1.0 / (1.0 + np.exp(-design @ coef))
+            grad = design.T @ (y - p) - penalty * coef
+            hess = (design * (p * (1 - p))[:, None]).T @ design + np.diag(penalty) + 1e-9 * np.eye(len(coef))
+            step = np.linalg.solve(hess, grad)
+            coef += step
+            if np.abs(step).max() < 1e-8:
+                break
+        return cls(coef, mean, scale)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        design = np.hstack([np.ones((len(x), 1)), (np.asarray(x, np.float64) - self.mean) / self.scale])
+        return 1.0 / (1.0 + np.exp(-design @ self.coef))

@@ -1,0 +1,64 @@
+"""The DR reward model (encore.serving.ab.reward_model): the logistic fit recovers a
+planted model, and the count features by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from encore.serving.ab.reward_model import FEATURES, LogisticModel, Profiles
+
+
+def test_logistic_fit_recovers_a_planted_model():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20_000, 2))
+    p = 1 / (1 + np.exp(-(-0.5 + 1.5 * x[:, 0] - 1.0 * x[:, 1])))
+    y = (rng.random(len(p)) < p).astype(float)
+    model = LogisticModel.fit(x, y, l2=0.0)
+    scale = x.std(axis=0)
+    # standardised coefficients back on the raw scale
+    assert model.coef[1] / scale[0] == pytest.approx(1.5, abs=0.08)
+    assert model.coef[2] / scale[1] == pytest.approx(-1.0, abs=0.08)
+    assert np.abs(model.predict(x) - p).mean() < 0.02
+    assert model.predict(x).mean() == pytest.approx(y.mean(), abs=1e-6)  # the intercept calibrates
+    with pytest.raises(ValueError, match="no logged exposures"):
+        LogisticModel.fit(np.zeros((0, 2)), np.zeros(0))
+
+
+def test_profile_features_by_hand():
+    catalog = pd.DataFrame({"track_id": [1, 2, 3], "artist_id": [10, 10, 11], "genre": ["rock", "rock", "jazz"],
+                            "language": ["en", "en", "zh"], "popularity": [0.5, 0.25, 0.0],
+                            "valence": [0.2, 0.0, -0.4], "arousal": [0.1, 0.3, 0.0], "show_id": [np.nan, 7, 7]})
+    plays = pd.DataFrame({"user_id": [1, 1, 1, 2], "track_id": [1, 1, 3, 2]})
+    exposures = pd.DataFrame({"user_id": [1, 1, 2, 2], "track_id": [1, 3, 2, 3], "reward": [1.0, 0.0, 1.0, 1.0]})
+    prof = Profiles.from_events(plays, exposures, catalog, prior=2.0)
+    x = prof.features(np.array([1, 2]), np.array([2, 1]), np.array([3, 0]), np.array([6.0, 0.0]))
+    f = dict(zip(FEATURES, x.T))
+    assert f["position"].tolist() == [3, 0]
+    assert f["track_log_plays"].tolist() == pytest.approx([np.log1p(1), np.log1p(2)])  # track 2: 1 play; 1: 2
+    # mean reward 0.75; track 2: (1 + 2 * 0.75) / (1 + 2); track 1: (1 + 1.5) / 3
+    assert f["track_rate"].tolist() == pytest.approx([2.5 / 3, 2.5 / 3])
+    # user 1: 3 plays, 2 rock (track 2 is rock) -> 2/3; user 2: 1 play, rock -> 1
+    assert f["genre_share"].tolist() == pytest.approx([2 / 3, 1.0])
+    assert f["artist_share"].tolist() == pytest.approx([2 / 3, 1.0])
+    assert f["show_share"].tolist() == pytest.approx([1 / 3, 0.0])  # user 1 played show 7's track 3 once
+    assert f["familiarity"].tolist() == pytest.approx([0.0, 0.0])
+    # user rates: u1 (1 + 0 + 1.5) / (2 + 2) = 0.625; u2 (2 + 1.5) / 4 = 0.875
+    assert f["user_rate"].tolist() == pytest.approx([0.625, 0.875])
+    assert f["valence"].tolist() == pytest.approx([0.0, 0.2])
+    assert f["valence_sin"][1] == pytest.approx(0.0) and f["arousal_sin"][0] == pytest.approx(0.3)  # 6 h: sin 1
+
+
+def test_recent_shares_count_only_the_last_days():
+    catalog = pd.DataFrame({"track_id": [1, 2], "artist_id": [10, 11], "genre": ["rock", "jazz"], "language": ["en"] * 2,
+                            "popularity": [0.1, 0.1], "valence": [0.0, 0.0], "arousal": [0.0, 0.0],
+                            "show_id": [np.nan, np.nan]})
+    day = 86_400_000
+    plays = pd.DataFrame({"user_id": [1, 1, 1, 1], "track_id": [1, 1, 1, 2], "ts_ms": [0, day, 2 * day, 9 * day]})
+    exposures = pd.DataFrame({"user_id": [1], "track_id": [1], "reward": [1.0]})
+    prof = Profiles.from_events(plays, exposures, catalog, as_of_ms=10 * day, recent_days=2)
+    f = dict(zip(FEATURES, prof.features(np.array([1, 1]), np.array([1, 2]), np.zeros(2), np.zeros(2)).T))
+    assert f["genre_share"].tolist() == pytest.approx([0.75, 0.25])  # the whole window
+    assert f["recent_genre_share"].tolist() == pytest.approx([0.0, 1.0])  # only the jazz play of day 9
+    assert f["recent_artist_share"].tolist() == pytest.approx([0.0, 1.0])
