@@ -83,7 +83,7 @@ _KIND_SCENARIO = {DAILY: "daily_recommend", NEXT_TRACK: "private_radio", SIMILAR
 _CHANNEL_REASONS = {
     "popularity": "Popular on Encore", "item_cf": "Listeners of your recent tracks play this",
     "session_knn": "Fits what you are listening to now", "profile": "Matches your taste",
-    "kg_walk": "Connected to what you play",
+    "kg_walk": "Connected to what you play", "similar_listeners": "Listeners like you play this",
 }
 _PROFILE_REASONS = (("artist", "From an artist you like"), ("genre", "In a genre you like"),
                     ("age_prior", "Popular with listeners like you"), ("language", "In your language"),
