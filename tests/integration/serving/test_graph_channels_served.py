@@ -63,7 +63,7 @@ def test_daily_recommend_explains_kg_items_by_their_path(served) -> None:
     # 150 shares only the show's soundtrack with 112; 152 is by artist 13, who sang in the season with artist 4
     assert by_id[150].explanation == f"Because you played track 112 from the soundtrack of {SHOW}"
     assert "kg_walk" in by_id[150].channels
-    assert by_id[152].explanation.endswith(f"its artist and this one appeared in {SEASON}")
+    assert by_id[152].explanation == f"Because you played track 119 by artist 4, who appeared in {SEASON} with this artist"
     for item in answer.items:
         if item.channels == ("kg_walk",):
             assert item.explanation.startswith("Because you ")
