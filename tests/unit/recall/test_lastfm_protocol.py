@@ -90,3 +90,15 @@ def test_two_hop_links_and_matrices_from_the_loader_frames():
     # entities 0, 1, 50, 60: artist 10 (entity 0) - 50; artist 11 (entity 1) - 60; the self-loop 0-0 dropped
     np.testing.assert_array_equal(m.kg, [[0, 0, 1, 0], [0, 0, 0, 1]])
     assert m.describe()["interactions"] == 3
+
+
+@pytest.mark.realdata
+def test_real_last_fm_matrices_have_the_protocol_counts(shared_data_dir) -> None:
+    from encore.platform.data.lastfm_kg import load_lastfm_kg
+
+    data = load_lastfm_kg(shared_data_dir)
+    m = lp.matrices(data.user_artists, data.kg, data.artist_entity)
+    # ../shared/data/README.md: 1,872 users, 3,846 artists, 21,173 interactions
+    assert {k: m.describe()[k] for k in ("users", "artists", "interactions", "kg_entities")} == {
+        "users": 1872, "artists": 3846, "interactions": 21173, "kg_entities": 9366}
+    assert int((m.kg.sum(axis=1) > 0).sum()) == 3844  # all but two mapped artists have a KG link (not a self-loop)
