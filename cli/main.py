@@ -25,6 +25,7 @@ from encore.ranking.cli import bench_rank_command, eval_rank_command, set_behavi
 from encore.recall.ann_bench import bench_ann_command
 from encore.recall.cli import app as eval_app
 from encore.recall.cli import train_recall_command
+from encore.recall.graph_bench import bench_recall_graph_command
 from encore.recall.neural_bench import bench_recall_neural_command
 from encore.serving.ab.cli import ab_command
 from encore.serving.behaviours import behaviours_for_config
@@ -98,6 +99,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(stack_app, name="stack")
 bench_app.command("serve")(bench_serve_command)  # serving's benchmark (platform does not import serving)
 bench_app.command("recall-neural")(bench_recall_neural_command)
+bench_app.command("recall-graph")(bench_recall_graph_command)
 bench_app.command("ann")(bench_ann_command)  # recall's benchmark (platform does not import recall)
 bench_app.command("rank")(bench_rank_command)  # ranking's benchmark (platform does not import ranking)
 set_behaviour_factory(behaviours_for_config)  # sequence rankers' behaviours: the Query builder via serving

@@ -394,7 +394,7 @@ class PipelineConfig(_Section):
     daily_channels: list[str] = []
     next_track_channels: list[str] = ["session_knn", "item_cf", "trending"]
     similar_channels: list[str] = ["item_cf"]
-    artist_channels: list[str] = ["item_cf", "session_knn", "profile", "popular"]
+    artist_channels: list[str] = ["item_cf", "session_knn", "profile", "popular", "kg_walk", "similar_listeners"]
     fallback_channels: list[str] = ["popular", "trending"]  # when the feature store is unreachable
     rrf_k: float = Field(60.0, gt=0)
     rank_limit: int = Field(500, ge=1)
@@ -688,6 +688,23 @@ class KGWalkParams(_Section):
         return self
 
 
+class SimilarListenersParams(_Section):
+    """``similar_listeners`` channel: user-based co-listening neighbours
+    (encore.recall.similar_listeners). Listener vectors: log-damped counts of finished
+    tracks (``signal: completes``) or of play starts (``plays``) in the fitting window,
+    L2-normalised. A query's vector: its recency-weighted plays and hearts (item-CF's
+    source rule), compared by cosine; its ``neighbours`` nearest listeners with
+    similarity >= ``min_similarity`` vote for what they finished."""
+
+    neighbours: int = Field(50, ge=1)
+    min_similarity: float = Field(0.0, ge=0, le=1)
+    signal: Literal["completes", "plays"] = "completes"
+    recency_half_life_hours: float = Field(168.0, gt=0)
+    heart_boost: float = Field(1.0, ge=0)
+    skip_penalty: float = Field(0.0, ge=0)  # unused: a query vector keeps positive sources only
+    max_sources: int = Field(50, ge=1)
+
+
 CHANNEL_PARAMS: dict[str, type[_Section]] = {
     "popularity": PopularityParams,
     "item_cf": ItemCFParams,
@@ -697,6 +714,7 @@ CHANNEL_PARAMS: dict[str, type[_Section]] = {
     "mind": MINDParams,
     "sdm": SDMParams,
     "kg_walk": KGWalkParams,
+    "similar_listeners": SimilarListenersParams,
 }
 """Known recall channel kinds and the typed parameters of each (the registry of the
 channel classes, ``encore.recall.CHANNEL_KINDS``, has exactly these keys)."""
@@ -753,6 +771,8 @@ def _default_channels() -> list[ChannelConfig]:
         ChannelConfig(name="sdm", kind="sdm", k=500, quota=150, enabled=False),
         # knowledge-graph walks: needs the world's kg/triples.parquet in the recall tables
         ChannelConfig(name="kg_walk", kind="kg_walk", k=500, quota=150, enabled=False),
+        # co-listening neighbours ("listeners like you finished this")
+        ChannelConfig(name="similar_listeners", kind="similar_listeners", k=500, quota=150, enabled=False),
     ]
 
 

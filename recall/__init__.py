@@ -15,7 +15,8 @@ Contracts (docs/design.md, "The contracts every model plugs into"):
 
 Baseline channels: popularity.py (popular / trending / by hour), item_cf.py,
 session_knn.py (V-SKNN), profile.py. Knowledge graph: kg.py (the graph from the
-triples) and kg_walk.py (meta-path walks whose candidates carry the path as reason).
+triples) and kg_walk.py (meta-path walks whose candidates carry the path as reason);
+similar_listeners.py (co-listening neighbours: ``similar_listeners(user_id, k)`` and a channel).
 Heavy imports stay inside these modules; importing ``encore.recall`` only loads numpy
 and pandas.
 """

@@ -59,10 +59,14 @@ source column, smaller pivot column), with the source that put the most mass
 ``"<meta-path>|<source track id>|<pivot entity>"`` (e.g. ``"soundtrack|12|show:4"``),
 ``Candidates.reason_texts`` the sentences serving returns as the item's explanation,
 e.g. "Because you played track 12 from the soundtrack of Soundtrack 4" (pivot names
-from ``RecallTables.entity_names``; "hearted" when the source was hearted).
+from ``RecallTables.entity_names``; "hearted" when the source was hearted); a variety
+season names the source track's artist too: "Because you played track 12 by Artist 3,
+who appeared in Season 2 with this artist" (an artist recommendation reads it as "sang
+in the same season as an artist you played").
 
 Artifact arrays: ``track_ids``; per meta-path i: ``p<i>_out_*`` / ``p<i>_back_*`` (the
-CSR arrays of O_m and K_m), ``p<i>_pivot_ids`` / ``p<i>_pivot_names`` (unicode);
+CSR arrays of O_m and K_m), ``p<i>_pivot_ids`` / ``p<i>_pivot_names`` (unicode),
+``p<i>_via_names`` (season paths: each track's artist name, else empty);
 ``path_weights``, ``fit_coverage``, ``fit_events``. A meta-path naming a relation the
 triples lack (e.g. ``soundtrack_of`` on Last.fm) is kept empty with weight 0.
 """
@@ -94,6 +98,7 @@ class MetaPath:
     back: Csr  # pivots x tracks
     pivot_ids: np.ndarray  # str
     pivot_names: np.ndarray  # str
+    via_names: np.ndarray  # str per track column (season paths: the source track's artist), or empty
 
     @property
     def template(self) -> str:
@@ -104,11 +109,14 @@ class MetaPath:
         pivot_type = str(self.pivot_ids[0]).partition(":")[0] if len(self.pivot_ids) else ""
         return pivot_type if pivot_type in ("album", "artist") else "generic"
 
-    def explain(self, verb: str, source_track: int, pivot: int) -> str:
+    def explain(self, verb: str, source_track: int, pivot: int, source_col: int = -1) -> str:
         where = str(self.pivot_names[pivot])
+        via = str(self.via_names[source_col]) if 0 <= source_col < len(self.via_names) else ""
         template = self.template
         if template == "soundtrack_of":
             return f"Because you {verb} track {source_track} from the soundtrack of {where}"
+        if template == "appeared_in" and via:
+            return f"Because you {verb} track {source_track} by {via}, who appeared in {where} with this artist"
         if template == "appeared_in":
             return f"Because you {verb} track {source_track}: its artist and this one appeared in {where}"
         if template == "album":
@@ -124,6 +132,21 @@ def _empty_csr(n_rows: int, n_cols: int) -> Csr:
 
 def _display_name(entity: str, names: dict[str, str]) -> str:
     return names.get(entity) or entity.replace(":", " ", 1)
+
+
+def _via_names(kg: KnowledgeGraph, steps: Sequence[str], names: dict[str, str], n_tracks: int) -> np.ndarray:
+    """For a variety-season path (last step ``appeared_in`` forwards): per track column,
+    the display name of the entity the walk is at just before the pivot (the track's
+    artist; the first by column when it has several), '' where none; otherwise empty."""
+    last, backwards = parse_step(steps[-1])
+    if backwards or last != "appeared_in" or len(steps) < 2:
+        return _unicode([])
+    walk = kg.walk(steps[:-1])
+    ids = kg.entity_ids(kg.path_types(steps[:-1])[-1])
+    first = walk.indices[np.minimum(walk.indptr[:-1], max(len(walk.indices) - 1, 0))] if len(walk.indices) else None
+    has = np.diff(walk.indptr) > 0
+    out = [_display_name(str(ids[first[c]]), names) if has[c] and first is not None else "" for c in range(n_tracks)]
+    return _unicode(out)
 
 
 def _unicode(values) -> np.ndarray:
@@ -161,6 +184,7 @@ class KGWalkChannel(Channel):
                 arrays[f"p{i}_back_{part}"] = getattr(back, part)
             arrays[f"p{i}_pivot_ids"] = _unicode(pivots)
             arrays[f"p{i}_pivot_names"] = _unicode(_display_name(e, names) for e in pivots)
+            arrays[f"p{i}_via_names"] = _via_names(kg, steps, names, len(index)) if len(pivots) else _unicode([])
         self.arrays = arrays
         self.arrays["path_weights"] = np.full(len(p.meta_paths), 1.0 / len(p.meta_paths))
         self._after_load()
@@ -184,7 +208,8 @@ class KGWalkChannel(Channel):
             pivots = a[f"p{i}_pivot_ids"]
             out = Csr(a[f"p{i}_out_indptr"], a[f"p{i}_out_indices"], a[f"p{i}_out_data"], len(pivots))
             back = Csr(a[f"p{i}_back_indptr"], a[f"p{i}_back_indices"], a[f"p{i}_back_data"], n)
-            self._paths.append(MetaPath(name, tuple(steps), out, back, pivots, a[f"p{i}_pivot_names"]))
+            via = a.get(f"p{i}_via_names", _unicode([]))  # artifacts saved before via names: none
+            self._paths.append(MetaPath(name, tuple(steps), out, back, pivots, a[f"p{i}_pivot_names"], via))
         self._weights = a["path_weights"].astype(np.float64)
 
     @property
@@ -293,7 +318,7 @@ class KGWalkChannel(Channel):
         ids = self._index.track_ids
         reason_ids = np.array([f"{self._paths[p].name}|{ids[s]}|{self._paths[p].pivot_ids[v]}"
                                for p, s, v, _ in triples], dtype=object)
-        reason_texts = np.array([self._paths[p].explain("hearted" if h else "played", int(ids[s]), v)
+        reason_texts = np.array([self._paths[p].explain("hearted" if h else "played", int(ids[s]), v, int(s))
                                  for p, s, v, h in triples], dtype=object)
         out = []
         for c, v, r in split_rows(rows, len(queries), cols, score, which):

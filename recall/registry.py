@@ -15,10 +15,12 @@ from encore.recall.neural.channels import MINDChannel, SDMChannel, YouTubeDNNCha
 from encore.recall.popularity import PopularityChannel
 from encore.recall.profile import ProfileChannel
 from encore.recall.session_knn import SessionKNNChannel
+from encore.recall.similar_listeners import SimilarListenersChannel
 
 CHANNEL_KINDS: dict[str, type[Channel]] = {
     cls.kind: cls for cls in (PopularityChannel, ItemCFChannel, SessionKNNChannel, ProfileChannel,
-                              YouTubeDNNChannel, MINDChannel, SDMChannel, KGWalkChannel)
+                              YouTubeDNNChannel, MINDChannel, SDMChannel, KGWalkChannel,
+                              SimilarListenersChannel)
 }
 
 

@@ -83,7 +83,7 @@ _KIND_SCENARIO = {DAILY: "daily_recommend", NEXT_TRACK: "private_radio", SIMILAR
 _CHANNEL_REASONS = {
     "popularity": "Popular on Encore", "item_cf": "Listeners of your recent tracks play this",
     "session_knn": "Fits what you are listening to now", "profile": "Matches your taste",
-    "kg_walk": "Connected to what you play",
+    "kg_walk": "Connected to what you play", "similar_listeners": "Listeners like you play this",
 }
 _PROFILE_REASONS = (("artist", "From an artist you like"), ("genre", "In a genre you like"),
                     ("age_prior", "Popular with listeners like you"), ("language", "In your language"),
@@ -386,7 +386,12 @@ class Pipeline:
         and session-kNN from the listener's history; taste: profile; popularity), merged
         as for tracks, then summed per artist (an artist's score: the merged scores of its
         tracks; its channels: theirs). ``is_repeat``: the listener played the artist (in
-        the recent history or the profile's top artists). ``exclude_ids`` are artist ids."""
+        the recent history or the profile's top artists). ``exclude_ids`` are artist ids.
+        ``reason``: the explanation of the artist's best merged track (``kg_walk``: the
+        path through a show or a variety season; ``similar_listeners``: the listeners
+        like you) with the number of its tracks found (:func:`_artist_reason`); with
+        ``kg_walk`` and ``similar_listeners`` enabled and in ``artist_channels`` the
+        artists come from the knowledge graph and the co-listening graph."""
         t0 = time.perf_counter()
         reqs = [replace(r, kind=ARTISTS) for r in requests]
         prepared, feature_ms = self._prepare(reqs)
@@ -676,8 +681,7 @@ class Pipeline:
         items = [Item(track_id=int(uniq[i]), score=float(total[i]),
                       channels=tuple(n for c, n in enumerate(names) if int(mask[i]) >> c & 1),
                       is_repeat=bool(repeat[i]),
-                      reason=("You listen to them; " if repeat[i] else "") +
-                      f"{int(n_tracks[i])} of their tracks for you: {str(top_reason[i]).lower()}",
+                      reason=_artist_reason(str(top_reason[i] or ""), int(n_tracks[i]), bool(repeat[i])),
                       debug_scores={"recall.merged": float(total[i])} if p.request.debug else {})
                  for i in order]
         timings["total"] = _ms(t0)
@@ -685,6 +689,16 @@ class Pipeline:
 
 
 # ----------------------------------------------------------------------------- helpers
+def _artist_reason(top_reason: str, n_tracks: int, repeat: bool) -> str:
+    """An artist's explanation: the reason of its best track (a kg_walk path names the
+    show or season, similar_listeners the listeners like you) and how many of its tracks
+    were found, e.g. "Because you played track 12 from the soundtrack of Show 4 (2 of
+    their tracks for you)"; "You listen to them. " first for an artist already played."""
+    found = f"{n_tracks} of their tracks for you"
+    text = f"{top_reason} ({found})" if top_reason else found[0].upper() + found[1:]
+    return ("You listen to them. " if repeat else "") + text
+
+
 def _timed_recall(channel: Channel, queries: list[Query], k: int) -> tuple[list[Candidates], float]:
     t = time.perf_counter()
     found = channel.recall(queries, k)

@@ -113,7 +113,7 @@ def test_walk_scores_are_weighted_reach_and_each_candidate_names_its_best_path()
     assert answer(two) == [(2, 0.166667, "album|1|album:10"), (3, 0.166667, "album|1|album:10"),
                            (7, 0.166667, "season|6|show:1"), (8, 0.166667, "season|6|show:1"),
                            (4, 0.083333, "artist|1|artist:20"), (5, 0.083333, "artist|1|artist:20")]
-    assert two.text_of(2) == "Because you played track 6: its artist and this one appeared in Variety season 1"
+    assert two.text_of(2) == "Because you played track 6 by Artist Y, who appeared in Variety season 1 with this artist"
     assert len(empty) == 0 and empty.reasons is not None
 
 
@@ -145,7 +145,8 @@ def test_hearts_skips_and_the_unheard_filter():
     [hearted] = channel.recall([query(plays=[(1, AS_OF)], hearts=[(6, AS_OF)])], k=10)
     assert dict(zip(hearted.track_ids.tolist(), hearted.scores.tolist()))[7] == pytest.approx(0.125)
     i = hearted.track_ids.tolist().index(7)
-    assert hearted.text_of(i) == "Because you hearted track 6: its artist and this one appeared in Variety season 1"
+    assert hearted.text_of(i) == ("Because you hearted track 6 by Artist Y, who appeared in Variety season 1 "
+                                  "with this artist")
     # a skip cancels the play of the same track: no source is left
     [skipped] = channel.recall([query(plays=[(1, AS_OF)], skips=[(1, AS_OF)])], k=10)
     assert len(skipped) == 0
@@ -219,30 +220,9 @@ def test_serving_merge_explains_items_by_their_path():
 
 
 # -- the planted signal of the recall test world --------------------------------------------
-def graph_only_truth(holdout):
-    """Per query: the held-out new completed tracks tied to the listener's history only
-    through a show's soundtrack or a variety season (no shared album or artist)."""
-    t = holdout.tables
-    tracks = t.tracks.set_index("track_id")
-    triples = t.triples
-    show_of = triples[triples["relation"] == "soundtrack_of"]
-    show_of = dict(zip(show_of["head"].str[6:].astype(int), show_of["tail"]))
-    seasons = triples[triples["relation"] == "appeared_in"]
-    seasons = seasons.groupby(seasons["head"].str[7:].astype(int))["tail"].apply(set).to_dict()
-    out = []
-    for q, truth in zip(holdout.queries, holdout.new_truth):
-        hist = [x for x in q.play_track_ids + q.heart_track_ids if x in tracks.index]
-        albums, artists = set(tracks.loc[hist, "album_id"]), set(tracks.loc[hist, "artist_id"])
-        shows = {show_of[x] for x in hist if x in show_of} | set().union(*(seasons.get(a, set()) for a in artists))
-        keep = [x for x in truth if x in tracks.index and tracks.at[x, "album_id"] not in albums
-                and tracks.at[x, "artist_id"] not in artists
-                and ({show_of.get(x)} | seasons.get(tracks.at[x, "artist_id"], set())) & shows]
-        out.append(np.array(keep, np.int64))
-    return out
-
-
 def test_kg_walk_beats_item_cf_on_tracks_tied_only_through_a_show_or_season(recall_world, recall_batch):
     from encore.recall.evaluate import evaluate_channels, holdout_day, last_day
+    from encore.recall.graph_bench import graph_only_truth
     from encore.recall.queries import QueryParams
 
     holdout = holdout_day(recall_world.path, recall_batch, last_day(recall_world.path), params=QueryParams())

@@ -137,6 +137,33 @@ def test_recommend_artists_aggregates_tracks_by_artist(parts) -> None:
     assert any(i.is_repeat for i in result.items)  # artists of the tracks played
 
 
+class PathChannel(kit.RaisingChannel):
+    """Answers fixed candidates with per-candidate sentences, like kg_walk's paths."""
+
+    kind = "kg_walk"
+
+    def recall(self, queries, k):
+        from encore.recall.channel import Candidates
+
+        found = Candidates(np.array([150, 151, 130], np.int64), np.array([3.0, 2.0, 1.0], np.float32),
+                           np.array([0, 1, 1], np.int16), ("soundtrack|112|show:0", "season|113|show:1"),
+                           ("Because you played track 112 from the soundtrack of Show A",
+                            "Because you played track 113: its artist and this one appeared in Season B"))
+        return [found for _ in queries]
+
+
+def test_artist_reasons_come_from_the_best_track_of_each_artist(parts) -> None:
+    recall = kit.recall_config(extra=[ChannelConfig(name="kg_walk", kind="kg_walk", k=10, quota=10)])
+    pipe = make(parts, recall=recall, extra_channels={"kg_walk": PathChannel(recall.channel("kg_walk"))},
+                artist_channels=["kg_walk"])
+    result = pipe.recommend_artists([Request(user_id=4, count=5, request_ms=kit.AS_OF)])[0]
+    # tracks 150, 151 are artist 12's (the better one, 150, explains it), 130 is artist 7's
+    assert [(i.track_id, i.reason) for i in result.items] == [
+        (12, "Because you played track 112 from the soundtrack of Show A (2 of their tracks for you)"),
+        (7, "Because you played track 113: its artist and this one appeared in Season B (1 of their tracks for you)")]
+    assert all(i.channels == ("kg_walk",) for i in result.items)
+
+
 def test_track_stats_from_events_by_the_item_stats_rule() -> None:
     stats = TrackStats.from_events(kit.events(), kit.catalog()).lookup(np.array([100, 999]))
     assert stats["track_plays"][0] > 0 and np.isnan(stats["track_plays"][1])
