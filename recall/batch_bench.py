@@ -46,18 +46,20 @@ DEFAULT_CHANNELS = "item_cf,profile,popular"
 
 
 def fit_and_publish(world_dir: Path, registry_root: Path, config: EncoreConfig, names: list[str],
-                    until: date, window_days: int = 30) -> dict[str, str]:
+                    until: date, window_days: int = 30, batch_dir: Path | None = None) -> dict[str, str]:
     """Fit the named channels on the ``window_days`` days before ``until`` (the item
-    graph by the job's rule in pandas) and publish + promote them as
-    ``recall.<name>`` under ``registry_root``; returns name -> version."""
+    graph of ``batch_dir``, else by the job's rule in pandas: small worlds only) and
+    publish + promote them as ``recall.<name>`` under ``registry_root``; returns name
+    -> version."""
     from encore.platform.registry import Registry
     from encore.recall.queries import QueryParams
     from encore.recall.registry import build_channel
     from encore.recall.tables import item_graph_frame, load_recall_tables
     from encore.recall.train import publish_channel
 
-    tables = load_recall_tables(world_dir, None, until, window_days, query_params=QueryParams.from_config(config))
-    tables = replace(tables, item_graph=item_graph_frame(tables.events))
+    tables = load_recall_tables(world_dir, batch_dir, until, window_days, query_params=QueryParams.from_config(config))
+    if tables.item_graph is None:
+        tables = replace(tables, item_graph=item_graph_frame(tables.events))
     registry = Registry(registry_root)
     window = {"until": until.isoformat(), "window_days": window_days}
     return {name: publish_channel(build_channel(config.recall.channel(name)).fit(tables), config, registry,
@@ -127,6 +129,9 @@ def _versions() -> dict[str, str]:
 def bench_batch_recall_command(
     world: Annotated[Path, typer.Option("--world", help="The larger (4x) world folder.", exists=True,
                                         file_okay=False)] = Path("/work/data/w2k"),
+    batch: Annotated[Optional[Path], typer.Option(
+        "--batch", help="Batch output of --world holding item_graph of the day before its last day "
+        "(default: computed by the item-graph job into the scratch folder).")] = None,
     channels: Annotated[str, typer.Option("--channels", help="Comma-separated recall channels.")] = DEFAULT_CHANNELS,
     small_users: Annotated[Optional[int], typer.Option(
         "--small-users", help="Users of the generated 1x world (default: a quarter of --world's).")] = None,
@@ -140,6 +145,7 @@ def bench_batch_recall_command(
 
     from encore.platform import config as config_mod
     from encore.platform.batch.batch_io import available_dates
+    from encore.platform.batch.job import Step, make_context
     from encore.platform.bench.machine import machine_info
     from encore.platform.batch.job import with_options
     from encore.platform.spark import spark_session
@@ -163,17 +169,24 @@ def bench_batch_recall_command(
         worlds = {"1x": small, "4x": world}
         setup: dict[str, Any] = {}
         refs: dict[str, Any] = {}
+        spark = spark_session(config.spark, app_name="encore-bench-batch-recall",
+                              runtime_dir=config.paths.runtime_dir)
         for size, folder in worlds.items():
-            day = available_dates(folder / "events")[-1] + timedelta(days=1)
+            # the serving day: the log's last day (its item graph is that of the day before)
+            day = available_dates(folder / "events")[-1]
+            graph_day = day - timedelta(days=1)
+            batch_dir = batch if size == "4x" and batch is not None else scratch / f"batch_{size}"
+            if not (batch_dir / "item_graph" / f"date={graph_day.isoformat()}").is_dir():
+                typer.echo(f"item graph of {graph_day} for the {size} world (Spark job) ...")
+                Step("item_graph").run(make_context(spark, folder / "events", batch_dir, config=config,
+                                                    dates=[graph_day.isoformat()], world_dir=folder))
             registry = scratch / f"registry_{size}"
             if not registry.is_dir():
                 typer.echo(f"fitting {names} on the {size} world ...")
                 t = time.perf_counter()
-                fit_and_publish(folder, registry, config, names, day, config.batch.recall.history_days)
+                fit_and_publish(folder, registry, config, names, day, config.batch.recall.history_days, batch_dir)
                 setup[size] = {"fit_seconds": round(time.perf_counter() - t, 1)}
             refs[size] = (day, registry, resolve_channels(config, registry, names, config.batch.recall.k))
-        spark = spark_session(config.spark, app_name="encore-bench-batch-recall",
-                              runtime_dir=config.paths.runtime_dir)
 
         def spark_run(size: str) -> dict[str, Any]:
             day, registry, _ = refs[size]
