@@ -269,14 +269,20 @@ def recall_day(spark: "SparkSession", *, events_dir: Path, users_dir: Path, trac
     """The lazy Spark frame of one day's recall (``OUTPUT_SCHEMA`` plus ``date``)."""
     from pyspark.sql import functions as F
 
-    from encore.platform.batch.batch_io import DATE_COL, available_dates, read_events
+    from encore.platform.batch.batch_io import DATE_COL, available_dates
 
-    days = window_days(day, history_days)
-    if not set(days) & set(available_dates(events_dir)):
+    days = sorted(set(window_days(day, history_days)) & set(available_dates(events_dir)))
+    if not days:
         raise BatchRecallError(
             f"--date {day}: no event partitions in the {history_days} days before it under {events_dir}")
-    events = read_events(spark, events_dir, days).where(F.col("user_id").isNotNull())
-    events = events.select(*EVENT_COLUMNS).withColumn("is_listener", F.lit(False))
+    # Not batch_io.read_events: its de-duplication by event_id is a shuffle of the whole
+    # window, and the Query builder drops duplicates itself (an event's copies share
+    # its user, so they land in the same partition): the answers are the same.
+    events = (spark.read.option("basePath", str(events_dir))
+              .parquet(*[str(Path(events_dir) / f"{DATE_COL}={d.isoformat()}") for d in days])
+              .where(F.col("user_id").isNotNull())
+              .withColumn("ts_ms", F.unix_millis(F.col("ts")))
+              .select(*EVENT_COLUMNS).withColumn("is_listener", F.lit(False)))
     listeners = listeners_frame(spark, users_dir, day).withColumn("is_listener", F.lit(True))
     rows = events.unionByName(listeners, allowMissingColumns=True).repartition(partitions, "user_id")
     run = _partition_recall(tracks[["track_id", "genre", "artist_id"]].copy(), day_start_ms(day), tuple(refs), params)
