@@ -15,7 +15,9 @@ On Spark (one pass per date):
 1. the events of the window (known users only: ``user_id``, ``event_id``, ``ts_ms``,
    ``session_id``, ``scenario``, ``track_id``, ``action``, ``played_ms``) and one marker
    row per listener (its ``users.parquet`` row) are unioned and hash-partitioned by
-   ``user_id`` into ``partitions`` partitions, so a partition holds whole listeners;
+   ``user_id`` into ``partitions`` partitions, so a partition holds whole listeners
+   (one shuffle: duplicates of an event are dropped by the Query builder, in the
+   partition that holds its listener);
 2. ``mapInPandas`` runs :func:`recall_batch` once per partition: the partition's Queries
    are built in one vectorised call, then each channel answers them all in one
    ``recall(queries, k)`` call. Query building needs only the listener's own events

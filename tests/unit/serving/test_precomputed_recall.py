@@ -58,3 +58,21 @@ def test_an_unreadable_table_means_live(pipe) -> None:
 class RecallStoreThatFails:
     def get(self, channel, user_ids):
         raise OSError("disk gone")
+
+
+def test_from_config_opens_the_table_only_for_precomputed_channels(tmp_path) -> None:
+    from encore.platform.config import EncoreConfig
+    from encore.platform.registry import Registry
+
+    def pipeline(precomputed: bool) -> Pipeline:
+        recall = RecallConfig(channels=[ChannelConfig(name="popular", kind="popularity", k=6, quota=6,
+                                                      precomputed=precomputed)])
+        config = EncoreConfig.model_validate({"recall": recall.model_dump(), "paths": {"runtime_dir": str(tmp_path)},
+                                              "batch": {"recall": {"online_path": str(tmp_path / "r.db")}}})
+        return Pipeline.from_config(config, Registry(tmp_path / "models"), kit.catalog(), poll=False)
+
+    live_only, stored = pipeline(False), pipeline(True)
+    assert live_only.precomputed is None
+    assert isinstance(stored.precomputed, RecallStore) and stored.precomputed.path == tmp_path / "r.db"
+    live_only.close()
+    stored.close()
