@@ -2,10 +2,11 @@
 two data sizes (1x and 4x listeners) and against the same recall done one listener at
 a time in a single Python loop, in one run -> ``docs/benchmarks/batch_recall.json``.
 
-Setup (not timed): the larger world (default ``/work/data/w2k``-like: ``--world``) and
-a generated world with a quarter of its users (same catalog size, days and seed); on
-each the channels are fitted on every day of the log and published to a private
-registry (:func:`fit_and_publish`); the serving day is the day after the log.
+Setup (not timed): the larger world (``--world``, default ``/work/data/w2k``) and a
+generated world with a quarter of its users (same catalog size, days and seed); the
+serving day is each log's last day (its item graph, the day before's, comes from
+``--batch`` or the ``item_graph`` job); on each the channels are fitted on the days
+before it and published to a private registry (:func:`fit_and_publish`).
 
 Measured, in one process on one local Spark session (after one untimed warm-up run
 that starts the Python workers and loads the channels):
