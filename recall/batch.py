@@ -340,7 +340,7 @@ def run_batch_recall(spark: "SparkSession", config: EncoreConfig, *, events_dir:
     refs = resolve_channels(config, registry_root, opts.channels, opts.k)
     params = QueryParams.from_config(config)
     report = BatchRecallReport(channels=[r.name for r in refs], versions={r.name: r.version for r in refs})
-    tracks = read_tracks(spark, catalog_dir).select("track_id", "genre", "artist_id").toPandas()
+    tracks: pd.DataFrame | None = None  # read only when a date is computed (a skipping run starts no job)
     started = time.perf_counter()
     for i, day in enumerate(sorted(dates)):
         todo = [r for r in refs if force or not partition_written(out_dir, day, r.name)]
@@ -349,6 +349,8 @@ def run_batch_recall(spark: "SparkSession", config: EncoreConfig, *, events_dir:
             report.skipped.append(day.isoformat())
         else:
             t0 = time.perf_counter()
+            if tracks is None:
+                tracks = read_tracks(spark, catalog_dir).select("track_id", "genre", "artist_id").toPandas()
             df = recall_day(spark, events_dir=events_dir, users_dir=users_dir, tracks=tracks, day=day, refs=todo,
                             params=params, history_days=opts.history_days, partitions=opts.partitions)
             write_recall(df, out_dir)
