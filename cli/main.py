@@ -23,6 +23,8 @@ from encore.platform.stream.cli import app as stream_app
 from encore.platform.world.cli import app as world_app
 from encore.ranking.cli import bench_rank_command, eval_rank_command, set_behaviour_factory, train_rank_command
 from encore.recall.ann_bench import bench_ann_command
+from encore.recall.batch_bench import bench_batch_recall_command
+from encore.recall.batch_cli import batch_recall_command
 from encore.recall.cli import app as eval_app
 from encore.recall.cli import train_recall_command
 from encore.recall.graph_bench import bench_recall_graph_command
@@ -100,6 +102,7 @@ app.add_typer(stack_app, name="stack")
 bench_app.command("serve")(bench_serve_command)  # serving's benchmark (platform does not import serving)
 bench_app.command("recall-neural")(bench_recall_neural_command)
 bench_app.command("recall-graph")(bench_recall_graph_command)
+bench_app.command("batch-recall")(bench_batch_recall_command)  # recall's batch job benchmark
 bench_app.command("ann")(bench_ann_command)  # recall's benchmark (platform does not import recall)
 bench_app.command("rank")(bench_rank_command)  # ranking's benchmark (platform does not import ranking)
 set_behaviour_factory(behaviours_for_config)  # sequence rankers' behaviours: the Query builder via serving
@@ -109,6 +112,7 @@ app.add_typer(features_app, name="features")
 events_app.command("serve")(events_serve)
 app.add_typer(events_app, name="events")
 app.add_typer(stream_app, name="stream")
+batch_app.command("recall")(batch_recall_command)  # recall's batch job (platform does not import recall)
 app.add_typer(batch_app, name="batch")
 app.add_typer(models_app, name="models")
 train_app.command("rank")(train_rank_command)

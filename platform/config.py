@@ -346,6 +346,23 @@ class MaterializeFeaturesOptions(_Section):
         None, description="Feast offline folder (default: feature_store.offline_dir).")
 
 
+class BatchRecallOptions(_Section):
+    """``encore batch recall``: top-K recall of every listener per channel on Spark
+    (encore.recall.batch), for one day at a time, the Query built point in time at the
+    day's start."""
+
+    channels: list[str] = Field(
+        ["item_cf"], min_length=1, description="Recall channels (names of recall.channels) to run.")
+    k: int | None = Field(
+        None, ge=1, description="Candidates kept per listener and channel (default: each channel's k).")
+    history_days: int = Field(30, ge=1, description="Days of events read before each date for the Queries.")
+    partitions: int = Field(4, ge=1, description="Spark partitions of the listeners (one Query batch each).")
+    push: bool = Field(False, description="Also push the written recall to the online recall table.")
+    online_path: Path | None = Field(
+        None, description="SQLite file of the online recall table (default: recall.db beside "
+        "feature_store.sqlite_path).")
+
+
 class BatchConfig(_Section):
     """Spark batch jobs (``encore batch <job>``): the output root, and one section of
     typed options per job (a job's CLI flags override them for one run)."""
@@ -356,6 +373,7 @@ class BatchConfig(_Section):
     recall_samples: RecallSamplesOptions = RecallSamplesOptions()
     ranking_samples: RankingSamplesOptions = RankingSamplesOptions()
     materialize_features: MaterializeFeaturesOptions = MaterializeFeaturesOptions()
+    recall: BatchRecallOptions = BatchRecallOptions()
 
 
 class ServingConfig(_Section):
@@ -733,6 +751,9 @@ class ChannelConfig(_Section):
     deadline_ms: float = Field(50.0, gt=0)
     enabled: bool = True
     params: dict[str, Any] = {}
+    # serving answers daily requests of known listeners from the online recall table
+    # that `encore batch recall --push` fills (live on a miss): for heavy channels
+    precomputed: bool = False
 
     @field_validator("kind")
     @classmethod

@@ -18,6 +18,10 @@ Stages, each timed (``Result.timings_ms``: ``features``, ``recall.<channel>``,
    queries of the call, asked for its ``k``. With deadlines (the per-request path) a
    channel that has not answered ``deadline_ms`` after the fan-out started, or that
    raises, or that has no loaded model, is dropped and listed in ``degraded_channels``.
+   A channel configured ``precomputed: true`` answers daily requests of known
+   listeners (without a prebuilt Query) from the online recall table that ``encore
+   batch recall --push`` fills (:mod:`encore.feature_store.recall_store`), the
+   listeners it lacks (and every other request) live; an unreadable table means live.
 3. **merge** (:func:`encore.serving.rerank.merge`): per-channel ``quota``, blocked
    tracks removed first, de-duplicated, reciprocal-rank fusion, the channels that found
    each track kept.
@@ -294,7 +298,7 @@ class Pipeline:
     def __init__(self, *, channels: Mapping[str, Any], recall: RecallConfig, config: PipelineConfig,
                  tracks: pd.DataFrame, features: Any = None, ranker: Any = None,
                  track_stats: TrackStats | None = None, query_params: QueryParams | None = None,
-                 live_models: Sequence[Any] = (), clock_ms: Any = None) -> None:
+                 live_models: Sequence[Any] = (), clock_ms: Any = None, precomputed: Any = None) -> None:
         self.config, self.recall_config = config, recall
         self.channel_configs: dict[str, ChannelConfig] = {c.name: c for c in recall.channels}
         unknown = sorted(set(channels) - set(self.channel_configs))
@@ -313,6 +317,7 @@ class Pipeline:
         self._pool = ThreadPoolExecutor(max_workers=config.recall_threads, thread_name_prefix="recall")
         self._live_models = list(live_models)
         self.clock_ms = clock_ms or (lambda: int(time.time() * 1000))
+        self.precomputed = precomputed  # a RecallStore (or None): lists of `precomputed` channels
 
     # -- construction from configuration and the registry
     @classmethod
@@ -350,9 +355,15 @@ class Pipeline:
         if poll:
             for live in lives:
                 live.start(config.registry.poll_interval_s)
+        store = None
+        if any(c.precomputed for c in config.recall.enabled):
+            from encore.feature_store.recall_store import RecallStore
+            from encore.recall.batch import recall_store_path
+
+            store = RecallStore(recall_store_path(config))
         return cls(channels=channels, recall=config.recall, config=p, tracks=tracks, features=features,
                    ranker=ranker, track_stats=track_stats, query_params=QueryParams.from_config(config),
-                   live_models=lives, clock_ms=clock_ms)
+                   live_models=lives, clock_ms=clock_ms, precomputed=store)
 
     def close(self) -> None:
         """Stop the registry polls and the recall pool (late channels are not waited for)."""
@@ -475,7 +486,9 @@ class Pipeline:
             groups.setdefault(tuple(p.channels), []).append(i)
         for names, members in groups.items():
             queries = [prepared[i].recall_query for i in members]
-            answers, degraded, timings = self._fan_out(list(names), queries, deadlines)
+            stored_ok = [prepared[i].request.kind == DAILY and prepared[i].request.query is None
+                         and prepared[i].recall_query.user_id is not None for i in members]
+            answers, degraded, timings = self._fan_out(list(names), queries, deadlines, stored_ok)
             for i in members:
                 prepared[i].degraded.extend(degraded)
             per_query = [[ChannelAnswer(n, answers[n][j], self.channel_configs[n].quota, *self._reason(n))
@@ -489,12 +502,16 @@ class Pipeline:
             text = "Trending now"
         return text, (_PROFILE_REASONS if kind == "profile" else ())
 
-    def _fan_out(self, names: list[str], queries: list[Query], deadlines: bool
+    def _fan_out(self, names: list[str], queries: list[Query], deadlines: bool, stored_ok: Sequence[bool] = ()
                  ) -> tuple[dict[str, list[Candidates]], list[str], dict[str, float]]:
         start = time.perf_counter()
         futures = {}
         degraded: list[str] = []
         for name in names:
+            if self.precomputed is not None and self.channel_configs[name].precomputed and any(stored_ok):
+                futures[name] = self._pool.submit(_precomputed_recall, self.precomputed, name, self.channels[name],
+                                                  queries, list(stored_ok), self.channel_configs[name].k)
+                continue
             try:
                 channel = self.channels[name].current().model
             except Exception as err:  # noqa: BLE001 - no loaded model: dropped, reported
@@ -703,6 +720,32 @@ def _timed_recall(channel: Channel, queries: list[Query], k: int) -> tuple[list[
     t = time.perf_counter()
     found = channel.recall(queries, k)
     return found, time.perf_counter() - t
+
+
+def _precomputed_recall(store: Any, name: str, source: Any, queries: list[Query], stored_ok: list[bool],
+                        k: int) -> tuple[list[Candidates], float]:
+    """``name``'s lists from the online recall table for the queries it may answer
+    (``stored_ok``: daily requests of known listeners), the rest live through
+    ``source`` (raises, so the channel is dropped, only when a miss finds no loaded
+    model). A table that cannot be read is a miss for everyone."""
+    t = time.perf_counter()
+    users = [int(q.user_id) for q, ok in zip(queries, stored_ok) if ok and q.user_id is not None]
+    try:
+        stored = store.get(name, users) if users else {}
+    except Exception as err:  # noqa: BLE001 - the table is an optimisation: live on any failure
+        log.warning("online recall table unreadable for %s (%s); answering live", name, err)
+        stored = {}
+    found: list[Candidates | None] = [None] * len(queries)
+    for i, (q, ok) in enumerate(zip(queries, stored_ok)):
+        hit = stored.get(int(q.user_id)) if ok and q.user_id is not None else None
+        if hit is not None:
+            found[i] = Candidates(hit.track_ids[:k], hit.scores[:k])
+    misses = [i for i, c in enumerate(found) if c is None]
+    if misses:
+        live = source.current().model.recall([queries[i] for i in misses], k)
+        for i, c in zip(misses, live):
+            found[i] = c
+    return found, time.perf_counter() - t  # type: ignore[return-value]
 
 
 def _ms(t0: float) -> float:
