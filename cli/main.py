@@ -25,6 +25,7 @@ from encore.ranking.cli import bench_rank_command, eval_rank_command, set_behavi
 from encore.recall.ann_bench import bench_ann_command
 from encore.recall.cli import app as eval_app
 from encore.recall.cli import train_recall_command
+from encore.recall.emotion_bench import bench_emotion_command, train_emotion_command
 from encore.recall.neural_bench import bench_recall_neural_command
 from encore.serving.behaviours import behaviours_for_config
 from encore.serving.bench import bench_serve_command
@@ -98,6 +99,7 @@ bench_app.command("serve")(bench_serve_command)  # serving's benchmark (platform
 bench_app.command("recall-neural")(bench_recall_neural_command)
 bench_app.command("ann")(bench_ann_command)  # recall's benchmark (platform does not import recall)
 bench_app.command("rank")(bench_rank_command)  # ranking's benchmark (platform does not import ranking)
+bench_app.command("emotion")(bench_emotion_command)
 set_behaviour_factory(behaviours_for_config)  # sequence rankers' behaviours: the Query builder via serving
 app.add_typer(bench_app, name="bench")
 app.add_typer(protos_app, name="protos")
@@ -110,6 +112,7 @@ app.add_typer(models_app, name="models")
 train_app.command("rank")(train_rank_command)
 train_app.command("all")(train_all_command)
 train_app.command("recall")(train_recall_command)
+train_app.command("emotion")(train_emotion_command)
 app.add_typer(train_app, name="train")
 eval_app.command("rank")(eval_rank_command)  # beside `eval recall` (encore.recall.cli)
 eval_app.command("pipeline")(eval_pipeline_command)

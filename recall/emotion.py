@@ -26,8 +26,9 @@ Shapes (B tracks, A audio descriptors, L lyric tokens, C = ``descriptor_dim``, F
 * lyrics branch (when the data has lyrics): token ids (B, L), 0 = padding ->
   embedding (B, L, E) -> BiLSTM (B, L, 2U) -> additive attention
   ``a = softmax_L(v . tanh(W h_t + b))`` over non-padding tokens -> (B, 2U).
-* fusion: concatenation -> Dense(``fusion_units``, ReLU) -> dropout -> Dense(2):
-  (B, 2) in standardised target units; ``predict`` returns (B, 2) float32
+* fusion: concatenation -> Dense(``fusion_units``, ReLU) -> dropout -> Dense(2), plus
+  a linear Dense(2) of the standardised descriptors (the wide part of wide & deep,
+  Cheng et al., DLRS 2016): (B, 2) in standardised target units; ``predict`` returns (B, 2) float32
   (valence, arousal) in the targets' own units.
 
 Training: mean squared error on the standardised targets (both axes weigh the same),
@@ -158,7 +159,10 @@ def _build_network(cfg: EmotionConfig, n_audio: int, bin_edges: np.ndarray, lyri
     fused = tf.keras.layers.Concatenate(name="fuse")(parts)
     fused = tf.keras.layers.Dense(cfg.fusion_units, activation="relu", name="fusion")(fused)
     fused = tf.keras.layers.Dropout(cfg.dropout, name="dropout")(fused)
-    out = tf.keras.layers.Dense(2, name="valence_arousal")(fused)  # (B, 2)
+    # a linear path from the descriptors beside the deep one (wide & deep, Cheng et al. 2016): where the
+    # emotion is mostly a linear image of the audio the net only has to learn what the line misses
+    out = tf.keras.layers.Add(name="valence_arousal")([
+        tf.keras.layers.Dense(2, name="deep_out")(fused), tf.keras.layers.Dense(2, name="linear_out")(audio)])  # (B, 2)
     return tf.keras.Model(inputs, out, name="emotion_model")
 
 
