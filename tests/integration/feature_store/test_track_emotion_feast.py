@@ -50,6 +50,9 @@ def test_predicted_emotion_round_trips_through_the_online_store(tmp_path: Path, 
     path = track_emotion_path(config)
     folder = Registry(tmp_path / "models").path("emotion", summary["version"])
     assert path == folder / "track_emotion.parquet"
+    assert Registry(tmp_path / "models").promoted("emotion") == summary["version"] == "v0001"
+    assert Registry(tmp_path / "models").manifest("emotion", "v0001").kind == "emotion/audio_lyrics"
+    assert read_track_emotion(path)["track_id"].tolist() == list(range(n))  # every track of the world
     expected = track_emotion(world, EmotionModel.load(folder))  # (n, 2): the model's output, not the truth
 
     profiles = with_track_emotion(_profiles(n + 1), read_track_emotion(path))  # track n has no prediction

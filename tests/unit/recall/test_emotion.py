@@ -51,7 +51,7 @@ def test_each_branch_learns_its_planted_axis_and_beats_the_mean() -> None:
     on held-out tracks; the audio-only model cannot see arousal."""
     audio, lyrics, targets = planted(700, seed=1)
     train, test = np.arange(500), np.arange(500, 700)
-    cfg = TINY.model_copy(update={"epochs": 40, "patience": 8})
+    cfg = TINY.model_copy(update={"epochs": 25, "patience": 6, "batch_size": 64})
     full = EmotionModel(cfg).fit(EmotionInputs(audio[train], lyrics[train]), targets[train])
     got = r2(targets[test], full.predict(EmotionInputs(audio[test], lyrics[test])))
     mean_only = r2(targets[test], np.tile(targets[train].mean(0), (len(test), 1)))

@@ -1,5 +1,6 @@
-"""``encore bench emotion`` / ``train emotion`` pieces: the Spotify inputs and their
-errors, one tiny end-to-end benchmark run, training into the registry."""
+"""``encore bench emotion`` pieces: the Spotify inputs and their errors, one tiny
+end-to-end benchmark run, the claims. (``train emotion`` into the registry is tested on
+its way to Feast: tests/integration/feature_store/test_track_emotion_feast.py.)"""
 
 from __future__ import annotations
 
@@ -16,10 +17,9 @@ from encore.recall.emotion_bench import (
     neural_descriptors,
     run_bench,
     spotify_emotion_data,
-    train_emotion,
 )
 
-from testkit.emotion import TINY, write_catalog
+from testkit.emotion import TINY
 
 HEADER = (",id,name,preview_url,artist,duration,popularity,release_date,valence,danceability,energy,key,loudness,"
           "mode,speechiness,acousticness,instrumentalness,liveness,tempo")
@@ -111,22 +111,3 @@ def test_claims_judge_the_numbers() -> None:
     assert got["spotify_energy_r2_target_0.76_met_by_emotion_model"] is True
     assert got["spotify_emotion_model_beats_gradient_boosted_trees_same_run_on_valence_r2"] is False
     assert got["spotify_emotion_model_beats_readme_gradient_boosted_trees_0.285_on_valence_r2"] is True
-
-
-@pytest.mark.slow
-def test_train_publishes_and_promotes_with_every_tracks_prediction(tmp_path: Path) -> None:
-    import pyarrow.parquet as pq
-
-    from encore.platform.registry import Registry
-    from encore.recall.emotion import EmotionModel, track_emotion
-
-    write_catalog(tmp_path / "world", 40)
-    summary = train_emotion(TINY, tmp_path / "models", world_dir=tmp_path / "world", say=lambda _: None)
-    registry = Registry(tmp_path / "models")
-    assert registry.promoted("emotion") == summary["version"] == "v0001"
-    folder = registry.path("emotion", summary["version"])
-    table = pq.read_table(folder / "track_emotion.parquet").to_pandas()
-    vectors = track_emotion(tmp_path / "world", EmotionModel.load(folder))
-    assert table["track_id"].tolist() == list(range(40))
-    assert np.array_equal(table[["predicted_valence", "predicted_arousal"]].to_numpy(), vectors)
-    assert registry.manifest("emotion", "v0001").kind == "emotion/audio_lyrics"
