@@ -136,6 +136,10 @@ TRACK_PROFILE = SourceSpec(
         ("completion_rate", pa.float32()),
         ("skip_rate", pa.float32()),
         ("heart_rate", pa.float32()),
+        # the emotion model's (valence, arousal) of the track (encore.recall.emotion), not the world's
+        # truth above; null when no emotion model was promoted when the snapshot was written
+        ("predicted_valence", pa.float32()),
+        ("predicted_arousal", pa.float32()),
     ]),
 )
 

@@ -344,6 +344,9 @@ class MaterializeFeaturesOptions(_Section):
     window_days: int = Field(30, ge=1, description="User activity window in days.")
     offline_dir: Path | None = Field(
         None, description="Feast offline folder (default: feature_store.offline_dir).")
+    track_emotion: Path | None = Field(
+        None, description="Parquet of track_id, predicted_valence, predicted_arousal for track_profile "
+        "(default: track_emotion.parquet of the promoted emotion model in the registry; none: null columns).")
 
 
 class BatchRecallOptions(_Section):
@@ -895,6 +898,48 @@ class ABConfig(_Section):
     seed: int = 7
 
 
+class EmotionConfig(_Section):
+    """The emotion model (``encore.recall.emotion``): a track's audio descriptors and
+    lyrics -> (valence, arousal), and its baselines (``encore bench emotion``).
+
+    Model: each descriptor becomes a ``descriptor_dim`` token (its scaled value plus an
+    embedding of its quantile bin among ``descriptor_bins``), a 1-d CNN of
+    ``conv_filters`` x ``kernel_size`` runs over the tokens beside an MLP of
+    ``mlp_units`` on the raw descriptors; lyrics go through a ``word_dim`` embedding, a
+    BiLSTM of ``lstm_units`` per direction and additive attention of
+    ``attention_units``; ``fusion_units`` fuse both into the 2-d output. Training: Adam,
+    at most ``epochs``, early stopping on a ``validation_share`` of the training rows
+    (``patience`` epochs). Baselines: ridge (``ridge_alphas``) and gradient-boosted
+    trees (``gbt_*``). ``folds``-fold cross-validation; the trained world model is
+    published as ``registry_name``."""
+
+    registry_name: str = "emotion"
+    descriptor_dim: int = Field(16, ge=1)
+    descriptor_bins: int = Field(16, ge=2)
+    conv_filters: int = Field(32, ge=1)
+    kernel_size: int = Field(3, ge=1)
+    mlp_units: int = Field(128, ge=1)
+    word_dim: int = Field(32, ge=1)
+    lstm_units: int = Field(32, ge=1)
+    attention_units: int = Field(32, ge=1)
+    fusion_units: int = Field(64, ge=1)
+    dropout: float = Field(0.3, ge=0, lt=1)
+    epochs: int = Field(150, ge=1)
+    batch_size: int = Field(256, ge=1)
+    learning_rate: float = Field(0.0005, gt=0)
+    validation_share: float = Field(0.1, gt=0, lt=0.5)
+    patience: int = Field(25, ge=1)
+    folds: int = Field(5, ge=2)
+    seed: int = 0
+    ridge_alphas: list[float] = [0.1, 1.0, 10.0, 100.0, 1000.0]  # chosen per axis by leave-one-out error
+    gbt_trees: int = Field(400, ge=1)
+    gbt_depth: int = Field(4, ge=1, le=12)
+    gbt_learning_rate: float = Field(0.05, gt=0, le=1)
+    gbt_min_leaf: int = Field(20, ge=1)
+    gbt_subsample: float = Field(0.8, gt=0, le=1)
+    gbt_bins: int = Field(64, ge=2, le=255)
+
+
 #: Settings derived from other sections unless a config sets them: (section, key) ->
 #: value from (stack, paths). One source for each port, host and runtime folder.
 _DERIVED: dict[tuple[str, str], Any] = {
@@ -939,6 +984,7 @@ class EncoreConfig(_Section):
     recall: RecallConfig = RecallConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     ab: ABConfig = ABConfig()
+    emotion: EmotionConfig = EmotionConfig()
 
     @model_validator(mode="before")
     @classmethod

@@ -16,7 +16,11 @@ rows replaced.
   (days with any event), ``top_genres`` (3 most played genres) and ``top_artist_ids``
   (5 most played artists), ties broken by name / id.
 * track_profile (every track of the catalog folder, ``--catalog``): its attributes + cumulative ``item_stats``
-  as of d (``play_count`` = cum_plays, rates = cum_*_rate; 0 without activity).
+  as of d (``play_count`` = cum_plays, rates = cum_*_rate; 0 without activity), and the emotion
+  model's ``predicted_valence`` / ``predicted_arousal``: from ``batch.materialize_features.track_emotion``
+  (a parquet of track_id and both columns), else ``track_emotion.parquet`` of the promoted
+  ``emotion.registry_name`` model in ``registry.root`` (``encore train emotion``); null for a track
+  without a prediction, and for all when there is none.
 * artist_profile (every catalog artist): genre, language, ``track_count`` (catalog) +
   cumulative ``artist_stats`` as of d.
 
@@ -31,6 +35,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -145,6 +150,49 @@ def artist_snapshot(day: date, artists, stats):
     return out.orderBy("artist_id").toPandas()
 
 
+EMOTION_COLUMNS = ("predicted_valence", "predicted_arousal")
+
+
+def track_emotion_path(config) -> Path | None:
+    """The predictions the track_profile snapshots take (module docstring), or None."""
+    from encore.platform.registry import Registry
+
+    given = config.batch.materialize_features.track_emotion
+    if given is not None:
+        if not Path(given).is_file():
+            raise FileNotFoundError(f"batch.materialize_features.track_emotion: {given} does not exist")
+        return Path(given)
+    registry = Registry(config.registry.root)
+    name = config.emotion.registry_name
+    version = registry.promoted(name) if (Path(config.registry.root) / name).is_dir() else None
+    if version is None:
+        return None
+    path = registry.path(name, version) / "track_emotion.parquet"
+    return path if path.is_file() else None
+
+
+def read_track_emotion(path: Path) -> pd.DataFrame:
+    """track_id + EMOTION_COLUMNS (float32), one row per track; a clear error otherwise."""
+    table = pq.read_table(path)
+    missing = [c for c in ("track_id", *EMOTION_COLUMNS) if c not in table.column_names]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(table.column_names)}")
+    frame = table.select(["track_id", *EMOTION_COLUMNS]).to_pandas()
+    if frame["track_id"].duplicated().any():
+        raise ValueError(f"{path}: track {int(frame.loc[frame['track_id'].duplicated(), 'track_id'].iloc[0])} "
+                         "appears twice")
+    return frame.astype({"track_id": "int64", **{c: "float32" for c in EMOTION_COLUMNS}})
+
+
+def with_track_emotion(tracks: pd.DataFrame, emotion: pd.DataFrame | None) -> pd.DataFrame:
+    """``tracks`` (a track_profile frame) with EMOTION_COLUMNS joined on track_id (NaN,
+    written as null, where a track has no prediction or there are none)."""
+    out = tracks.drop(columns=[c for c in EMOTION_COLUMNS if c in tracks.columns])
+    if emotion is None:
+        return out.assign(**{c: np.float32("nan") for c in EMOTION_COLUMNS})
+    return out.merge(emotion, on="track_id", how="left")
+
+
 def run(ctx: JobContext) -> bio.JobReport:
     from pyspark.sql import functions as F
 
@@ -173,10 +221,14 @@ def run(ctx: JobContext) -> bio.JobReport:
         tracks["release_year"].cast("long").alias("release_year"), "duration_ms", "valence",
         "arousal", "popularity",
     )
+    emotion_path = track_emotion_path(ctx.config)
+    emotion = read_track_emotion(emotion_path) if emotion_path is not None else None
+    progress.read(0 if emotion is None else len(emotion),
+                  f"predicted track emotions ({emotion_path or 'none: the columns stay null'})")
     for day in ctx.dates:
         for spec, pdf in (
             (fs.USER_PROFILE, user_snapshot(day, window_days, events, users)),
-            (fs.TRACK_PROFILE, track_snapshot(day, track_cols, item_stats)),
+            (fs.TRACK_PROFILE, with_track_emotion(track_snapshot(day, track_cols, item_stats), emotion)),
             (fs.ARTIST_PROFILE, artist_snapshot(day, artists, artist_stats)),
         ):
             write_snapshot(_to_arrow(pdf, spec, day), spec, offline_dir, day)

@@ -33,7 +33,8 @@ WINDOW = (datetime(2025, 12, 1, tzinfo=timezone.utc), datetime(2026, 2, 1, tzinf
 
 TRACK_AT_T1 = dict(artist_id=10, album_id=100, genre="rock", language="en", release_year=1999,
                    duration_ms=200_000, valence=0.25, arousal=0.5, popularity=0.125, play_count=3,
-                   completion_rate=0.5, skip_rate=0.25, heart_rate=0.0)
+                   completion_rate=0.5, skip_rate=0.25, heart_rate=0.0,
+                   predicted_valence=0.375, predicted_arousal=-0.625)
 TRACK_AT_T2 = dict(TRACK_AT_T1, genre="pop", popularity=0.75, play_count=40, completion_rate=0.875)
 ARTIST_10 = dict(genre="rock", language="en", track_count=12, play_count=300, listener_count=25,
                  completion_rate=0.5, skip_rate=0.25)
