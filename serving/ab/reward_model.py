@@ -8,7 +8,10 @@ popularity; i's outcome rate per exposure (smoothed towards the mean with ``prio
 pseudo-exposures); u's share of plays in i's genre, by i's artist, in i's language and
 of i's show's tracks, and in i's genre and by i's artist over the last days (the
 interests of the moment); u's outcome rate in i's genre (smoothed towards u's rate);
-log(1 + u's plays of i) (familiarity); u's outcome rate per exposure (smoothed); i's
+log(1 + u's plays of i) (familiarity); u's outcome rate per exposure (smoothed); u's
+outcome rates by i's artist and in i's language (smoothed towards u's rate); log(1 + u's
+plays) by i's artist, in i's genre and in i's language, and whether i's artist is one of
+u's five most played (shares alone under-weight a favourite artist with few plays); i's
 valence and arousal, alone, squared and times sin / cos of the hour: with these the
 model can represent a squared distance between the track's mood and a mood that follows
 the clock, which it learns. Shapes: (m, F) design matrix, F = len(FEATURES) + 1 (intercept).
@@ -24,7 +27,8 @@ import pandas as pd
 FEATURES = ("position", "track_log_plays", "track_log_popularity", "track_rate", "genre_share", "artist_share",
             "language_share", "show_share", "recent_genre_share", "recent_artist_share", "genre_rate",
             "familiarity", "user_rate", "valence", "arousal", "valence_sin", "valence_cos", "arousal_sin",
-            "arousal_cos", "valence_sq", "arousal_sq")
+            "arousal_cos", "valence_sq", "arousal_sq", "artist_rate", "language_rate", "artist_log_plays",
+            "genre_log_plays", "language_log_plays", "top_artist")
 
 
 @dataclass
@@ -40,6 +44,8 @@ class Profiles:
     by_track: pd.Series  # (user, track) -> plays
     by_show: pd.Series  # (user, show) -> plays
     genre_rate: pd.Series  # (user, genre) -> smoothed outcome rate
+    artist_rate: pd.Series  # (user, artist) -> smoothed outcome rate
+    language_rate: pd.Series  # (user, language) -> smoothed outcome rate
     recent_plays: pd.Series  # user -> plays in the last ``recent_days``
     recent_genre: pd.Series  # (user, genre) -> plays in the last ``recent_days``
     recent_artist: pd.Series  # (user, artist) -> plays in the last ``recent_days``
@@ -61,10 +67,14 @@ class Profiles:
         per_track = exposures.groupby("track_id")["reward"].agg(["sum", "size"])
         per_user = exposures.groupby("user_id")["reward"].agg(["sum", "size"])
         user_rate = (per_user["sum"] + prior * mean) / (per_user["size"] + prior)
-        by_genre = exposures.merge(cat[["track_id", "genre"]], on="track_id").groupby(["user_id", "genre"])["reward"]
-        genre = by_genre.agg(["sum", "size"])
-        base = user_rate.reindex(genre.index.get_level_values(0)).fillna(mean).to_numpy()
-        genre_rate = (genre["sum"] + 5.0 * base) / (genre["size"] + 5.0)
+        rated = exposures.merge(cat[["track_id", "genre", "artist_id", "language"]], on="track_id")
+
+        def rate_by(key: str) -> pd.Series:
+            """(user, key) -> the user's outcome rate there, smoothed towards the user's rate."""
+            agg = rated.groupby(["user_id", key])["reward"].agg(["sum", "size"])
+            base = user_rate.reindex(agg.index.get_level_values(0)).fillna(mean).to_numpy()
+            return (agg["sum"] + 5.0 * base) / (agg["size"] + 5.0)
+
         recent = plays.iloc[0:0]
         if as_of_ms is not None and "ts_ms" in plays:
             recent = plays[plays["ts_ms"] >= as_of_ms - recent_days * 86_400_000]
@@ -81,7 +91,7 @@ class Profiles:
             by_language=plays.groupby(["user_id", "language"])["n"].sum().astype(float),
             by_track=plays.groupby(["user_id", "track_id"])["n"].sum().astype(float),
             by_show=plays[plays["show_id"] >= 0].groupby(["user_id", "show_id"])["n"].sum().astype(float),
-            genre_rate=genre_rate,
+            genre_rate=rate_by("genre"), artist_rate=rate_by("artist_id"), language_rate=rate_by("language"),
             recent_plays=recent.groupby("user_id")["n"].sum().astype(float),
             recent_genre=recent.groupby(["user_id", "genre"])["n"].sum().astype(float),
             recent_artist=recent.groupby(["user_id", "artist_id"])["n"].sum().astype(float),
@@ -105,7 +115,13 @@ class Profiles:
         mean_rate = float(self.tracks["rate"].mean()) if len(self.tracks) else 0.0
         user_rate = self.user_rate.reindex(users).fillna(mean_rate).to_numpy()
         genres = t["genre"].to_numpy(dtype=object)
-        genre_rate = self.genre_rate.reindex(pd.MultiIndex.from_arrays([users, genres])).to_numpy()
+        artists = t["artist_id"].fillna(-1).to_numpy(np.int64)
+        languages = t["language"].to_numpy(dtype=object)
+
+        def rate(table: pd.Series, keys: np.ndarray) -> np.ndarray:
+            values = table.reindex(pd.MultiIndex.from_arrays([users, keys])).to_numpy()
+            return np.where(np.isnan(values), user_rate, values)
+
         angle = 2 * np.pi * np.asarray(hours, np.float64) / 24.0
         valence = t["valence"].fillna(0.0).to_numpy(np.float64)
         arousal = t["arousal"].fillna(0.0).to_numpy(np.float64)
@@ -120,14 +136,30 @@ class Profiles:
             share(self.by_show, t["show_id"].fillna(-1).to_numpy(np.int64)),
             share(self.recent_genre, genres, recent_total),
             share(self.recent_artist, t["artist_id"].fillna(-1).to_numpy(np.int64), recent_total),
-            np.where(np.isnan(genre_rate), user_rate, genre_rate),
+            rate(self.genre_rate, genres),
             np.log1p(self.by_track.reindex(pd.MultiIndex.from_arrays([users, tracks])).fillna(0.0).to_numpy()),
             user_rate,
             valence, arousal,
             valence * np.sin(angle), valence * np.cos(angle), arousal * np.sin(angle), arousal * np.cos(angle),
             valence ** 2, arousal ** 2,
+            rate(self.artist_rate, artists), rate(self.language_rate, languages),
+            np.log1p(self.by_artist.reindex(pd.MultiIndex.from_arrays([users, artists])).fillna(0.0).to_numpy()),
+            np.log1p(self.by_genre.reindex(pd.MultiIndex.from_arrays([users, genres])).fillna(0.0).to_numpy()),
+            np.log1p(self.by_language.reindex(pd.MultiIndex.from_arrays([users, languages])).fillna(0.0).to_numpy()),
+            self._top_artist(users, artists),
         ]
         return np.stack(columns, axis=1).astype(np.float64)
+
+    def _top_artist(self, users: np.ndarray, artists: np.ndarray, top: int = 5) -> np.ndarray:
+        """1 where the artist is one of the listener's ``top`` most played (ties broken by id):
+        the world's favourite artists, seen through the log."""
+        if len(self.by_artist) == 0:
+            return np.zeros(len(users))
+        ranked = self.by_artist.rename("n").reset_index().sort_values(["user_id", "n", "artist_id"],
+                                                                        ascending=[True, False, True])
+        ranked = ranked[ranked.groupby("user_id").cumcount() < top]
+        keys = pd.MultiIndex.from_frame(ranked[["user_id", "artist_id"]])
+        return pd.MultiIndex.from_arrays([users, artists]).isin(keys).astype(np.float64)
 
 
 @dataclass
