@@ -11,7 +11,11 @@ interests of the moment); u's outcome rate in i's genre (smoothed towards u's ra
 log(1 + u's plays of i) (familiarity); u's outcome rate per exposure (smoothed); u's
 outcome rates by i's artist and in i's language (smoothed towards u's rate); log(1 + u's
 plays) by i's artist, in i's genre and in i's language, and whether i's artist is one of
-u's five most played (shares alone under-weight a favourite artist with few plays); i's
+u's five most played (shares alone under-weight a favourite artist with few plays); the
+largest share of u's plays by the artists of a variety season i's artist appeared in (the
+knowledge graph's ``appeared_in`` edges); the distance of i's (valence, arousal) from u's
+mean mood over the window and over the last days; the PureSVD co-listening affinity of u
+and i (Cremonesi et al. 2010; top-32 track factors of the window's plays); i's
 valence and arousal, alone, squared and times sin / cos of the hour: with these the
 model can represent a squared distance between the track's mood and a mood that follows
 the clock, which it learns. Shapes: (m, F) design matrix, F = len(FEATURES) + 1 (intercept).
