@@ -191,17 +191,18 @@ def logged_data(world_dir: Path, days: Sequence[date], config: EncoreConfig, tra
         history.loc[history["scenario"] == ab.logged_scenario, "request_id"].dropna().unique())]
     fit = exposures[exposures["ts_ms"] >= fit_start_ms]
     first_ms = pd.Timestamp(first).value // 1_000_000
+    seasons = season_pairs(world_dir)
     profiles, models = {}, {}
     for outcome in OUTCOMES:
         rated = every.rename(columns={outcome: "reward"})
-        profiles[outcome] = Profiles.from_events(plays, rated, tracks, as_of_ms=first_ms)
+        profiles[outcome] = Profiles.from_events(plays, rated, tracks, as_of_ms=first_ms, seasons=seasons)
         xs, ys = [], []
         for day_ms in range(fit_start_ms, first_ms, 86_400_000):  # each fit day's rows, features as of its start
             rows = fit[(fit["ts_ms"] >= day_ms) & (fit["ts_ms"] < day_ms + 86_400_000)]
             if rows.empty:
                 continue
             prof = Profiles.from_events(plays[plays["ts_ms"] < day_ms], rated[rated["ts_ms"] < day_ms], tracks,
-                                        as_of_ms=day_ms)
+                                        as_of_ms=day_ms, seasons=seasons)
             xs.append(prof.features(rows["user_id"].to_numpy(), rows["track_id"].to_numpy(),
                                     rows["position"].to_numpy(), rows["hour"].to_numpy()))
             ys.append(rows[outcome].to_numpy())
@@ -213,6 +214,19 @@ def logged_data(world_dir: Path, days: Sequence[date], config: EncoreConfig, tra
     catalogue = metrics.Catalogue(cat["track_id"].to_numpy(np.int64), cat["artist_id"].to_numpy(np.int64),
                                   counts.reindex(cat["track_id"], fill_value=0).to_numpy(np.float64))
     return LoggedData(held, profiles, models, catalogue, len(fit))
+
+
+def season_pairs(world_dir: Path) -> pd.DataFrame | None:
+    """(artist_id, show_id) of the knowledge graph's ``appeared_in`` edges (artist:A ->
+    show:S, a variety season), or None without a ``kg/triples.parquet``."""
+    path = world_dir / "kg" / "triples.parquet"
+    if not path.is_file():
+        return None
+    edges = pd.read_parquet(path)
+    edges = edges[(edges["relation"] == "appeared_in") & edges["head"].str.startswith("artist:")
+                  & edges["tail"].str.startswith("show:")]
+    return pd.DataFrame({"artist_id": edges["head"].str.slice(7).astype(np.int64).to_numpy(),
+                         "show_id": edges["tail"].str.slice(5).astype(np.int64).to_numpy()})
 
 
 # -- the comparison --------------------------------------------------------------------------
