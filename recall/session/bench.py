@@ -57,8 +57,10 @@ def _softmax_rows(logits: np.ndarray) -> np.ndarray:
 
 
 def score_all(baselines: SessionBaselines, models: dict[str, SessionGNN], pairs, *, batch_size: int = 256,
-              ensembles: tuple[str, ...] = (), say: Callable[[str], None] = print) -> dict[str, dict[str, float]]:
-    """Every baseline, model and ``ensemble_<model>`` on the same pairs, one pass."""
+              ensembles: tuple[str, ...] = (), say: Callable[[str], None] = print,
+              ranks_out: Optional[dict[str, list[np.ndarray]]] = None) -> dict[str, dict[str, float]]:
+    """Every baseline, model and ``ensemble_<model>`` on the same pairs, one pass
+    (``ranks_out`` collects each method's per-pair ranks, for paired comparisons)."""
     accs = {m: RankAccumulator() for m in (*BASELINES, *models, *(f"ensemble_{m}" for m in ensembles))}
     seconds = dict.fromkeys(accs, 0.0)
     start = last = time.perf_counter()
@@ -87,7 +89,10 @@ def score_all(baselines: SessionBaselines, models: dict[str, SessionGNN], pairs,
                 ens[:, 0] = -np.inf
                 got[f"ensemble_{name}"] = ens
         for m, scores in got.items():
-            accs[m].add(target_ranks(scores, labels))
+            ranks = target_ranks(scores, labels)
+            accs[m].add(ranks)
+            if ranks_out is not None:
+                ranks_out.setdefault(m, []).append(ranks)
         now = time.perf_counter()
         if now - last >= 60:
             done = min(i + batch_size, len(pairs))
@@ -115,10 +120,7 @@ def run_dataset(data, variants: dict[str, dict[str, Any]], base: dict[str, Any],
     from encore.recall.session.hetero import HeteroGraph
 
     split = data.split
-    valid = split.valid
-    if max_valid_pairs is not None and len(valid) > max_valid_pairs:
-        pick = np.sort(np.random.default_rng(0).choice(len(valid), max_valid_pairs, replace=False))
-        valid = valid.subset(pick)
+    valid = sample_pairs(split.valid, max_valid_pairs)
     t0 = time.perf_counter()
     graph = HeteroGraph.build(split.train_sessions, split.num_items, users=split.users, emotion=data.emotion)
     graph_s = round(time.perf_counter() - t0, 1)
@@ -127,7 +129,10 @@ def run_dataset(data, variants: dict[str, dict[str, Any]], base: dict[str, Any],
     for name, overrides in variants.items():
         models[name], training[name] = _train(data, name, overrides, base, max_train_pairs, graph, say)
     say(f"  scoring {len(valid)} held-out pairs")
-    results = score_all(baselines, models, valid, ensembles=ensembles, say=say)
+    ranks: dict[str, list[np.ndarray]] = {}
+    results = score_all(baselines, models, valid, ensembles=ensembles, say=say, ranks_out=ranks)
+    paired = {f"{a}_minus_{b}": paired_difference(np.concatenate(ranks[a]), np.concatenate(ranks[b]))
+              for a, b in PAIRS if a in ranks and b in ranks}
     if keep is not None:
         keep.update(models)
     return {
@@ -135,8 +140,30 @@ def run_dataset(data, variants: dict[str, dict[str, Any]], base: dict[str, Any],
                  "valid_pairs": len(valid), "valid_pairs_available": len(split.valid),
                  "valid_pairs_dropped_unseen_target": split.dropped_unseen, "items": split.num_items,
                  "hetero_graph_relations": graph.sizes, "hetero_graph_seconds": graph_s},
-        "training": training, "results": results,
+        "training": training, "results": results, "paired_differences": paired,
     }
+
+
+PAIRS = (("full", "no_emotion"), ("full", "no_hetero"), ("full", "srgnn_style"), ("ensemble_full", "hybrid"))
+
+
+def paired_difference(a: np.ndarray, b: np.ndarray, k: int = 20) -> dict[str, float]:
+    """Mean per-pair difference of hit@k and reciprocal rank@k (percent points) between
+    two methods on the same pairs, with its standard error (paired, so the pairs'
+    difficulty cancels)."""
+    out: dict[str, float] = {}
+    for name, fa, fb in (("P", a <= k, b <= k), ("MRR", np.where(a <= k, 1.0 / a, 0.0), np.where(b <= k, 1.0 / b, 0.0))):
+        d = 100.0 * (fa.astype(np.float64) - fb.astype(np.float64))
+        out[f"{name}@{k}_diff"] = round(float(d.mean()), 3)
+        out[f"{name}@{k}_diff_se"] = round(float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0, 3)
+    return out
+
+
+def sample_pairs(pairs, max_pairs: int | None):
+    """A seeded sample of ``max_pairs`` pairs (in their order), or all."""
+    if max_pairs is None or len(pairs) <= max_pairs:
+        return pairs
+    return pairs.subset(np.sort(np.random.default_rng(0).choice(len(pairs), max_pairs, replace=False)))
 
 
 def claims(out: dict[str, Any]) -> dict[str, Any]:
@@ -157,6 +184,10 @@ def claims(out: dict[str, Any]) -> dict[str, Any]:
     if {"full", "no_emotion"} <= set(world):
         c["world_emotion_helps_P@20_and_MRR@20"] = (world["full"]["P@20"] > world["no_emotion"]["P@20"]
                                                     and world["full"]["MRR@20"] > world["no_emotion"]["MRR@20"])
+        d = out["world"].get("paired_differences", {}).get("full_minus_no_emotion")
+        if d:
+            c["world_emotion_gain_P@20_beyond_two_standard_errors"] = d["P@20_diff"] > 2 * d["P@20_diff_se"]
+            c["world_emotion_gain_MRR@20_beyond_two_standard_errors"] = d["MRR@20_diff"] > 2 * d["MRR@20_diff_se"]
     if {"full", "no_hetero"} <= set(world):
         c["world_hetero_graph_helps_P@20"] = world["full"]["P@20"] > world["no_hetero"]["P@20"]
     if {"full", "global_only", "local_only"} <= set(world):
@@ -179,12 +210,14 @@ def bench_session_command(
     np_max_train_pairs: Optional[int] = typer.Option(None, help="Nowplaying: train on the most recent pairs only."),
     np_max_valid_pairs: Optional[int] = typer.Option(None, help="Nowplaying: a seeded sample of held-out pairs."),
     np_hidden: int = typer.Option(100, help="Nowplaying hidden size."),
+    np_batch_size: int = typer.Option(256, help="Nowplaying pairs per training step."),
+    np_learning_rate: float = typer.Option(0.002, help="Nowplaying Adam learning rate."),
     world_epochs: int = typer.Option(2, help="World training epochs."),
     world_max_train_pairs: Optional[int] = typer.Option(100_000, help="World: most recent training pairs."),
     world_max_valid_pairs: Optional[int] = typer.Option(10_000, help="World: a seeded sample of held-out pairs."),
     world_hidden: int = typer.Option(64, help="World hidden size."),
     emotion_source: str = typer.Option("catalog", help="catalog | audio | predicted:<file>."),
-    batch_size: int = typer.Option(100, help="Pairs per training step."),
+    batch_size: int = typer.Option(100, help="World pairs per training step."),
     publish: bool = typer.Option(False, "--publish", help="Publish the Nowplaying full model as session.nowplaying."),
     registry: Optional[Path] = typer.Option(None, "--registry", help="Registry root (default: the config's)."),
     valid_out: Optional[Path] = typer.Option(None, "--valid-out", help="Write the Nowplaying held-out pairs."),
@@ -204,12 +237,31 @@ def bench_session_command(
     started = time.perf_counter()
     result: dict[str, Any] = {"benchmark": "session", "command": command_line(ctx), "machine": machine_info(),
                               "protocol": __doc__}
+    def checkpoint() -> None:
+        result["claims"] = claims(result)
+        result["wall_seconds"] = round(time.perf_counter() - started, 1)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n")
+
+    if world is not None:
+        say(f"world {world}: loading")
+        wdata = t.load_data("world", world=world, valid_fraction=valid_fraction, emotion_source=emotion_source)
+        wbase = {"hidden": world_hidden, "epochs": world_epochs, "batch_size": batch_size}
+        t0 = time.perf_counter()
+        result["world"] = run_dataset(wdata, WORLD_VARIANTS, wbase, max_train_pairs=world_max_train_pairs,
+                                      max_valid_pairs=world_max_valid_pairs, ensembles=("full",), say=say)
+        result["world"]["seconds"] = round(time.perf_counter() - t0, 1)
+        result["world"]["world"] = str(world)
+        result["world"]["emotion_source"] = emotion_source
+        checkpoint()
+        say(f"world done: {json.dumps(result['world']['paired_differences'])}")
     if not skip_nowplaying:
         say("nowplaying: loading")
         data = t.load_data("nowplaying", data_dir=data_dir, valid_fraction=valid_fraction)
-        if valid_out is not None:
-            write_pairs(data.split.valid, valid_out)
-        base = {"hidden": np_hidden, "epochs": np_epochs, "batch_size": batch_size}
+        if valid_out is not None:  # exactly the pairs scored here
+            write_pairs(sample_pairs(data.split.valid, np_max_valid_pairs), valid_out)
+        base = {"hidden": np_hidden, "epochs": np_epochs, "batch_size": np_batch_size,
+                "learning_rate": np_learning_rate}
         kept: dict[str, SessionGNN] = {}
         t0 = time.perf_counter()
         result["nowplaying"] = run_dataset(data, NOWPLAYING_VARIANTS, base, max_train_pairs=np_max_train_pairs,
@@ -226,19 +278,6 @@ def bench_session_command(
                                 metrics=result["nowplaying"]["results"]["full"])
             result["nowplaying"]["published"] = {"name": "session.nowplaying", "version": version}
             say(f"published session.nowplaying {version}")
-    if world is not None:
-        say(f"world {world}: loading")
-        data = t.load_data("world", world=world, valid_fraction=valid_fraction, emotion_source=emotion_source)
-        base = {"hidden": world_hidden, "epochs": world_epochs, "batch_size": batch_size}
-        t0 = time.perf_counter()
-        result["world"] = run_dataset(data, WORLD_VARIANTS, base, max_train_pairs=world_max_train_pairs,
-                                      max_valid_pairs=world_max_valid_pairs, ensembles=("full",), say=say)
-        result["world"]["seconds"] = round(time.perf_counter() - t0, 1)
-        result["world"]["world"] = str(world)
-        result["world"]["emotion_source"] = emotion_source
-    result["claims"] = claims(result)
-    result["wall_seconds"] = round(time.perf_counter() - started, 1)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    checkpoint()
     say(f"wrote {out}")
     typer.echo(json.dumps(result["claims"], indent=2))
