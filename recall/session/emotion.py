@@ -9,8 +9,10 @@ track_id + 1 (row 0, the padding item, zeros):
 * ``audio``: the catalog's audio descriptors (each standardised) — what a model can see
   without the true labels;
 * ``predicted:<path>``: a file of predicted vectors, ``.npz`` with ``track_id`` (n,) and
-  ``valence`` / ``arousal`` (n,) or ``.parquet`` with those columns (the emotion model's
-  output); tracks it lacks get (0, 0).
+  ``valence`` / ``arousal`` (n,) or ``.parquet`` with those columns, or the emotion
+  model's ``track_emotion.parquet`` (``predicted_valence`` / ``predicted_arousal``; in
+  the registry folder of the promoted ``emotion`` model, ``encore train emotion``);
+  tracks it lacks get (0, 0).
 """
 
 from __future__ import annotations
@@ -67,6 +69,10 @@ def _predicted(path: Path) -> tuple[np.ndarray, np.ndarray]:
         frame = {c: df[c].to_numpy() for c in df.columns}
     else:
         raise DataFileError(path, "predicted emotion must be a .npz or .parquet file")
+    # the emotion model's track_emotion.parquet names them predicted_valence / predicted_arousal
+    for axis in ("valence", "arousal"):
+        if axis not in frame and f"predicted_{axis}" in frame:
+            frame[axis] = frame[f"predicted_{axis}"]
     missing = [c for c in ("track_id", "valence", "arousal") if c not in frame]
     if missing:
         raise DataFileError(path, f"lacks {missing}")

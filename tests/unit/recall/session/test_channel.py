@@ -67,3 +67,19 @@ def test_catalog_without_emotion_is_refused():
     with pytest.raises(ValueError, match="valence and arousal"):
         gnn(epochs=1).fit(bare)
     assert isinstance(t.tracks, pd.DataFrame)
+
+
+def test_predicted_emotion_file_replaces_the_catalog(tmp_path):
+    from encore.recall.session.emotion import emotion_from_tracks
+
+    cat = tiny_tables().tracks
+    pd.DataFrame({"track_id": [30, 10, 99], "predicted_valence": [0.1, 0.2, 0.3],
+                  "predicted_arousal": [-0.1, -0.2, -0.3]}).to_parquet(tmp_path / "track_emotion.parquet")
+    table = emotion_from_tracks(cat, f"predicted:{tmp_path / 'track_emotion.parquet'}", np.array(TRACKS))
+    # row j + 1 is TRACKS[j]; 99 is not in the catalog, 20 has no prediction
+    assert table.shape == (7, 2) and table[0].tolist() == [0, 0]
+    np.testing.assert_allclose(table[1], [0.2, -0.2])
+    np.testing.assert_allclose(table[3], [0.1, -0.1])
+    assert table[2].tolist() == [0, 0]
+    truth = emotion_from_tracks(cat, "catalog", np.array(TRACKS))
+    np.testing.assert_allclose(truth[1:, 0], cat["valence"].to_numpy())
