@@ -44,8 +44,11 @@ def command_line(ctx: Any = None) -> str:
     ``encore`` + ``sys.argv`` without a context."""
     if ctx is None:
         return shlex.join(["encore", *sys.argv[1:]])
-    words = ctx.command_path.split()
-    words[0] = "encore"
+    names, node = [], ctx
+    while node.parent is not None:  # the sub-command names; the root is `encore` however it was started
+        names.append(node.info_name)
+        node = node.parent
+    words = ["encore", *reversed(names)]
     for param in ctx.command.params:
         name = param.name or ""
         source = ctx.get_parameter_source(name)
