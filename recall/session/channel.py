@@ -90,7 +90,10 @@ class SessionGNNChannel(Channel):
             pairs = pairs.subset(np.arange(len(pairs) - p.max_train_pairs, len(pairs)))
         spec = spec_from_settings(p, len(index), graph, 2 if emotion is None else emotion.shape[1])
         model = SessionGNN(spec, emotion, graph)
-        self.training = {**model.fit(pairs.sequences, pairs.labels), "sessions": len(sessions)}
+        summary = model.fit(pairs.sequences, pairs.labels)
+        # samples / seconds: the keys `encore train recall` prints for every trained channel
+        self.training = {**summary, "sessions": len(sessions), "samples": summary["pairs"],
+                         "seconds": summary["train_seconds"]}
         return self.attach(model, index.track_ids)
 
     def attach(self, model: SessionGNN, track_ids: np.ndarray, training: dict[str, Any] | None = None

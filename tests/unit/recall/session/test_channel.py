@@ -50,7 +50,7 @@ def test_fit_recall_save_load_identical(tmp_path):
     for a, b in zip(first, again):
         assert a.track_ids.tolist() == b.track_ids.tolist()
         np.testing.assert_array_equal(a.scores, b.scores)
-    assert loaded.training["epochs"] == 30
+    assert loaded.training["epochs"] == 30 and loaded.training["samples"] == 24  # 12 sessions of 3 plays: 2 pairs each
 
 
 def test_missing_model_file_is_a_clear_error(tmp_path):
