@@ -31,6 +31,8 @@ from encore.recall.graph_bench import bench_recall_graph_command
 from encore.recall.emotion_bench import bench_emotion_command, train_emotion_command
 from encore.recall.neural_bench import bench_recall_neural_command
 from encore.serving.ab.cli import ab_command
+from encore.recall.session.bench import bench_session_command
+from encore.recall.session.cli import eval_session_command, train_session_command
 from encore.serving.behaviours import behaviours_for_config
 from encore.serving.bench import bench_serve_command
 from encore.serving.cli import events_serve, recommender_serve
@@ -107,6 +109,7 @@ bench_app.command("batch-recall")(bench_batch_recall_command)  # recall's batch 
 bench_app.command("ann")(bench_ann_command)  # recall's benchmark (platform does not import recall)
 bench_app.command("rank")(bench_rank_command)  # ranking's benchmark (platform does not import ranking)
 bench_app.command("emotion")(bench_emotion_command)
+bench_app.command("session")(bench_session_command)  # the session GNN vs the simple session methods
 set_behaviour_factory(behaviours_for_config)  # sequence rankers' behaviours: the Query builder via serving
 app.add_typer(bench_app, name="bench")
 app.add_typer(protos_app, name="protos")
@@ -121,9 +124,11 @@ train_app.command("rank")(train_rank_command)
 train_app.command("all")(train_all_command)
 train_app.command("recall")(train_recall_command)
 train_app.command("emotion")(train_emotion_command)
+train_app.command("session")(train_session_command)
 app.add_typer(train_app, name="train")
 eval_app.command("rank")(eval_rank_command)  # beside `eval recall` (encore.recall.cli)
 eval_app.command("pipeline")(eval_pipeline_command)
+eval_app.command("session")(eval_session_command)
 app.add_typer(eval_app, name="eval")
 
 

@@ -413,7 +413,7 @@ class PipelineConfig(_Section):
     max_exclude_ids: int = Field(1000, ge=0)
     max_id_chars: int = Field(128, ge=1)  # anonymous_id, session_id
     daily_channels: list[str] = []
-    next_track_channels: list[str] = ["session_knn", "item_cf", "trending"]
+    next_track_channels: list[str] = ["session_knn", "session_gnn", "item_cf", "trending"]
     similar_channels: list[str] = ["item_cf"]
     artist_channels: list[str] = ["item_cf", "session_knn", "profile", "popular", "kg_walk", "similar_listeners"]
     fallback_channels: list[str] = ["popular", "trending"]  # when the feature store is unreachable
@@ -726,6 +726,33 @@ class SimilarListenersParams(_Section):
     max_sources: int = Field(50, ge=1)
 
 
+class SessionGNNParams(_Section):
+    """``session_gnn`` channel: the emotion-aware heterogeneous session GNN (SR-GNN based;
+    encore.recall.session). Ablations: ``readout`` ("hybrid" = global + local, "global",
+    "local"), ``emotion`` (fuse the tracks' emotion vectors from ``emotion_source``:
+    "catalog" true valence/arousal, "audio" descriptors, "predicted:<file>" the emotion
+    model's output), ``hetero`` (initial node representations from the co-occurrence /
+    listener / emotion-region graph). Training: the most recent ``max_train_pairs``
+    SR-GNN pairs of the sessions of the last ``window_days``; ``fallback_to_recent``: a
+    listener whose session has no play yet uses the recent plays (DailyRecommend)."""
+
+    hidden: int = Field(64, ge=1)
+    steps: int = Field(1, ge=1)
+    readout: Literal["hybrid", "global", "local"] = "hybrid"
+    emotion: bool = True
+    emotion_source: str = "catalog"
+    hetero: bool = True
+    max_length: int = Field(50, ge=1)
+    batch_size: int = Field(100, ge=1)
+    epochs: int = Field(2, ge=1)
+    learning_rate: float = Field(0.001, gt=0)
+    l2: float = Field(1e-5, ge=0)
+    max_train_pairs: int = Field(200_000, ge=1)
+    window_days: int = Field(30, ge=1)
+    fallback_to_recent: bool = True
+    seed: int = 0
+
+
 CHANNEL_PARAMS: dict[str, type[_Section]] = {
     "popularity": PopularityParams,
     "item_cf": ItemCFParams,
@@ -736,6 +763,7 @@ CHANNEL_PARAMS: dict[str, type[_Section]] = {
     "sdm": SDMParams,
     "kg_walk": KGWalkParams,
     "similar_listeners": SimilarListenersParams,
+    "session_gnn": SessionGNNParams,
 }
 """Known recall channel kinds and the typed parameters of each (the registry of the
 channel classes, ``encore.recall.CHANNEL_KINDS``, has exactly these keys)."""
@@ -797,6 +825,8 @@ def _default_channels() -> list[ChannelConfig]:
         ChannelConfig(name="kg_walk", kind="kg_walk", k=500, quota=150, enabled=False),
         # co-listening neighbours ("listeners like you finished this")
         ChannelConfig(name="similar_listeners", kind="similar_listeners", k=500, quota=150, enabled=False),
+        # the session GNN (encore train recall --channel session_gnn): NextTrack and DailyRecommend
+        ChannelConfig(name="session_gnn", kind="session_gnn", k=500, quota=150, enabled=False),
     ]
 
 

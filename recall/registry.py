@@ -14,13 +14,14 @@ from encore.recall.kg_walk import KGWalkChannel
 from encore.recall.neural.channels import MINDChannel, SDMChannel, YouTubeDNNChannel
 from encore.recall.popularity import PopularityChannel
 from encore.recall.profile import ProfileChannel
+from encore.recall.session.channel import SessionGNNChannel
 from encore.recall.session_knn import SessionKNNChannel
 from encore.recall.similar_listeners import SimilarListenersChannel
 
 CHANNEL_KINDS: dict[str, type[Channel]] = {
     cls.kind: cls for cls in (PopularityChannel, ItemCFChannel, SessionKNNChannel, ProfileChannel,
                               YouTubeDNNChannel, MINDChannel, SDMChannel, KGWalkChannel,
-                              SimilarListenersChannel)
+                              SimilarListenersChannel, SessionGNNChannel)
 }
 
 

@@ -165,9 +165,11 @@ def load_recall_tables(world_dir: Path | str, batch_dir: Path | str | None, unti
     days = [until - timedelta(days=i) for i in range(window_days, 0, -1)]
     events = read_events(world_dir, days)
     as_of = day_start_ms(until)
-    tracks = pq.read_table(world_dir / "catalog" / "tracks.parquet",
-                           columns=["track_id", "artist_id", "album_id", "genre", "language",
-                                    "duration_ms", "popularity"]).to_pandas()
+    track_file = world_dir / "catalog" / "tracks.parquet"
+    # valence / arousal when the catalog has them: the session GNN's emotion_source "catalog"
+    emotion = [c for c in ("valence", "arousal") if c in pq.read_schema(track_file).names]
+    tracks = pq.read_table(track_file, columns=["track_id", "artist_id", "album_id", "genre", "language",
+                                                "duration_ms", "popularity", *emotion]).to_pandas()
     users_file = world_dir / "users" / "users.parquet"
     users = pq.read_table(users_file).to_pandas() if users_file.is_file() else None
     triples, entity_names = read_knowledge_graph(world_dir)

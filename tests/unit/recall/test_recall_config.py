@@ -12,7 +12,7 @@ def test_default_recall_section_runs_the_baselines_and_lists_the_neural_channels
     recall = load_config().recall
     assert [c.kind for c in recall.enabled] == ["popularity", "popularity", "popularity", "item_cf", "session_knn", "profile"]
     assert {c.kind for c in recall.channels if not c.enabled} == {"youtube_dnn", "mind", "sdm", "kg_walk",
-                                                                      "similar_listeners"}
+                                                                      "similar_listeners", "session_gnn"}
     assert recall.channel("item_cf").settings == ItemCFParams()
     assert recall.channel("trending").settings.half_life_hours == 24.0
 

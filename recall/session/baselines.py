@@ -1,0 +1,134 @@
+"""The simple session baselines over SR-GNN-format data, in numpy (batched, dense score
+rows of shape (B, N + 1), column 0 the padding item, never recommended).
+
+* ``popularity``: how often each item occurs in the training sessions;
+* ``item_knn``: cosine similarity of the last item to every item over the training
+  sessions' binary session-item matrix X: co(l, j) / sqrt(n_l n_j) (Sarwar et al. 2001 as
+  used in the session-based literature, e.g. Hidasi et al. 2016);
+* ``session_knn``: V-SKNN (Ludewig & Jannach 2018): query weights w(s_p) = p / L (an
+  item seen twice keeps its latest weight), sim(s, n) = sum_{i in s and n} w(i) /
+  sqrt(|s| |n|) (cosine with linear position decay), the ``neighbours`` most similar
+  training sessions, score(i) = sum over neighbours containing i of sim;
+* ``transition``: first-order transition counts T[a, b] of a -> b in the training
+  sessions, the row of the last item;
+* ``hybrid``: session-kNN and the last item's transitions, each divided by its row
+  maximum, added with equal weight (the README's "kNN + last-item transition hybrid").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from encore.recall.sparse import Csr
+
+
+def _normalise_rows(scores: np.ndarray) -> np.ndarray:
+    top = scores.max(axis=1, keepdims=True)
+    return np.divide(scores, top, out=np.zeros_like(scores), where=top > 0)
+
+
+@dataclass
+class SessionBaselines:
+    """The fitted training statistics (see the module docstring)."""
+
+    num_items: int
+    sessions: Csr  # (S, N + 1) binary session-item
+    item_sessions: Csr  # (N + 1, S)
+    transitions: Csr  # (N + 1, N + 1) counts
+    counts: np.ndarray  # (N + 1,) item occurrences
+    neighbours: int = 100
+
+    @classmethod
+    def fit(cls, sessions: Sequence[Sequence[int]], num_items: int, neighbours: int = 100) -> "SessionBaselines":
+        n = num_items + 1
+        lengths = np.fromiter(map(len, sessions), np.int64, len(sessions))
+        flat = np.fromiter((i for s in sessions for i in s), np.int64, int(lengths.sum()))
+        rows = np.repeat(np.arange(len(sessions)), lengths)
+        binary = Csr.from_coo(rows, flat, np.ones(len(flat)), len(sessions), n)
+        binary = Csr(binary.indptr, binary.indices, np.ones_like(binary.data), n)
+        nxt = np.ones(len(flat), bool)
+        nxt[np.cumsum(lengths) - 1] = False  # no transition from a session's last click
+        src = np.flatnonzero(nxt)
+        transitions = Csr.from_coo(flat[src], flat[src + 1], np.ones(len(src)), n, n)
+        counts = np.bincount(flat, minlength=n).astype(np.float64)
+        counts[0] = 0
+        return cls(num_items, binary, binary.transpose(), transitions, counts, neighbours)
+
+    # -- scores -------------------------------------------------------------------------
+    def popularity(self, seqs: Sequence[Sequence[int]]) -> np.ndarray:
+        return np.repeat(self.counts[None, :], len(seqs), axis=0)
+
+    def _rows(self, matrix: Csr, keys: np.ndarray, weights: np.ndarray, n_cols: int,
+              row_of: np.ndarray, n_rows: int) -> np.ndarray:
+        """Dense (n_rows, n_cols): sum over k of weights[k] * matrix[keys[k]] into row row_of[k]."""
+        starts, ends = matrix.indptr[keys], matrix.indptr[keys + 1]
+        counts = ends - starts
+        total = int(counts.sum())
+        out = np.zeros(n_rows * n_cols, np.float64)
+        if total:
+            offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+            entries = np.repeat(starts, counts) + offsets
+            flat = np.repeat(row_of, counts) * n_cols + matrix.indices[entries]
+            out += np.bincount(flat, weights=np.repeat(weights, counts) * matrix.data[entries],
+                               minlength=n_rows * n_cols)
+        return out.reshape(n_rows, n_cols)
+
+    def item_knn(self, seqs: Sequence[Sequence[int]]) -> np.ndarray:
+        last = np.array([s[-1] for s in seqs], np.int64)
+        n = self.num_items + 1
+        sess_rows = self._rows(self.item_sessions, last, np.ones(len(last)), self.sessions.n_rows,
+                               np.arange(len(last)), len(last))
+        b, s = np.nonzero(sess_rows)
+        co = self._rows(self.sessions, s, np.ones(len(s)), n, b, len(last))
+        norm = np.sqrt(np.maximum(self.counts_sessions, 1.0))
+        return co / norm[None, :] / norm[last][:, None]
+
+    @property
+    def counts_sessions(self) -> np.ndarray:
+        return np.diff(self.item_sessions.indptr).astype(np.float64)
+
+    def session_knn(self, seqs: Sequence[Sequence[int]]) -> np.ndarray:
+        n = self.num_items + 1
+        rows: list[int] = []
+        items: list[int] = []
+        weights: list[float] = []
+        for b, s in enumerate(seqs):
+            latest: dict[int, float] = {}
+            for p, item in enumerate(s):
+                latest[int(item)] = (p + 1) / len(s)
+            rows.extend([b] * len(latest))
+            items.extend(latest)
+            weights.extend(latest.values())
+        rows_a, items_a, w = np.array(rows, np.int64), np.array(items, np.int64), np.array(weights)
+        sizes = np.bincount(rows_a, minlength=len(seqs)).astype(np.float64)
+        n_sess = self.sessions.n_rows
+        sim = self._rows(self.item_sessions, items_a, w, n_sess, rows_a, len(seqs))
+        sim /= np.sqrt(np.maximum(np.diff(self.sessions.indptr), 1))[None, :]
+        sim /= np.sqrt(np.maximum(sizes, 1.0))[:, None]
+        m = min(self.neighbours, n_sess)
+        top = np.argpartition(-sim, m - 1, axis=1)[:, :m]
+        top_sim = np.take_along_axis(sim, top, axis=1)
+        b_idx = np.repeat(np.arange(len(seqs)), m)
+        keep = top_sim.ravel() > 0
+        return self._rows(self.sessions, top.ravel()[keep], top_sim.ravel()[keep], n, b_idx[keep], len(seqs))
+
+    def transition(self, seqs: Sequence[Sequence[int]]) -> np.ndarray:
+        last = np.array([s[-1] for s in seqs], np.int64)
+        return self._rows(self.transitions, last, np.ones(len(last)), self.num_items + 1,
+                          np.arange(len(last)), len(last))
+
+    def hybrid(self, seqs: Sequence[Sequence[int]]) -> np.ndarray:
+        return _normalise_rows(self.session_knn(seqs)) + _normalise_rows(self.transition(seqs))
+
+    def scores(self, method: str, seqs: Sequence[Sequence[int]]) -> np.ndarray:
+        if method not in METHODS:
+            raise ValueError(f"unknown baseline {method!r}; known: {METHODS}")
+        out = getattr(self, method)(seqs)
+        out[:, 0] = -np.inf
+        return out
+
+
+METHODS = ("popularity", "item_knn", "session_knn", "transition", "hybrid")
