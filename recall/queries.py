@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from encore.platform.config import RecallConfig, SessionsConfig, StreamConfig
-from encore.platform.contracts.sessions import epoch_ms, opens_session, sessionize_frame
+from encore.platform.contracts.sessions import epoch_ms, opens_session, same_ms_ranks, session_name, session_starts
 from encore.recall.query import Context, Profile, Query, Session
 
 DAY_MS = 86_400_000
@@ -203,32 +203,93 @@ def queries_from_online(
 
 # -- offline: point in time from the event log -------------------------------------------
 
-def _listener_keys(user_id: pd.Series, anonymous_id: pd.Series) -> np.ndarray:
-    known = user_id.notna().to_numpy()
-    keys = np.where(known, "u:" + user_id.astype("Int64").astype(str), "a:" + anonymous_id.astype(str))
-    return keys.astype(object)
+def _user_floats(user_id: pd.Series) -> np.ndarray:
+    """A user id column (float with NaN, nullable Int64 or object) as float64, NaN = anonymous."""
+    return pd.to_numeric(user_id, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def prepare_log(events: pd.DataFrame, params: QueryParams) -> pd.DataFrame:
     """The event log in the form the point-in-time builder searches: duplicates by
-    event_id dropped, ``key`` (``u:<user>`` / ``a:<session>``), ``ts_ms``, the session
-    of every event by the one rule, ordered by (key, ts_ms, event_id). Compute it once
-    and pass it to :func:`queries_from_log` for many calls."""
-    ev = events.drop_duplicates("event_id").copy()
-    ev["ts_ms"] = epoch_ms(ev["ts"]) if "ts_ms" not in ev else ev["ts_ms"].astype(np.int64)
-    ev["key"] = _listener_keys(ev["user_id"], ev["session_id"])
-    ev = ev.sort_values(["key", "ts_ms", "event_id"], kind="mergesort").reset_index(drop=True)
-    known = ev["user_id"].notna()
-    ev["sid"] = ev["session_id"].astype(object)
-    if known.any():
-        users = ev.loc[known, ["user_id", "ts_ms", "scenario"]]
-        users = users.assign(user_id=users["user_id"].astype(np.int64))
-        ev.loc[known, "sid"] = sessionize_frame(
-            users, key_col="user_id", ts_col="ts_ms",
-            max_session_ms=params.max_session_ms, inactivity_gap_ms=params.inactivity_gap_ms)
-    ev["sid_start_ms"] = ev.groupby("sid", sort=False)["ts_ms"].transform("min")
+    event_id dropped, ``ts_ms``, ``code`` (int64 listener code: the user id, or a
+    negative code per anonymous session), ordered by (code, ts_ms, event_id), and the
+    session of every event by the one rule (:func:`session_starts`): ``sno`` (int64
+    session number, increasing down the frame), ``sid_start_ms`` and ``sid_rank`` (the
+    same-ms rank of :func:`session_name`); :func:`session_ids` names them. Anonymous
+    listeners' sessions are their own session ids. Compute it once and pass it to
+    :func:`queries_from_log` for many calls.
+
+    Integer keys and one lexsort (event ids compared only among a listener's events of
+    the same ms): no string keys, no per-session strings."""
+    ev = events[~events["event_id"].duplicated()] if len(events) else events
+    ts = epoch_ms(ev["ts"]) if "ts_ms" not in ev else ev["ts_ms"].to_numpy(dtype=np.int64)
+    uid = _user_floats(ev["user_id"])
+    known = ~np.isnan(uid)
+    code = np.zeros(len(ev), dtype=np.int64)
+    code[known] = uid[known].astype(np.int64)
+    if not known.all():
+        _, inverse = np.unique(ev["session_id"].to_numpy(dtype=object)[~known].astype(str), return_inverse=True)
+        code[~known] = -1 - inverse.astype(np.int64)
+    order = np.lexsort((ts, code))
+    c, t = code[order], ts[order]
+    same = (c[1:] == c[:-1]) & (t[1:] == t[:-1])
+    if same.any():  # ties of (listener, ms): ordered by event_id, only those rows
+        tied = np.zeros(len(order), dtype=bool)
+        tied[1:] |= same
+        tied[:-1] |= same
+        rows = np.flatnonzero(tied)
+        ids = ev["event_id"].to_numpy(dtype=object)[order[rows]].astype(str)
+        _, id_rank = np.unique(ids, return_inverse=True)
+        order[rows] = order[rows][np.lexsort((id_rank, t[rows], c[rows]))]
+    ev = ev.take(order)
+    ev.index = pd.RangeIndex(len(ev))
+    ts, code = ts[order], code[order]
+    scenario = ev["scenario"].to_numpy(dtype=object)
+    starts = session_starts(code, ts, scenario, max_session_ms=params.max_session_ms,
+                            inactivity_gap_ms=params.inactivity_gap_ms)
+    anon = code < 0  # an anonymous session is one session: breaks only where the code changes
+    if anon.any():
+        starts[anon] = np.r_[True, code[1:] != code[:-1]][anon]
+    sno = np.cumsum(starts) - 1
+    start_rows = np.flatnonzero(starts)
+    # ev is a new frame (take): set the columns in place rather than copy it again (assign)
+    ev["ts_ms"], ev["code"], ev["sno"] = ts, code, sno
+    ev["sid_start_ms"] = ts[start_rows][sno]
+    ev["sid_rank"] = same_ms_ranks(code[start_rows], ts[start_rows])[sno]
     ev.attrs["prepared"] = True
     return ev
+
+
+def session_ids(ev: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """The session ids (as :func:`sessionize_frame` names them) of rows of a
+    :func:`prepare_log` frame, object (len(rows),)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    code = ev["code"].to_numpy(dtype=np.int64)[rows]
+    start = ev["sid_start_ms"].to_numpy(dtype=np.int64)[rows]
+    rank = ev["sid_rank"].to_numpy(dtype=np.int64)[rows]
+    own = ev["session_id"].to_numpy(dtype=object)[rows]
+    return np.array([own[i] if code[i] < 0 else session_name(int(code[i]), int(start[i]), int(rank[i]))
+                     for i in range(len(rows))], dtype=object)
+
+
+def _query_codes(ev: pd.DataFrame, user_id: pd.Series, anonymous_id: pd.Series) -> np.ndarray:
+    """The listener code of each request (user id; an anonymous session's code in ``ev``,
+    or a fresh code below every code of ``ev`` when it has no events)."""
+    uid = _user_floats(user_id)
+    known = ~np.isnan(uid)
+    codes = np.zeros(len(uid), dtype=np.int64)
+    codes[known] = uid[known].astype(np.int64)
+    if not known.all():
+        ev_code = ev["code"].to_numpy(dtype=np.int64)
+        anon_rows = np.flatnonzero(ev_code < 0)
+        code_of = dict(zip(ev["session_id"].to_numpy(dtype=object)[anon_rows].astype(str).tolist(),
+                           ev_code[anon_rows].tolist()))
+        fresh = int(ev_code.min(initial=0)) - 1
+        asked = anonymous_id.to_numpy(dtype=object)[~known].astype(str)
+        out = []
+        for i, a in enumerate(asked):
+            out.append(code_of.get(a, fresh - i))
+        codes[~known] = out
+    return codes
 
 
 class _Searcher:
@@ -267,9 +328,9 @@ def queries_from_log(
     ev = events if events.attrs.get("prepared") else prepare_log(events, params)
     at = at.reset_index(drop=True)
     anon = at["anonymous_id"] if "anonymous_id" in at else pd.Series([None] * len(at))
-    q_keys = _listener_keys(at["user_id"], anon)
+    q_codes = _query_codes(ev, at["user_id"], anon)
     q_ms = at["request_ms"].to_numpy(dtype=np.int64)
-    realtime = _realtime_rows(ev, q_keys, q_ms, params)
+    realtime = _realtime_rows(ev, q_codes, q_ms, params)
     profiles = _profile_rows(ev, at, q_ms, tracks, users, params)
     scenarios = at["scenario"].tolist() if "scenario" in at else [None] * len(at)
     user_ids = at["user_id"].astype("Int64").tolist()
@@ -285,19 +346,16 @@ def queries_from_log(
     ]
 
 
-def _realtime_rows(ev: pd.DataFrame, q_keys: np.ndarray, q_ms: np.ndarray,
+def _realtime_rows(ev: pd.DataFrame, q_codes: np.ndarray, q_ms: np.ndarray,
                    params: QueryParams) -> list[dict[str, Any] | None]:
     n = params.stream_window
-    all_keys = pd.Index(pd.unique(np.concatenate([ev["key"].to_numpy(dtype=object), q_keys])))
-    ev_codes = all_keys.get_indexer(ev["key"].to_numpy(dtype=object))
-    q_codes = all_keys.get_indexer(q_keys)
+    ev_codes = ev["code"].to_numpy(dtype=np.int64)
     ts = ev["ts_ms"].to_numpy(dtype=np.int64)
     t0 = int(min(ts.min(initial=0), q_ms.min(initial=0)))
     span = int(max(ts.max(initial=0), q_ms.max(initial=0)) - t0 + 2)
     action = ev["action"].to_numpy(dtype=object)
     track = ev["track_id"].fillna(-1).to_numpy(dtype=np.int64)
     played = ev["played_ms"].fillna(0).to_numpy(dtype=np.int64)
-    sid = ev["sid"].to_numpy(dtype=object)
     sid_start = ev["sid_start_ms"].to_numpy(dtype=np.int64)
     scenario = ev["scenario"].to_numpy(dtype=object)
 
@@ -326,8 +384,11 @@ def _realtime_rows(ev: pd.DataFrame, q_keys: np.ndarray, q_ms: np.ndarray,
     heart_alive = _hearts_alive(ev_codes, track, hearts, unhearts, h_lo, h_hi, q_ms, ts, n)
     unheart_before = _count_before(ev_codes[unhearts], ts[unhearts], q_codes, q_ms)
 
+    has_events = hi > lo
+    sid = np.empty(len(q_ms), dtype=object)
+    sid[has_events] = session_ids(ev, last[has_events])
     rows: list[dict[str, Any] | None] = []
-    for i in range(len(q_keys)):
+    for i in range(len(q_codes)):
         if hi[i] <= lo[i]:
             rows.append(None)
             continue
@@ -343,7 +404,7 @@ def _realtime_rows(ev: pd.DataFrame, q_keys: np.ndarray, q_ms: np.ndarray,
             h = h[heart_alive[i]] if len(h) else h
             h_ids, h_ts = track[h].tolist(), ts[h].tolist()
         rows.append({
-            "session_id": sid[e], "session_start_ms": int(sid_start[e]),
+            "session_id": sid[i], "session_start_ms": int(sid_start[e]),
             "session_last_ms": int(ts[e]), "session_scenario": scenario[e],
             "session_track_ids": track[sp].tolist(),
             "recent_play_track_ids": track[p].tolist(), "recent_play_ts_ms": ts[p].tolist(),
@@ -415,67 +476,85 @@ def _utc_date(ms: np.ndarray) -> np.ndarray:
 def _profile_rows(ev: pd.DataFrame, at: pd.DataFrame, q_ms: np.ndarray, tracks: pd.DataFrame,
                   users: pd.DataFrame | None, params: QueryParams) -> list[dict[str, Any] | None]:
     """The ``user_profile`` snapshot of the day before each request (materialize_features
-    rule), one loop step per distinct snapshot day, each a vectorised groupby."""
+    rule), one loop step per distinct snapshot day, each a few numpy passes over the
+    window's events of known listeners (grouped by the sorted ``code``)."""
     out: list[dict[str, Any] | None] = [None] * len(at)
     if users is None:
         return out
-    known = at["user_id"].notna().to_numpy()
+    q_uid = _user_floats(at["user_id"])
+    known = ~np.isnan(q_uid)
     if not known.any():
         return out
+    q_users = np.where(known, q_uid, -1).astype(np.int64)
     snapshot_day = _utc_date(q_ms) - np.timedelta64(1, "D")
-    users = users.drop_duplicates("user_id").set_index("user_id")
-    signup_of = dict(zip(users.index.tolist(),
-                         pd.to_datetime(users["signup_date"]).to_numpy(dtype="datetime64[D]")))
-    static = {col: dict(zip(users.index.tolist(), users[col].tolist()))
-              for col in ("age_bucket", "region", "home_language")}
-    ev_known = ev.loc[ev["user_id"].notna(), ["user_id", "ts_ms", "action", "track_id"]]
-    ev_day = _utc_date(ev_known["ts_ms"].to_numpy(dtype=np.int64))
-    meta = tracks.set_index("track_id")[["genre", "artist_id"]]
-    q_users = at["user_id"].astype("Int64").fillna(-1).to_numpy(dtype=np.int64)
+    users = users.drop_duplicates("user_id")
+    user_index = pd.Index(users["user_id"].to_numpy(dtype=np.int64))
+    signup = pd.to_datetime(users["signup_date"]).to_numpy(dtype="datetime64[D]")
+    static = {col: users[col].tolist() for col in ("age_bucket", "region", "home_language")}
+    q_user_row = user_index.get_indexer(q_users)
+    # the known listeners' events (a contiguous block: codes >= 0 come last)
+    first_known = int(np.searchsorted(ev["code"].to_numpy(dtype=np.int64), 0, side="left"))
+    code = ev["code"].to_numpy(dtype=np.int64)[first_known:]
+    ts = ev["ts_ms"].to_numpy(dtype=np.int64)[first_known:]
+    action = ev["action"].to_numpy(dtype=object)[first_known:]
+    ev_day = (ts // DAY_MS).astype(np.int64)
+    is_play_all, is_skip_all = action == "play_start", action == "skip"
+    # catalog lookups of every event's track: genre code (genres sorted by name) and artist
+    track_row = pd.Index(tracks["track_id"].to_numpy(dtype=np.int64)).get_indexer(
+        ev["track_id"].fillna(-1).to_numpy(dtype=np.int64)[first_known:])
+    genre_codes, genre_names = pd.factorize(tracks["genre"], sort=True)
+    artists = pd.to_numeric(tracks["artist_id"], errors="coerce").to_numpy(dtype=np.float64)
+    ev_genre = np.where(track_row >= 0, genre_codes[np.maximum(track_row, 0)], -1)
+    ev_artist = np.where(track_row >= 0, artists[np.maximum(track_row, 0)], np.nan)
     for day in np.unique(snapshot_day[known]):
-        lo = day - np.timedelta64(params.profile_window_days - 1, "D")
-        recent = ev_known[(ev_day >= lo) & (ev_day <= day)]
-        recent_day = _utc_date(recent["ts_ms"].to_numpy(dtype=np.int64))
-        uid = recent["user_id"].astype(np.int64)
-        is_play = (recent["action"] == "play_start").to_numpy()
-        activity = pd.DataFrame({
-            "user_id": uid.to_numpy(), "play": is_play, "skip": (recent["action"] == "skip").to_numpy(),
-            "day": recent_day,
-        }).groupby("user_id").agg(plays=("play", "sum"), skips=("skip", "sum"), days=("day", "nunique"))
-        plays_of = dict(zip(activity.index.tolist(), activity["plays"].tolist()))
-        skips_of = dict(zip(activity.index.tolist(), activity["skips"].tolist()))
-        days_of = dict(zip(activity.index.tolist(), activity["days"].tolist()))
-        played = recent[is_play].join(meta, on="track_id", rsuffix="_t")
-        played = played.assign(user_id=played["user_id"].astype(np.int64))
-        top_genres = _top(played, "genre", TOP_GENRES)
-        top_artists = _top(played, "artist_id", TOP_ARTISTS)
-        rows_here = np.flatnonzero(known & (snapshot_day == day))
-        for i in rows_here:
-            user = int(q_users[i])
-            if user not in signup_of or signup_of[user] > day:
+        day_no = int(day.astype(np.int64))
+        window = (ev_day >= day_no - (params.profile_window_days - 1)) & (ev_day <= day_no)
+        w_code, w_day = code[window], ev_day[window]
+        listeners, w_listener = np.unique(w_code, return_inverse=True)
+        n_listeners = len(listeners)
+        plays = np.bincount(w_listener, weights=is_play_all[window], minlength=n_listeners)
+        skips = np.bincount(w_listener, weights=is_skip_all[window], minlength=n_listeners)
+        # rows are in (code, ts) order: a new active day is a change of (code, day)
+        new_day = np.r_[True, (w_code[1:] != w_code[:-1]) | (w_day[1:] != w_day[:-1])] if len(w_code) else w_code
+        days = np.bincount(w_listener[new_day.astype(bool)], minlength=n_listeners)
+        played = window & is_play_all
+        top_genres = _top(code[played], ev_genre[played].astype(np.float64), TOP_GENRES)
+        top_artists = _top(code[played], ev_artist[played], TOP_ARTISTS)
+        listener_at = pd.Index(listeners)
+        for i in np.flatnonzero(known & (snapshot_day == day)):
+            r = q_user_row[i]
+            if r < 0 or signup[r] > day:
                 continue
-            plays = int(plays_of.get(user, 0))
-            skips = int(skips_of.get(user, 0))
+            user = int(q_users[i])
+            j = listener_at.get_loc(user) if user in listener_at else -1
+            n_plays = int(plays[j]) if j >= 0 else 0
+            n_skips = int(skips[j]) if j >= 0 else 0
+            genres = top_genres.get(user)
+            artist_ids = top_artists.get(user)
             out[i] = {
-                "age_bucket": static["age_bucket"][user], "region": static["region"][user],
-                "home_language": static["home_language"][user],
-                "top_genres": top_genres.get(user), "top_artist_ids": top_artists.get(user),
-                "plays_30d": plays, "skip_rate_30d": skips / plays if plays else 0.0,
-                "active_days_30d": int(days_of.get(user, 0)),
+                "age_bucket": static["age_bucket"][r], "region": static["region"][r],
+                "home_language": static["home_language"][r],
+                "top_genres": None if genres is None else [genre_names[int(g)] for g in genres],
+                "top_artist_ids": None if artist_ids is None else [int(a) for a in artist_ids],
+                "plays_30d": n_plays, "skip_rate_30d": n_skips / n_plays if n_plays else 0.0,
+                "active_days_30d": int(days[j]) if j >= 0 else 0,
             }
     return out
 
 
-def _top(played: pd.DataFrame, col: str, n: int) -> dict[int, list]:
-    """user -> the ``n`` most played values of ``col`` (ties: smaller value first)."""
-    counted = played.dropna(subset=[col]).groupby(["user_id", col]).size().rename("n").reset_index()
-    counted = counted.sort_values(["user_id", "n", col], ascending=[True, False, True], kind="mergesort")
-    counted = counted.groupby("user_id").head(n)
-    user_ids = counted["user_id"].to_numpy(dtype=np.int64)
-    values = counted[col].tolist()
-    if not len(user_ids):
+def _top(user: np.ndarray, value: np.ndarray, n: int) -> dict[int, np.ndarray]:
+    """user -> the ``n`` most frequent values (ties: smaller value first; NaN / negative
+    genre codes ignored). ``user`` int64 (P,), ``value`` float64 (P,)."""
+    keep = ~np.isnan(value) & (value >= 0) if len(value) else np.zeros(0, dtype=bool)
+    user, value = user[keep], value[keep]
+    if not len(user):
         return {}
-    starts = np.flatnonzero(np.r_[True, user_ids[1:] != user_ids[:-1]])
-    ends = np.r_[starts[1:], len(user_ids)]
-    return {int(user_ids[a]): [v.item() if hasattr(v, "item") else v for v in values[a:b]]
-            for a, b in zip(starts.tolist(), ends.tolist())}
+    value = value.astype(np.int64)
+    width = np.int64(value.max()) + 1
+    pairs, counts = np.unique(user * width + value, return_counts=True)
+    p_user, p_value = pairs // width, pairs % width
+    order = np.lexsort((p_value, -counts, p_user))
+    p_user, p_value = p_user[order], p_value[order]
+    starts = np.flatnonzero(np.r_[True, p_user[1:] != p_user[:-1]])
+    ends = np.r_[starts[1:], len(p_user)]
+    return {int(p_user[a]): p_value[a:min(b, a + n)] for a, b in zip(starts.tolist(), ends.tolist())}

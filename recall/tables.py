@@ -44,7 +44,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from encore.platform.config import SamplingConfig
-from encore.recall.queries import QueryParams, prepare_log
+from encore.recall.queries import QueryParams, prepare_log, session_ids
 
 
 @dataclass(frozen=True)
@@ -82,13 +82,16 @@ def with_ts_ms(events: pd.DataFrame) -> pd.DataFrame:
 def sessions_from_events(events: pd.DataFrame, params: QueryParams) -> pd.DataFrame:
     """Sessions (session_id, start_ms, track_ids) from the log by the one rule."""
     ev = prepare_log(events, params)
-    plays = ev[ev["action"] == "play_start"].sort_values(["sid", "ts_ms", "event_id"], kind="mergesort")
-    sid = plays["sid"].to_numpy(dtype=object)
-    starts = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]]) if len(sid) else np.zeros(0, np.int64)
+    plays = np.flatnonzero((ev["action"] == "play_start").to_numpy())  # in (listener, ts, event_id) order
+    sno = ev["sno"].to_numpy(dtype=np.int64)[plays]
+    starts = np.flatnonzero(np.r_[True, sno[1:] != sno[:-1]]) if len(sno) else np.zeros(0, np.int64)
+    names = session_ids(ev, plays[starts])
+    track_ids = np.split(ev["track_id"].to_numpy(dtype=np.int64)[plays], starts[1:]) if len(sno) else []
+    order = np.argsort(names.astype(str), kind="stable") if len(names) else np.zeros(0, np.int64)
     return pd.DataFrame({
-        "session_id": sid[starts],
-        "start_ms": plays["sid_start_ms"].to_numpy(dtype=np.int64)[starts],
-        "track_ids": np.split(plays["track_id"].to_numpy(dtype=np.int64), starts[1:]) if len(sid) else [],
+        "session_id": names[order],
+        "start_ms": ev["sid_start_ms"].to_numpy(dtype=np.int64)[plays[starts]][order],
+        "track_ids": [track_ids[i] for i in order],
     })
 
 

@@ -127,13 +127,7 @@ def sessionize_frame(
 
     Rows may come in any order; they are ordered by (key, ts, original row order) first.
     ``ts_col`` holds epoch-ms integers or datetimes. Returns a string Series aligned
-    with ``events.index``.
-
-    The gap and scenario breaks are found in one vectorised pass. The duration break
-    depends on where the previous break fell, so it is resolved by repeating one
-    vectorised step: within each session, the first event more than
-    ``max_session_ms`` after the session start opens a new session. It repeats as many
-    times as the longest session must be cut (a bot's day: a handful of times).
+    with ``events.index``. The breaks: :func:`session_starts`.
     """
     if events.empty:
         return pd.Series([], index=events.index, dtype=object)
@@ -142,26 +136,12 @@ def sessionize_frame(
     key = events[key_col].to_numpy()[order]
     ts_sorted = ts[order]
     scenario = events[scenario_col].to_numpy()[order]
-
-    starts = np.ones(len(order), dtype=bool)
-    starts[1:] = (
-        (key[1:] != key[:-1])
-        | (scenario[1:] != scenario[:-1])
-        | (ts_sorted[1:] - ts_sorted[:-1] > inactivity_gap_ms)
-    )
-    while True:
-        session_start_ts = ts_sorted[np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))]
-        too_long = (ts_sorted - session_start_ts > max_session_ms) & ~starts
-        if not too_long.any():
-            break
-        session_no = np.cumsum(starts)
-        first_too_long = too_long & ~_previous_in_session_flagged(too_long, session_no)
-        starts |= first_too_long
+    starts = session_starts(key, ts_sorted, scenario, max_session_ms=max_session_ms,
+                            inactivity_gap_ms=inactivity_gap_ms)
 
     start_rows = np.flatnonzero(starts)
     first_key, first_ts = key[start_rows], ts_sorted[start_rows]
-    same_ms_rank = pd.DataFrame({"key": first_key, "ts": first_ts}).groupby(
-        ["key", "ts"], sort=False).cumcount().to_numpy()
+    same_ms_rank = same_ms_ranks(first_key, first_ts)
     session_names = np.array(
         [session_name(k, t, r) for k, t, r in zip(first_key, first_ts, same_ms_rank)], dtype=object)
     names = session_names[np.cumsum(starts) - 1]
@@ -169,6 +149,54 @@ def sessionize_frame(
     result[order] = names
     return pd.Series(result, index=events.index, name="session_id")
 
+
+def session_starts(key: np.ndarray, ts: np.ndarray, scenario: np.ndarray, *, max_session_ms: int,
+                   inactivity_gap_ms: int = DEFAULT_INACTIVITY_GAP_MS) -> np.ndarray:
+    """THE rule on rows already ordered by (key, ts): True where a row opens a session
+    (a new key, a scenario change, a gap over ``inactivity_gap_ms``, or the first row
+    more than ``max_session_ms`` after its session's start). ``key`` / ``scenario``:
+    arrays of any comparable dtype, shape (N,); ``ts``: int64 epoch ms (N,).
+
+    The gap and scenario breaks are found in one vectorised pass. The duration break
+    depends on where the previous break fell, so it is resolved by repeating one
+    vectorised step as many times as the longest session must be cut."""
+    starts = np.ones(len(ts), dtype=bool)
+    if len(ts) == 0:
+        return starts
+    starts[1:] = (
+        (key[1:] != key[:-1])
+        | (scenario[1:] != scenario[:-1])
+        | (ts[1:] - ts[:-1] > inactivity_gap_ms)
+    )
+    # only the rows of sessions longer than max_session_ms can be cut: repeat on those
+    session_no = np.cumsum(starts) - 1
+    start_rows = np.flatnonzero(starts)
+    end_ts = ts[np.r_[start_rows[1:] - 1, len(ts) - 1]]
+    rows = np.flatnonzero(((end_ts - ts[start_rows]) > max_session_ms)[session_no])
+    if not len(rows):
+        return starts
+    sub_ts, sub_starts = ts[rows], starts[rows].copy()
+    positions = np.arange(len(rows))
+    while True:
+        session_start_ts = sub_ts[np.maximum.accumulate(np.where(sub_starts, positions, 0))]
+        too_long = (sub_ts - session_start_ts > max_session_ms) & ~sub_starts
+        if not too_long.any():
+            break
+        first_too_long = too_long & ~_previous_in_session_flagged(too_long, np.cumsum(sub_starts))
+        sub_starts |= first_too_long
+    starts[rows] = sub_starts
+    return starts
+
+
+def same_ms_ranks(first_key: np.ndarray, first_ts: np.ndarray) -> np.ndarray:
+    """For sessions ordered by (key, start ms): how many earlier sessions of the same key
+    started in the same ms (the ``~rank`` of :func:`session_name`), shape (S,)."""
+    if len(first_ts) == 0:
+        return np.zeros(0, dtype=np.int64)
+    new_run = np.ones(len(first_ts), dtype=bool)
+    new_run[1:] = (first_key[1:] != first_key[:-1]) | (first_ts[1:] != first_ts[:-1])
+    rows = np.arange(len(first_ts))
+    return rows - np.maximum.accumulate(np.where(new_run, rows, 0))
 
 def _previous_in_session_flagged(flags: np.ndarray, session_no: np.ndarray) -> np.ndarray:
     """True where an earlier row of the same session already has a flag set."""
