@@ -212,3 +212,49 @@ def test_compare_rankers_pairs_listeners_and_restores_the_ranker():
     assert b["model_versions"] == {"ranker:better": 4} and r["beats_reference"] is False
     with pytest.raises(ValueError, match="reference ranker"):
         compare_rankers(pipe, requests, {"a": base}, lambda lists: np.zeros(len(lists)), 100, ev, reference="x")
+
+
+def test_rank_study_verdicts():
+    from encore.serving.rank_study import verdict
+
+    up, down, flat = ({"ci_low": 0.01, "ci_high": 0.02}, {"ci_low": -0.02, "ci_high": -0.01},
+                      {"ci_low": -0.01, "ci_high": 0.01})
+    assert verdict({"a": up, "b": flat, "c": None}) == "holds"
+    assert verdict({"a": down, "b": flat}) == "reversed"
+    assert verdict({"a": up, "b": down}) == "mixed"
+    assert verdict({"a": flat, "b": None}) == "not resolved"
+
+
+@pytest.mark.slow
+def test_bench_rank_study_in_one_run(tiny, tmp_path, monkeypatch):
+    from encore.cli.main import app
+    from encore.platform import config as config_mod
+
+    monkeypatch.setenv(config_mod.CONFIG_ENV, str(tiny["config"]))
+    config_mod.default_config.cache_clear()
+    out = tmp_path / "rank.json"
+    out.write_text(json.dumps({"nowplaying": {"kept": True}}))
+    result = CliRunner().invoke(app, [
+        "--config", str(tiny["config"]), "bench", "rank-study", "--world", str(tiny["world"]),
+        "--batch", str(tiny["batch"]), "--workdir", str(tmp_path / "work"), "--out", str(out), "--no-speed",
+        "--variants", "baseline,din", "--train-days", "2", "--epochs", "1", "--max-listeners", "15",
+        "--bootstrap-samples", "20"])
+    config_mod.default_config.cache_clear()
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["nowplaying"] == {"kept": True}  # a separate run's section survives
+    acc = report["accuracy"]
+    assert list(acc["results"]) == ["baseline", "din"]
+    assert acc["data"]["held_out_day"] == tiny["test_day"].isoformat() and len(acc["data"]["train_days"]) == 2
+    for row in acc["results"].values():
+        assert set(row["heads"]) == {"complete_play", "heart", "skip"}
+        assert 0 <= row["heads"]["complete_play"]["auc"] <= 1
+    [claim] = acc["claims"]  # only the pair whose two variants ran
+    assert (claim["better"], claim["worse"]) == ("din", "baseline")
+    assert claim["verdict"] in {"holds", "reversed", "mixed", "not resolved"}
+    pipe = report["pipeline"]
+    assert pipe["reference"] == "baseline" and set(pipe["rankers"]) == {"baseline", "din"}
+    assert pipe["rankers"]["baseline"]["reward_minus_reference"]["mean"] == 0
+    assert pipe["rankers"]["din"]["model"] == "din" and pipe["rankers"]["din"]["degraded"] == {}
+    assert pipe["listeners"] == 15 == pipe["rankers"]["din"]["reward"]["n"]
+    assert [c["claim"].split(" (")[0] for c in report["claims"]][0] == "DIN beats the no-sequence baseline"
