@@ -55,6 +55,7 @@ VARIANTS: tuple[Variant, ...] = (
     ("dien", "dien", {}),
     ("dien-gru", "dien", {"evolution": "gru"}),
     ("dien-no-aux-loss", "dien", {"aux_loss_weight": 0.0}),
+    ("dien-complete", "dien", {"behaviours": ["complete"]}),
     ("session", "session", {}),
     ("session-play-only", "session", {"session_behaviours": ["play"]}),
     ("session-one-sequence", "session", {"session_split": False}),
@@ -69,11 +70,12 @@ CLAIMS: tuple[tuple[str, str, str], ...] = (
     ("attention beats mean pooling (DIN)", "din", "din-mean-pooling"),
     ("AUGRU beats a plain GRU in the interest-evolving layer (DIEN)", "dien", "dien-gru"),
     ("the auxiliary loss helps (DIEN)", "dien", "dien-no-aux-loss"),
+    ("DIEN over the complete-play sequence beats DIEN over play starts", "dien-complete", "dien"),
     ("play + heart + skip beats play only (session ranker)", "session", "session-play-only"),
     ("split sessions beat one sequence (session ranker)", "session", "session-one-sequence"),
 )
 
-PIPELINE_RANKERS: tuple[str, ...] = ("baseline", "din", "dien", "session")
+PIPELINE_RANKERS: tuple[str, ...] = ("baseline", "din", "dien", "dien-complete", "session")
 
 
 def verdict(heads: dict[str, dict[str, float] | None]) -> str:
@@ -97,7 +99,8 @@ def _prefixed(say: Callable[[str], None], prefix: str) -> Callable[[str], None]:
 def accuracy_study(world_dir: Path, batch_dir: Path, config: EncoreConfig, workdir: Path, *,
                    variants: Sequence[Variant] = VARIANTS, train_days: int = 5, train_rows: int | None = 150_000,
                    epochs: int | None = None, bootstrap_samples: int = 200,
-                   say: Callable[[str], None] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+                   say: Callable[[str], None] | None = None,
+                   checkpoint: Callable[[dict[str, Any]], None] | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
     """Steps 2 and 3 of the module docstring. Returns (report section, label -> loaded
     ``Ranker``); artifacts are written under ``workdir/<label>``."""
     from encore.ranking import inputs
@@ -126,8 +129,9 @@ def accuracy_study(world_dir: Path, batch_dir: Path, config: EncoreConfig, workd
     source = log_behaviours(world_dir, QueryParams.from_config(config))
     from encore.ranking.train import model_spec
 
-    # the widest spec (session: play, heart, skip with their times) so every variant finds its columns
-    widest = model_spec("session", base.model_copy(update={"session_behaviours": ["play", "heart", "skip"]}), rule)
+    # the widest spec (session: every behaviour with its times) so every variant finds its columns
+    widest = model_spec("session", base.model_copy(
+        update={"session_behaviours": ["play", "heart", "skip", "complete"]}), rule)
     train, held = with_behaviours(train, source, widest), with_behaviours(held, source, widest)
     behaviour_seconds = time.perf_counter() - t1
     say(f"behaviour sequences of {len(train) + len(held):,} rows in {behaviour_seconds:.1f}s")
@@ -172,6 +176,8 @@ def accuracy_study(world_dir: Path, batch_dir: Path, config: EncoreConfig, workd
         say(f"[{i + 1}/{len(variants)}] {label}: " + ", ".join(
             f"{h} AUC {r['auc']:.4f} GAUC {r['gauc']:.4f}" for h, r in results[label]["heads"].items())
             + f" (trained in {fitted.seconds:.0f}s; {_eta(t_train, i + 1, len(variants))})")
+        if checkpoint:
+            checkpoint({"results": results, "partial": True})
     claims = []
     for text, better, worse in CLAIMS:
         if better not in scores or worse not in scores:
@@ -245,8 +251,11 @@ def rank_study(world_dir: Path | str, batch_dir: Path | str, config: EncoreConfi
                epochs: int | None = None, speed: bool = True, speed_item_dim: int = 64, repeats: int = 50,
                pipeline: bool = True, pipeline_rankers: Sequence[str] = PIPELINE_RANKERS,
                max_listeners: int | None = 800, bootstrap_samples: int = 200,
-               say: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """The whole report (module docstring)."""
+               say: Callable[[str], None] | None = None,
+               checkpoint: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """The whole report (module docstring). ``checkpoint(report so far)`` is called
+    after every stage and trained variant (a long run leaves its partial numbers)."""
+    save = checkpoint or (lambda report: None)
     from encore.ranking.bench import bench_rank
     from encore.ranking.train import world_summary
 
@@ -263,13 +272,16 @@ def rank_study(world_dir: Path | str, batch_dir: Path | str, config: EncoreConfi
         scfg = config.ranking.model_copy(update={"item_dim": speed_item_dim})
         report["speed"] = bench_rank(scfg, ("baseline", "din", "dien", "session"), repeats=repeats, progress=say)
         report["seconds"]["speed"] = round(time.perf_counter() - t, 1)
+        save(report)
     t = time.perf_counter()
     accuracy, rankers = accuracy_study(world_dir, batch_dir, config, workdir / "rankers", variants=variants,
                                        train_days=train_days, train_rows=train_rows, epochs=epochs,
-                                       bootstrap_samples=bootstrap_samples, say=say)
+                                       bootstrap_samples=bootstrap_samples, say=say,
+                                       checkpoint=lambda part: save(report | {"accuracy": part}))
     report["accuracy"] = accuracy
     report["seconds"]["accuracy"] = round(time.perf_counter() - t, 1)
     load["after_accuracy"] = list(os.getloadavg())
+    save(report)
     if pipeline:
         t = time.perf_counter()
         chosen = {label: rankers[label] for label in pipeline_rankers if label in rankers}
@@ -350,19 +362,24 @@ def rank_study_command(
         if bad:
             raise typer.BadParameter(f"unknown variants {bad}; known: {sorted(known)}", param_hint="--variants")
         chosen = [v for v in VARIANTS if v[0] in wanted]
+    previous = json.loads(out.read_text()) if out.is_file() else {}
+
+    def write(report: dict[str, Any]) -> None:
+        if "nowplaying" in previous:  # written by `encore bench rank-nowplaying`, a separate run: kept
+            report = report | {"nowplaying": previous["nowplaying"]}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+
     try:
         report = rank_study(world, batch, default_config(), workdir, variants=chosen, train_days=train_days,
                             train_rows=train_rows, epochs=epochs, speed=speed, repeats=repeats, pipeline=pipeline,
-                            max_listeners=max_listeners, bootstrap_samples=bootstrap_samples, say=say)
+                            max_listeners=max_listeners, bootstrap_samples=bootstrap_samples, say=say,
+                            checkpoint=lambda part: write(part | {"partial": True}))
     except (RankingInputError, FileNotFoundError) as err:
         typer.echo(f"error: bench rank-study: {err}", err=True)
         raise typer.Exit(code=1) from err
     report["machine"] = machine_info()
-    previous = json.loads(out.read_text()) if out.is_file() else {}
-    if "nowplaying" in previous:  # written by `encore bench rank-nowplaying`, a separate run: kept
-        report["nowplaying"] = previous["nowplaying"]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    write(report)
     say(f"wrote {out}")
     for c in report["claims"]:
         typer.echo(f"{'HOLDS' if c['holds'] else 'no   '}  {c['claim']}")
