@@ -163,6 +163,21 @@ def nowplaying_study(sessions: Sequence[Sequence[int]], num_items: int, cfg: Ran
     }
 
 
+def nowplaying_claims(section: dict[str, Any]) -> list[dict[str, Any]]:
+    """The Nowplaying claims judged on the section's paired AUC differences: holds when
+    the 95% CI of (model - reference) lies above 0."""
+    out = []
+    for key, text in (("din-baseline", "DIN beats the no-sequence ranker on Nowplaying next items"),
+                      ("dien-baseline", "DIEN beats the no-sequence ranker on Nowplaying next items"),
+                      ("dien-din", "DIEN beats DIN on Nowplaying next items")):
+        d = section["paired_auc_difference"].get(key)
+        if d:
+            out.append({"claim": text + " (test AUC, paired CI over sessions)", "source": "nowplaying",
+                        "holds": bool(d["ci_low"] > 0), "auc_difference": d["diff"],
+                        "ci": [d["ci_low"], d["ci_high"]]})
+    return out
+
+
 def bench_rank_nowplaying_command(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="Shared data folder holding nowplaying/ "
                                             "(default paths.shared_data_dir)."),
@@ -212,6 +227,8 @@ def bench_rank_nowplaying_command(
                 "run": "encore bench rank-nowplaying (a separate run from the world study)"}
     report = json.loads(out.read_text()) if out.is_file() else {}
     report["nowplaying"] = section
+    report["claims"] = [c for c in report.get("claims", []) if c.get("source") != "nowplaying"] + nowplaying_claims(
+        section)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2, default=str) + "\n")
     say(f"wrote the nowplaying section of {out}")

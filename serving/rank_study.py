@@ -366,7 +366,8 @@ def rank_study_command(
 
     def write(report: dict[str, Any]) -> None:
         if "nowplaying" in previous:  # written by `encore bench rank-nowplaying`, a separate run: kept
-            report = report | {"nowplaying": previous["nowplaying"]}
+            kept = [c for c in previous.get("claims", []) if c.get("source") == "nowplaying"]
+            report = report | {"nowplaying": previous["nowplaying"], "claims": report.get("claims", []) + kept}
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2, default=str) + "\n")
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from encore.platform.config import RankingConfig
-from encore.ranking.nowplaying_bench import nowplaying_study, task_rows
+from encore.ranking.nowplaying_bench import nowplaying_claims, nowplaying_study, task_rows
 
 
 def test_task_rows_by_hand():
@@ -44,3 +44,5 @@ def test_din_uses_the_prefix_where_the_next_item_follows_from_it(tmp_path):
     assert res["din"]["auc"] > 0.7 and res["din"]["auc"] > res["baseline"]["auc"] + 0.15, res
     assert abs(res["popularity"]["auc"] - 0.5) < 0.15  # a uniform ring: popularity knows nothing
     assert out["paired_auc_difference"]["din-baseline"]["ci_low"] > 0
+    [claim] = nowplaying_claims(out)  # DIEN did not run: only DIN's claim
+    assert claim["holds"] and claim["source"] == "nowplaying" and claim["claim"].startswith("DIN beats")
