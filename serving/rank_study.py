@@ -197,7 +197,9 @@ def accuracy_study(world_dir: Path, batch_dir: Path, config: EncoreConfig, workd
         "results": results,
         "claims_method": "paired AUC difference (better - worse) per head on the same held-out rows, 95% CI by "
                          f"resampling listeners {bootstrap_samples} times; holds = some head's CI above 0 and none "
-                         "below; reversed = the opposite; mixed = both; not resolved = every CI straddles 0",
+                         "below; reversed = the opposite; mixed = both; not resolved = every CI straddles 0. Each "
+                         "variant is trained once (one seed): the CI covers the held-out listeners, not training "
+                         "noise, so a difference of a few thousandths of AUC may not survive another seed",
         "claims": claims,
     }
     return section, rankers
