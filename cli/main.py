@@ -22,6 +22,7 @@ from encore.platform.stack.cli import app as stack_app
 from encore.platform.stream.cli import app as stream_app
 from encore.platform.world.cli import app as world_app
 from encore.ranking.cli import bench_rank_command, eval_rank_command, set_behaviour_factory, train_rank_command
+from encore.ranking.nowplaying_bench import bench_rank_nowplaying_command
 from encore.recall.ann_bench import bench_ann_command
 from encore.recall.batch_bench import bench_batch_recall_command
 from encore.recall.batch_cli import batch_recall_command
@@ -37,6 +38,7 @@ from encore.serving.behaviours import behaviours_for_config
 from encore.serving.bench import bench_serve_command
 from encore.serving.cli import events_serve, recommender_serve
 from encore.serving.eval_cli import eval_pipeline_command, train_all_command
+from encore.serving.rank_study import rank_study_command
 from encore.cli.features import app as features_app
 
 app = typer.Typer(
@@ -110,6 +112,8 @@ bench_app.command("ann")(bench_ann_command)  # recall's benchmark (platform does
 bench_app.command("rank")(bench_rank_command)  # ranking's benchmark (platform does not import ranking)
 bench_app.command("emotion")(bench_emotion_command)
 bench_app.command("session")(bench_session_command)  # the session GNN vs the simple session methods
+bench_app.command("rank-study")(rank_study_command)  # rank.json from one run: speed, AUCs, claims, reward
+bench_app.command("rank-nowplaying")(bench_rank_nowplaying_command)  # DIN / DIEN on real sessions
 set_behaviour_factory(behaviours_for_config)  # sequence rankers' behaviours: the Query builder via serving
 app.add_typer(bench_app, name="bench")
 app.add_typer(protos_app, name="protos")

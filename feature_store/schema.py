@@ -107,6 +107,8 @@ USER_REALTIME = SourceSpec(
         ("recent_skip_ts_ms", _INT_LIST),
         ("recent_skip_at_ms", _INT_LIST),
         ("recent_dislike_track_ids", _INT_LIST),  # DISLIKEs, oldest first (never recommended again)
+        ("recent_complete_track_ids", _INT_LIST),  # complete plays (PLAY_END >= 90%), oldest first: DIEN's sequence
+        ("recent_complete_ts_ms", _INT_LIST),  # their PLAY_END epoch ms
         ("counters_day", pa.string()),  # YYYY-MM-DD the *_today counters refer to
         ("plays_today", pa.int64()),
         ("completes_today", pa.int64()),

@@ -447,8 +447,8 @@ class RankingConfig(_Section):
     cross-entropy in the loss.
 
     Sequence rankers (``din``, ``dien``) read the listener's last ``sequence_length``
-    behaviours of each kind in ``behaviours`` (the Query's play / heart / skip
-    sequences), each described by its track profile embedded with the candidate's tables
+    behaviours of each kind in ``behaviours`` (the Query's play / heart / skip /
+    complete-play sequences), each described by its track profile embedded with the candidate's tables
     and projected to ``item_dim`` (D). ``activation``: the MLPs' activation (``dice``:
     DIN's Dice). ``mba_lambda``: DIN's mini-batch aware L2 on the track / artist / album
     embedding rows of each batch, each divided by its training frequency (0 = off).
@@ -475,7 +475,7 @@ class RankingConfig(_Section):
     # in training and left out at serving (where there is no position); 0 buckets = off.
     position_buckets: int = Field(0, ge=0)
     sequence_length: int = Field(50, ge=1)  # T: behaviours kept per sequence
-    behaviours: list[Literal["play", "heart", "skip"]] = ["play"]
+    behaviours: list[Literal["play", "heart", "skip", "complete"]] = ["play"]
     item_dim: int = Field(32, ge=1)  # D: the projected track profile of behaviours and candidates
     activation: Literal["relu", "prelu", "dice"] = "dice"
     mba_lambda: float = Field(0.0, ge=0)
@@ -484,7 +484,7 @@ class RankingConfig(_Section):
     gru_units: int = Field(16, ge=1)
     evolution: Literal["augru", "agru", "aigru", "gru"] = "augru"
     aux_loss_weight: float = Field(1.0, ge=0)
-    session_behaviours: list[Literal["play", "heart", "skip"]] = ["play", "heart", "skip"]
+    session_behaviours: list[Literal["play", "heart", "skip", "complete"]] = ["play", "heart", "skip"]
     max_sessions: int = Field(5, ge=1)
     session_split: bool = True
     session_heads: int = Field(2, ge=1)

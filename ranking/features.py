@@ -253,7 +253,7 @@ TRACK_RATES: tuple[str, ...] = ("track_completion_rate", "track_skip_rate", "tra
 CATALOG_COLUMNS: tuple[str, ...] = (
     "artist_id", "album_id", "genre", "language", "valence", "arousal", "duration_ms", "release_year",
 )
-BEHAVIOURS: tuple[str, ...] = ("play", "heart", "skip")
+BEHAVIOURS: tuple[str, ...] = ("play", "heart", "skip", "complete")
 """Behaviour sequences a spec may hold; ``<b>_track_ids`` is the Query field / column."""
 SEQ_INFIX = "_seq_"
 SEQUENCE_PROFILE: tuple[str, ...] = ("track_id", "artist_id", "album_id", "genre", "language", "valence", "arousal")

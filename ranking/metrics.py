@@ -72,3 +72,48 @@ def evaluate(labels: Mapping[str, np.ndarray], probs: Mapping[str, np.ndarray], 
             "auc_lift": (model["auc"] - ref["auc"]) if model["auc"] is not None and ref["auc"] is not None else None,
         }
     return report
+
+
+def _tie_groups(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(order that sorts ``scores`` ascending, tie-group id of each sorted entry)."""
+    order = np.argsort(scores, kind="mergesort")
+    s = scores[order]
+    return order, np.cumsum(np.r_[True, s[1:] != s[:-1]]) - 1
+
+
+def _weighted_auc(y: np.ndarray, groups: np.ndarray, w: np.ndarray) -> float:
+    """AUC with row weights over entries already sorted by score (``y``, ``w`` in that
+    order; ``groups``: tie-group ids): sum over positive-negative pairs of w_i w_j
+    ([s_i > s_j] + [s_i = s_j] / 2) / (W_pos W_neg)."""
+    wp = np.bincount(groups, weights=w * y)
+    wn = np.bincount(groups, weights=w * (1 - y))
+    below = np.cumsum(wn) - wn
+    den = wp.sum() * wn.sum()
+    return float((wp * (below + 0.5 * wn)).sum() / den) if den > 0 else float("nan")
+
+
+def paired_auc_difference(labels: np.ndarray, scores_a: np.ndarray, scores_b: np.ndarray, groups: np.ndarray, *,
+                          samples: int = 200, confidence: float = 0.95, seed: int = 7) -> dict[str, float] | None:
+    """AUC(a) - AUC(b) on the same rows, with a paired cluster bootstrap CI: listeners
+    (``groups``) are resampled with replacement ``samples`` times and both models'
+    AUCs are computed on the same resample (a row weighs its listener's draw count), so
+    the CI is that of the difference, not of two independent AUCs. None with one class."""
+    y = (np.asarray(labels) > 0.5).astype(np.float64)
+    if y.min() == y.max():
+        return None
+    _, codes = np.unique(np.asarray(groups), return_inverse=True)
+    n_groups = int(codes.max()) + 1
+    prepared = []
+    for s in (np.asarray(scores_a, np.float64), np.asarray(scores_b, np.float64)):
+        order, ties = _tie_groups(s)
+        prepared.append((order, y[order], ties))
+    point = [_weighted_auc(ys, ties, np.ones(len(y))) for _, ys, ties in prepared]
+    rng = np.random.default_rng(seed)
+    diffs = np.empty(samples)
+    for i in range(samples):
+        w = np.bincount(rng.integers(0, n_groups, n_groups), minlength=n_groups).astype(np.float64)[codes]
+        a, b = (_weighted_auc(ys, ties, w[order]) for order, ys, ties in prepared)
+        diffs[i] = a - b
+    alpha = (1 - confidence) / 2
+    return {"diff": point[0] - point[1], "ci_low": float(np.nanquantile(diffs, alpha)),
+            "ci_high": float(np.nanquantile(diffs, 1 - alpha)), "auc_a": point[0], "auc_b": point[1]}

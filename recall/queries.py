@@ -19,7 +19,10 @@ array operations (no loop over events): only events *strictly before* each reque
 ``request_ms`` count, ordered by (ts, event_id), duplicates by event_id dropped; the
 realtime row follows the stream semantics of :mod:`encore.platform.stream.state`
 (sequences keep the last ``stream_window`` entries in order; an unheart removes the
-track from the heart window; sessions by :func:`encore.platform.contracts.sessions.sessionize_frame`);
+track from the heart window; a complete play is a ``play_end`` reaching the
+:mod:`encore.platform.contracts.labels` fraction of the track's ``duration_ms`` from
+``tracks``, as the stream judges it with the catalog's durations; sessions by
+:func:`encore.platform.contracts.sessions.sessionize_frame`);
 the profile row follows the ``materialize_features`` job: the snapshot of the UTC day
 before the request (users signed up by then; over the ``profile_window_days`` days
 ending that day: play_starts, skips, active days, the 3 most played genres and the 5
@@ -145,6 +148,8 @@ def assemble_query(
         skip_ts_ms=_ints(rt.get("recent_skip_ts_ms"), n),
         skip_at_ms=_ints(rt.get("recent_skip_at_ms"), n),
         dislike_track_ids=_ints(rt.get("recent_dislike_track_ids"), n),
+        complete_track_ids=_ints(rt.get("recent_complete_track_ids"), n),
+        complete_ts_ms=_ints(rt.get("recent_complete_ts_ms"), n),
         session=session,
         profile=_profile(profile) if user_id is not None else Profile(),
     )
@@ -169,6 +174,7 @@ _REALTIME_COLUMNS = (
     "session_id", "session_start_ms", "session_track_ids",
     "recent_play_track_ids", "recent_play_ts_ms", "recent_heart_track_ids", "recent_heart_ts_ms",
     "recent_skip_track_ids", "recent_skip_ts_ms", "recent_skip_at_ms", "recent_dislike_track_ids",
+    "recent_complete_track_ids", "recent_complete_ts_ms",
 )
 
 
@@ -208,14 +214,28 @@ def _user_floats(user_id: pd.Series) -> np.ndarray:
     return pd.to_numeric(user_id, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def prepare_log(events: pd.DataFrame, params: QueryParams) -> pd.DataFrame:
+def _complete_plays(ev: pd.DataFrame, tracks: pd.DataFrame | None) -> np.ndarray:
+    """Per event: a play_end reaching the complete-play fraction of the track's duration."""
+    from encore.platform.contracts.labels import is_complete_play
+
+    if tracks is None or "duration_ms" not in tracks or not len(tracks) or not len(ev):
+        return np.zeros(len(ev), dtype=bool)
+    duration = ev["track_id"].map(tracks.drop_duplicates("track_id").set_index("track_id")["duration_ms"])
+    played = pd.to_numeric(ev["played_ms"], errors="coerce")
+    return ((ev["action"] == "play_end") & duration.gt(0)
+            & is_complete_play(played, duration).fillna(False)).to_numpy(dtype=bool)
+
+
+def prepare_log(events: pd.DataFrame, params: QueryParams, tracks: pd.DataFrame | None = None) -> pd.DataFrame:
     """The event log in the form the point-in-time builder searches: duplicates by
     event_id dropped, ``ts_ms``, ``code`` (int64 listener code: the user id, or a
     negative code per anonymous session), ordered by (code, ts_ms, event_id), and the
     session of every event by the one rule (:func:`session_starts`): ``sno`` (int64
     session number, increasing down the frame), ``sid_start_ms`` and ``sid_rank`` (the
     same-ms rank of :func:`session_name`); :func:`session_ids` names them. Anonymous
-    listeners' sessions are their own session ids. Compute it once and pass it to
+    listeners' sessions are their own session ids; ``complete`` (a play_end reaching
+    the complete-play fraction of the track's ``duration_ms`` in ``tracks``; none without
+    durations, as the stream without a catalog). Compute it once and pass it to
     :func:`queries_from_log` for many calls.
 
     Integer keys and one lexsort (event ids compared only among a listener's events of
@@ -255,6 +275,7 @@ def prepare_log(events: pd.DataFrame, params: QueryParams) -> pd.DataFrame:
     ev["ts_ms"], ev["code"], ev["sno"] = ts, code, sno
     ev["sid_start_ms"] = ts[start_rows][sno]
     ev["sid_rank"] = same_ms_ranks(code[start_rows], ts[start_rows])[sno]
+    ev["complete"] = _complete_plays(ev, tracks)
     ev.attrs["prepared"] = True
     return ev
 
@@ -325,7 +346,7 @@ def queries_from_log(
     artist_id) for the profile; ``users``: users table (user_id, signup_date, age_bucket,
     region, home_language), None for no profiles.
     """
-    ev = events if events.attrs.get("prepared") else prepare_log(events, params)
+    ev = events if events.attrs.get("prepared") else prepare_log(events, params, tracks)
     at = at.reset_index(drop=True)
     anon = at["anonymous_id"] if "anonymous_id" in at else pd.Series([None] * len(at))
     q_codes = _query_codes(ev, at["user_id"], anon)
@@ -370,12 +391,15 @@ def _realtime_rows(ev: pd.DataFrame, q_codes: np.ndarray, q_ms: np.ndarray,
     hearts, heart_search = subset("heart")
     unhearts, _ = subset("unheart")
     dislikes, dislike_search = subset("dislike")
+    completes = np.flatnonzero(ev["complete"].to_numpy(dtype=bool)) if "complete" in ev else np.zeros(0, np.int64)
+    complete_search = _Searcher(ev_codes[completes], ts[completes], t0, span)
 
     lo, hi = everything.ranges(q_codes, q_ms)
     p_lo, p_hi = play_search.ranges(q_codes, q_ms)
     s_lo, s_hi = skip_search.ranges(q_codes, q_ms)
     h_lo, h_hi = heart_search.ranges(q_codes, q_ms)
     d_lo, d_hi = dislike_search.ranges(q_codes, q_ms)
+    c_lo, c_hi = complete_search.ranges(q_codes, q_ms)
     # the open session: that of the last event before the request; its plays start at
     # the first play at or after the session's start
     last = np.where(hi > lo, hi - 1, 0)
@@ -397,6 +421,7 @@ def _realtime_rows(ev: pd.DataFrame, q_codes: np.ndarray, q_ms: np.ndarray,
         s = skips[max(s_lo[i], s_hi[i] - n):s_hi[i]]
         sp = plays[max(ps_lo[i], p_hi[i] - n):p_hi[i]]
         d = dislikes[max(d_lo[i], d_hi[i] - n):d_hi[i]]
+        c = completes[max(c_lo[i], c_hi[i] - n):c_hi[i]]
         if h_hi[i] - h_lo[i] > n and unheart_before[i]:
             h_ids, h_ts = _replay_hearts(ev, all_rows[lo[i]:hi[i]], n)
         else:
@@ -412,6 +437,7 @@ def _realtime_rows(ev: pd.DataFrame, q_codes: np.ndarray, q_ms: np.ndarray,
             "recent_skip_track_ids": track[s].tolist(), "recent_skip_ts_ms": ts[s].tolist(),
             "recent_skip_at_ms": played[s].tolist(),
             "recent_dislike_track_ids": track[d].tolist(),
+            "recent_complete_track_ids": track[c].tolist(), "recent_complete_ts_ms": ts[c].tolist(),
         })
     return rows
 

@@ -88,6 +88,8 @@ class Query:
     skip_ts_ms: tuple[int, ...] = ()
     skip_at_ms: tuple[int, ...] = ()
     dislike_track_ids: tuple[int, ...] = ()
+    complete_track_ids: tuple[int, ...] = ()
+    complete_ts_ms: tuple[int, ...] = ()
     session: Session = field(default_factory=Session)
     profile: Profile = field(default_factory=Profile)
 
@@ -98,6 +100,8 @@ class Query:
             raise ValueError("play_track_ids and play_ts_ms differ in length")
         if len(self.heart_track_ids) != len(self.heart_ts_ms):
             raise ValueError("heart_track_ids and heart_ts_ms differ in length")
+        if len(self.complete_track_ids) != len(self.complete_ts_ms):
+            raise ValueError("complete_track_ids and complete_ts_ms differ in length")
         if not len(self.skip_track_ids) == len(self.skip_ts_ms) == len(self.skip_at_ms):
             raise ValueError("skip_track_ids, skip_ts_ms and skip_at_ms differ in length")
 

@@ -27,9 +27,11 @@ from encore.platform.contracts.sessions import epoch_ms
 from encore.recall.query import Query
 from encore.recall.queries import QueryParams, prepare_log, queries_from_log
 
-BEHAVIOUR_FIELDS: dict[str, str] = {"play": "play_track_ids", "heart": "heart_track_ids", "skip": "skip_track_ids"}
+BEHAVIOUR_FIELDS: dict[str, str] = {"play": "play_track_ids", "heart": "heart_track_ids", "skip": "skip_track_ids",
+                                    "complete": "complete_track_ids"}
 """Behaviour -> the Query field holding its track ids (also the ranker's column name)."""
-BEHAVIOUR_TS_FIELDS: dict[str, str] = {"play": "play_ts_ms", "heart": "heart_ts_ms", "skip": "skip_ts_ms"}
+BEHAVIOUR_TS_FIELDS: dict[str, str] = {"play": "play_ts_ms", "heart": "heart_ts_ms", "skip": "skip_ts_ms",
+                                       "complete": "complete_ts_ms"}
 """Behaviour -> the Query field holding its epoch ms (the session ranker's sessions)."""
 
 
@@ -49,7 +51,8 @@ def log_behaviours(world_dir: Path | str, params: QueryParams,
     """A ``BehaviourSource`` over the world's event log (every ``events/date=`` partition,
     read on the first call): sample rows (``user_id`` (null: anonymous), ``session_id``,
     ``ts`` or ``ts_ms``) -> their ``<b>_track_ids`` as ``queries_from_log`` gives them at
-    the row's time. Rows of one listener and millisecond (a slate) share one Query."""
+    the row's time (complete plays judged by the world catalog's ``duration_ms``). Rows
+    of one listener and millisecond (a slate) share one Query."""
     from encore.recall.tables import read_events
 
     state: dict[str, pd.DataFrame] = {}
@@ -59,7 +62,12 @@ def log_behaviours(world_dir: Path | str, params: QueryParams,
             days = _event_dates(Path(world_dir))
             if not days:
                 raise FileNotFoundError(f"no event partitions under {world_dir}/events")
-            state["log"] = prepare_log(read_events(Path(world_dir), days), params)
+            # the catalog's durations judge complete plays, as the stream processor does
+            catalog = Path(world_dir) / "catalog" / "tracks.parquet"
+            if not catalog.is_file() and "complete" in behaviours:
+                raise FileNotFoundError(f"complete-play sequences need the catalog's durations: no {catalog}")
+            tracks = pd.read_parquet(catalog, columns=["track_id", "duration_ms"]) if catalog.is_file() else None
+            state["log"] = prepare_log(read_events(Path(world_dir), days), params, tracks)
         ms = (frame["ts_ms"].to_numpy(dtype=np.int64) if "ts_ms" in frame
               else np.asarray(epoch_ms(frame["ts"]), dtype=np.int64))
         user = frame["user_id"].astype("Int64")

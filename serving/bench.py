@@ -85,7 +85,8 @@ def online_row(query) -> dict[str, Any]:
         recent_play_ts_ms=list(query.play_ts_ms), recent_heart_track_ids=list(query.heart_track_ids),
         recent_heart_ts_ms=list(query.heart_ts_ms), recent_skip_track_ids=list(query.skip_track_ids),
         recent_skip_ts_ms=list(query.skip_ts_ms), recent_skip_at_ms=list(query.skip_at_ms),
-        recent_dislike_track_ids=list(query.dislike_track_ids))
+        recent_dislike_track_ids=list(query.dislike_track_ids),
+        recent_complete_track_ids=list(query.complete_track_ids), recent_complete_ts_ms=list(query.complete_ts_ms))
     p = query.profile
     row = state.feature_row()
     row.update({"age_bucket": p.age_bucket, "region": p.region,

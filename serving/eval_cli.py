@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
@@ -121,6 +121,42 @@ def _table(report: dict) -> None:
         heads.add_row(h, *[f"{r[c]:.3f}" if r[c] is not None else "-"
                            for c in ("auc", "reference_auc", "gauc", "reference_gauc")])
     console.print(heads)
+    comp = report.get("ranker_comparison")
+    if comp:
+        t = Table(title=f"rankers on the same requests (paired difference vs {comp['reference']})")
+        for col in ("ranker", "model", "reward", "CI", "vs ref", "paired CI", "hr@10", "degraded"):
+            t.add_column(col, justify="right")
+        for label, row in comp["rankers"].items():
+            r, d = row["reward"], row["reward_minus_reference"]
+            t.add_row(label, str(row.get("model")), f"{r['mean']:.3f}", f"[{r['ci_low']:.3f}, {r['ci_high']:.3f}]",
+                      f"{d['mean']:+.3f}", f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]",
+                      f"{row.get('hr@10', float('nan')):.3f}", str(sum(row["degraded_channels"].values())))
+        console.print(t)
+
+
+def load_rankers(items: list[str], registry: Any, name: str) -> dict[str, Any]:
+    """``LABEL=SPEC`` items -> label -> a loaded, smoke-tested ``Ranker``. SPEC is an
+    exported ranker folder, or a version (``v0003``) or ``NAME:VERSION`` in the registry
+    (NAME defaults to ``name``, the Pipeline's ranker)."""
+    from encore.ranking.ranker import Ranker
+
+    out: dict[str, Any] = {}
+    for item in items:
+        label, sep, spec = item.partition("=")
+        label, spec = label.strip(), spec.strip()
+        if not sep or not label or not spec:
+            raise typer.BadParameter(f"expected LABEL=SPEC, got {item!r}", param_hint="--ranker")
+        if label in out:
+            raise typer.BadParameter(f"ranker label {label!r} given twice", param_hint="--ranker")
+        if Path(spec).is_dir():
+            ranker = Ranker.load(Path(spec))
+            ranker.smoke_test()
+        else:
+            reg_name, _, version = spec.rpartition(":")
+            ranker = registry.load_promoted(reg_name or name, Ranker.load,
+                                            Ranker.smoke_test, version=version).model
+        out[label] = ranker
+    return out
 
 
 def eval_pipeline_command(
@@ -132,21 +168,37 @@ def eval_pipeline_command(
                                                 help="Override evaluation.max_listeners (a seeded sample)."),
     report: Path = typer.Option(Path("docs/benchmarks/pipeline_eval.json"), "--report",
                                 help="JSON report file."),
+    rankers: Optional[list[str]] = typer.Option(
+        None, "--ranker", help="LABEL=SPEC (repeatable): also serve the same requests with this ranker; SPEC is "
+        "an exported ranker folder, a version (v0003) or NAME:VERSION in the registry. Each gets its reward and "
+        "the paired difference vs the reference."),
+    reference_ranker: Optional[str] = typer.Option(None, "--reference-ranker",
+                                                   help="LABEL of the reference (default: baseline, else the first)."),
 ) -> None:
     """Evaluate the Pipeline (and popularity alone) on the held-out days: recall@K per
     channel, HR/NDCG/coverage/repeat share and the world's ground-truth reward of the
-    final lists, the ranker's AUC per head."""
+    final lists, the ranker's AUC per head; with ``--ranker``, every given ranker on the
+    same requests with paired reward differences."""
     from encore.platform.bench.machine import machine_info
-    from encore.platform.registry import Registry
+    from encore.platform.registry import ArtifactRefused, Registry, RegistryError
     from encore.serving.evaluate import build_pipeline, evaluate_pipeline
 
     cfg = _config(test_days, max_listeners)
     reg = Registry(registry if registry is not None else cfg.registry.root)
+    try:
+        loaded = load_rankers(rankers or [], reg, cfg.pipeline.ranker_registry_name)
+    except (RegistryError, ArtifactRefused, FileNotFoundError, ValueError) as err:
+        typer.echo(f"error: eval pipeline: --ranker: {err}", err=True)
+        raise typer.Exit(code=1) from err
+    if reference_ranker is not None and reference_ranker not in loaded:
+        raise typer.BadParameter(f"{reference_ranker!r} is not a --ranker label ({sorted(loaded)})",
+                                 param_hint="--reference-ranker")
     t0 = time.perf_counter()
     pipeline = build_pipeline(world, batch, cfg, reg)
     try:
         with _progress() as bar:
-            out = evaluate_pipeline(world, batch, cfg, pipeline, progress=bar, say=_say)
+            out = evaluate_pipeline(world, batch, cfg, pipeline, progress=bar, say=_say,
+                                    rankers=loaded or None, reference_ranker=reference_ranker)
     except ValueError as err:
         typer.echo(f"error: eval pipeline: {err} (run `encore train all` first)", err=True)
         raise typer.Exit(code=1) from err

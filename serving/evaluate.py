@@ -28,13 +28,20 @@ Measured in one run:
 - **the comparison**: the paired per-listener reward difference pipeline - baseline,
   with its bootstrap CI; ``beats_baseline`` = its lower bound is above 0;
 - **the ranker**: AUC / GAUC / log loss per head on ranking_samples of the held-out
-  days against the popularity order (:func:`encore.ranking.train.eval_rank`).
+  days against the popularity order (:func:`encore.ranking.train.eval_rank`);
+- **the rankers compared** (optional, ``rankers``: label -> loaded ``Ranker``): the same
+  requests served by the same Pipeline (same channels, same merge, same re-rank) with
+  each ranker in turn (:func:`compare_rankers`): each one's list metrics and reward with
+  its bootstrap CI, and the paired per-listener reward difference against the
+  reference ranker (``reference_ranker``, default the label ``baseline`` or else the
+  first) with its paired bootstrap CI (listeners resampled, both rewards of a listener
+  kept together); ``beats_reference`` = the difference's lower bound is above 0.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -209,6 +216,55 @@ def oracle_reference(world_dir: Path, requests: Requests, rewards: dict[str, np.
     return out
 
 
+def compare_rankers(pipeline: Any, requests: Requests, rankers: Mapping[str, Any],
+                    reward: Callable[[list[np.ndarray]], np.ndarray], n_tracks: int, ev: EvaluationConfig, *,
+                    reference: str | None = None, say: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Serve every request of ``requests`` once per ranker of ``rankers`` (label -> a
+    loaded ``Ranker``) through ``pipeline`` (its ``ranker`` swapped in turn and restored
+    after), so only the ranker differs: same listeners, day, Query, channels and merge.
+    ``reward(lists)`` -> the per-request ground-truth reward of the lists.
+
+    Returns ``{"reference": label, "rankers": {label: list_report | model_versions,
+    degraded_channels, reward_minus_reference (paired bootstrap CI), beats_reference}}``.
+    A ranker that fails at serving falls back to the merged order (the Pipeline's rule):
+    its ``degraded_channels`` then counts ``ranker``, and its ``model_versions`` show
+    ``merged-score``."""
+    from encore.serving.pipeline import Fixed
+
+    if not rankers:
+        raise ValueError("compare_rankers needs at least one ranker")
+    reference = reference or ("baseline" if "baseline" in rankers else next(iter(rankers)))
+    if reference not in rankers:
+        raise ValueError(f"reference ranker {reference!r} is not among {sorted(rankers)}")
+    say = say or (lambda msg: None)
+    saved = pipeline.ranker
+    rewards: dict[str, np.ndarray] = {}
+    out: dict[str, Any] = {}
+    try:
+        for label, ranker in rankers.items():
+            t0 = time.perf_counter()
+            pipeline.ranker = Fixed(ranker, version=label)
+            versions: dict[str, int] = {}
+            degraded: dict[str, int] = {}
+            recommend = pipeline_recommend(pipeline, ev.list_length, versions, degraded)
+            lists: list[np.ndarray] = []
+            for lo in range(0, len(requests.queries), 256):
+                lists += [x[: ev.list_length] for x in recommend(requests.queries[lo:lo + 256])]
+            rewards[label] = np.asarray(reward(lists), dtype=np.float64)
+            out[label] = list_report(lists, requests, rewards[label], n_tracks, ev) | {
+                "model": getattr(ranker, "model_name", None), "model_versions": versions,
+                "degraded_channels": degraded, "seconds": round(time.perf_counter() - t0, 2)}
+            say(f"ranker {label}: reward {out[label]['reward']['mean']:.3f} on {len(lists):,} lists "
+                f"({out[label]['seconds']:.1f}s)")
+    finally:
+        pipeline.ranker = saved
+    for label in rankers:
+        diff = bootstrap_mean(rewards[label] - rewards[reference], ev.bootstrap_samples, ev.confidence, ev.seed)
+        out[label]["reward_minus_reference"] = diff
+        out[label]["beats_reference"] = bool(diff["ci_low"] > 0)
+    return {"reference": reference, "rankers": out}
+
+
 # -- the whole run -------------------------------------------------------------------------
 
 ITEM_STATS_COLUMNS = {"track_plays": "cum_plays", "track_listeners": "cum_listeners",
@@ -270,11 +326,15 @@ def pipeline_recommend(pipeline: Any, count: int, versions: dict[str, int] | Non
 
 
 def evaluate_pipeline(world_dir: Path | str, batch_dir: Path | str, config: EncoreConfig, pipeline: Any, *,
-                      progress: Any = None, say: Callable[[str], None] | None = None) -> dict[str, Any]:
+                      progress: Any = None, say: Callable[[str], None] | None = None,
+                      rankers: Mapping[str, Any] | None = None, reference_ranker: str | None = None
+                      ) -> dict[str, Any]:
     """The report of the module docstring for ``pipeline`` (a serving ``Pipeline``: its
     loaded channels are measured alone, the one named ``evaluation.baseline_channel`` is
     the baseline list, its ranker gets AUC per head, its ``recommend`` makes the final
-    lists). ``progress``: an optional ``rich.progress.Progress``."""
+    lists). ``progress``: an optional ``rich.progress.Progress``. ``rankers`` (label ->
+    loaded ``Ranker``): also serve the same requests with each (:func:`compare_rankers`,
+    the report's ``ranker_comparison``)."""
     from encore.platform.world.reward import RewardModel
     from encore.ranking.train import eval_rank, world_summary
     from encore.recall.evaluate import evaluate_channels
@@ -296,7 +356,11 @@ def evaluate_pipeline(world_dir: Path | str, batch_dir: Path | str, config: Enco
     by_name = {c.name: c for c in channels}
     if ev.baseline_channel not in by_name:
         raise ValueError(f"baseline channel {ev.baseline_channel!r} is not loaded (loaded: {sorted(by_name)})")
-    ranker_loaded = pipeline.ranker.current() if pipeline.ranker is not None else None
+    try:
+        ranker_loaded = pipeline.ranker.current() if pipeline.ranker is not None else None
+    except Exception as err:  # noqa: BLE001 - nothing promoted: merged order, as served
+        say(f"ranker: none loaded ({err})")
+        ranker_loaded = None
     seconds: dict[str, float] = {}
     bar = progress
     task = bar.add_task("evaluation", total=len(channels) + 5) if bar else None
@@ -352,6 +416,14 @@ def evaluate_pipeline(world_dir: Path | str, batch_dir: Path | str, config: Enco
     }
     diff = bootstrap_mean(rewards["pipeline"] - rewards["popularity"], ev.bootstrap_samples, ev.confidence,
                           ev.seed)
+    comparison = None
+    if rankers:
+        t = time.perf_counter()
+        comparison = compare_rankers(
+            pipeline, requests, rankers,
+            lambda lists: ground_truth_reward(world_dir, requests, padded(lists, ev.reward_length), reward_model),
+            n_tracks, ev, reference=reference_ranker, say=say)
+        seconds["ranker_comparison"] = round(time.perf_counter() - t, 2)
     t = time.perf_counter()
     oracle = oracle_reference(world_dir, requests, rewards, reward_model, ev)
     phase("oracle", t)
@@ -385,6 +457,7 @@ def evaluate_pipeline(world_dir: Path | str, batch_dir: Path | str, config: Enco
         "comparison": {"reward_pipeline_minus_popularity": diff,
                        "beats_baseline": bool(diff["ci_low"] > 0), "oracle": oracle},
         "ranker": ranker_report,
+        **({"ranker_comparison": comparison} if comparison is not None else {}),
         "config": ev.model_dump(mode="json"),
         "seconds": seconds,
     }

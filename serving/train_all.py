@@ -43,9 +43,9 @@ def held_out_days(world_dir: Path | str, test_days: int) -> list[date]:
 
 def train_all(world_dir: Path | str, batch_dir: Path | str, config: EncoreConfig, registry: Registry, *,
               promote: bool = True, say: Callable[[str], None] | None = None,
-              step: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Fit, publish (and promote) every recall channel and the ranker; see the module
-    docstring. ``say`` gets log lines, ``step`` the name of each finished step (for a
+              step: Callable[[str], None] | None = None, train_ranker: bool = True) -> dict[str, Any]:
+    """Fit, publish (and promote) every recall channel and (unless ``train_ranker`` is
+    False) the ranker; see the module docstring. ``say`` gets log lines, ``step`` the name of each finished step (for a
     progress bar over ``len(config.recall.enabled) + 1`` steps)."""
     from encore.ranking.train import train_rank
     from encore.recall.queries import QueryParams
@@ -76,15 +76,17 @@ def train_all(world_dir: Path | str, batch_dir: Path | str, config: EncoreConfig
         say(f"{summary['registry_name']} {summary['version']}: fitted in {summary['fit_seconds']:.1f}s"
             f"{' and promoted' if promote else ''}")
         step(summary["registry_name"])
+    out: dict[str, Any] = {"world": str(world_dir), "batch": str(batch_dir), "registry": str(registry.root),
+               "data_window": window, "channels": channels}
+    if not train_ranker:
+        return out | {"ranker": None, "seconds": round(time.perf_counter() - t0, 1)}
     rcfg = config.ranking.model_copy(update={"eval_days": ev.test_days,
                                              "registry_name": config.pipeline.ranker_registry_name})
     ranker = train_rank(batch_dir, world_dir, rcfg, registry, model_name=rcfg.model, promote=promote,
                         progress=say, behaviours=log_behaviours(world_dir, QueryParams.from_config(config)),
                         session_rule=(config.sessions.max_session_ms, config.sessions.inactivity_gap_ms))
     step(rcfg.registry_name)
-    return {
-        "world": str(world_dir), "batch": str(batch_dir), "registry": str(registry.root),
-        "data_window": window, "channels": channels,
+    return out | {
         "ranker": {"registry_name": rcfg.registry_name, "version": ranker["version"],
                    "promoted": ranker["promoted"], "data_window": ranker["data_window"],
                    "train_rows": ranker["train_rows"], "eval_rows": ranker["eval_rows"],

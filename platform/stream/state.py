@@ -42,7 +42,9 @@ Semantics (hand-checked by tests/unit/platform/stream/test_state.py):
   current session's track sequence and counts in ``plays_today`` / ``plays_total``.
 - **A complete** is a ``PLAY_END`` whose ``played_ms >= COMPLETE_PLAY_FRACTION * duration``
   (the rule of :mod:`encore.platform.contracts.labels`)
-  (``duration`` of the track from the catalog; an unknown duration never completes).
+  (``duration`` of the track from the catalog; an unknown duration never completes): it
+  counts in ``completes_today`` and its track and PLAY_END ms go to the recent-complete
+  sequences (the complete-play sequence DIEN reads).
 - **A skip** is a ``SKIP``: track, event ms and the playback position at which it was
   skipped (``played_ms``) go to the recent-skip sequences; counts in ``skips_today``.
 - **A dislike** is a ``DISLIKE``: the track goes to the recent-dislike sequence (the
@@ -183,6 +185,8 @@ class UserState:
     recent_skip_ts_ms: list[int] = field(default_factory=list)
     recent_skip_at_ms: list[int] = field(default_factory=list)
     recent_dislike_track_ids: list[int] = field(default_factory=list)
+    recent_complete_track_ids: list[int] = field(default_factory=list)
+    recent_complete_ts_ms: list[int] = field(default_factory=list)
     counters_day: str = ""
     plays_today: int = 0
     completes_today: int = 0
@@ -383,6 +387,8 @@ def apply_event(state: UserState, event: StreamEvent, params: StateParams) -> No
     elif action == "PLAY_END":
         if is_complete(event.played_ms, params.duration_of(event.track_id)):
             state.completes_today += today
+            _append(state.recent_complete_track_ids, event.track_id, n)
+            _append(state.recent_complete_ts_ms, ts, n)
     elif action == "SKIP":
         _append(state.recent_skip_track_ids, event.track_id, n)
         _append(state.recent_skip_ts_ms, ts, n)

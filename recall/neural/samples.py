@@ -118,7 +118,7 @@ def _training_samples(tables, *, params: QueryParams, sampling: SamplingConfig, 
         points = points.iloc[keep].reset_index(drop=True)
     log.info("building %d training queries point in time", len(points))
     started = time.perf_counter()
-    prepared = prepare_log(tables.events, params)
+    prepared = prepare_log(tables.events, params, tables.tracks)
     queries: list[Query] = []
     for lo in range(0, len(points), QUERY_CHUNK):
         queries.extend(queries_from_log(prepared, points.iloc[lo:lo + QUERY_CHUNK], tracks=tables.tracks,

@@ -57,6 +57,7 @@ def _realtime(session: str, n: int) -> dict:
                 recent_play_track_ids=ids, recent_play_ts_ms=[n * 1000, n * 1000 + 1, n * 1000 + 2],
                 recent_heart_track_ids=[], recent_heart_ts_ms=[], recent_skip_track_ids=[n],
                 recent_skip_ts_ms=[n * 7], recent_skip_at_ms=[1500], recent_dislike_track_ids=[n + 1],
+                recent_complete_track_ids=[n, n + 2], recent_complete_ts_ms=[n * 11, n * 13],
                 counters_day="2026-01-10",
                 plays_today=n, completes_today=n - 1, skips_today=1, hearts_today=0,
                 plays_total=10 * n, stream_state='{"offsets": {"0": %d}, "recent": ["e%d"]}' % (n, n))

@@ -22,16 +22,20 @@ PARAMS = QueryParams(history_length=3, stream_window=3, max_session_ms=90 * MIN,
 ROWS = [  # (user, session, scenario, track, action, ts_ms, played_ms)
     (7, "s", "private_radio", 1, "play_start", T, None),
     (7, "s", "private_radio", 1, "heart", T + MIN, None),
+    (7, "s", "private_radio", 1, "play_end", T + MIN + 1, 190_000),  # 190 of 200 s: a complete play
     (7, "s", "private_radio", 2, "play_start", T + 2 * MIN, None),
     (7, "s", "private_radio", 2, "skip", T + 3 * MIN, 15_000),
     (7, "s", "private_radio", 2, "dislike", T + 3 * MIN + 1, None),
     (7, "s", "private_radio", 3, "play_start", T + 4 * MIN, None),
+    (7, "s", "private_radio", 3, "play_end", T + 4 * MIN + 1, 20_000),  # not complete
     (7, "s", "private_radio", 4, "play_start", T + 5 * MIN, None),
     (7, "s", "private_radio", 5, "play_start", T + 6 * MIN, None),  # 5 plays > window 3
     (7, "s", "search", 6, "play_start", T + 7 * MIN, None),  # scenario switch: a new session
     (8, "u", "playlist", 9, "play_start", T + 30 * MIN, None),
     (8, "u", "playlist", 9, "heart", T + 31 * MIN, None),
+    (8, "u", "playlist", 9, "play_end", T + 32 * MIN, 200_000),
 ]
+DURATIONS = {1: 200_000, 3: 200_000, 9: 200_000}
 REQUESTS = [(7, T + 20 * MIN, "search"), (7, T + 20 * MIN, "daily_recommend"), (8, T + 40 * MIN, "playlist")]
 
 
@@ -55,7 +59,8 @@ def test_feast_online_query_equals_the_point_in_time_query(tmp_path, monkeypatch
     store = open_store(settings)
     apply_repo(store)
     state_params = StateParams(recent_sequence_length=PARAMS.stream_window,
-                               inactivity_gap_ms=PARAMS.inactivity_gap_ms, max_session_ms=PARAMS.max_session_ms)
+                               inactivity_gap_ms=PARAMS.inactivity_gap_ms, max_session_ms=PARAMS.max_session_ms,
+                               durations=DURATIONS)
     rows = []
     for user_id in (7, 8):  # every event is before every request, so one state per user
         state = replay(user_id, _stream_events(user_id), state_params)
@@ -68,10 +73,13 @@ def test_feast_online_query_equals_the_point_in_time_query(tmp_path, monkeypatch
         online += queries_from_online(client.user_features([user_id]), request_ms=at, scenario=scenario,
                                       params=PARAMS)
     at = pd.DataFrame(REQUESTS, columns=["user_id", "request_ms", "scenario"])
-    from_log = queries_from_log(_log(), at, tracks=pd.DataFrame(), users=None, params=PARAMS)
+    tracks = pd.DataFrame({"track_id": list(DURATIONS), "duration_ms": list(DURATIONS.values())})
+    from_log = queries_from_log(_log(), at, tracks=tracks, users=None, params=PARAMS)
 
     assert online == from_log
     radio = from_log[0]
     assert radio.play_track_ids == (4, 5, 6) and radio.skip_track_ids == (2,) and radio.dislike_track_ids == (2,)
     assert radio.session.scenario == "search" and radio.session.track_ids == (6,)
+    assert radio.complete_track_ids == (1,) and radio.complete_ts_ms == (T + MIN + 1,)  # through Feast too
+    assert from_log[2].complete_track_ids == (9,)
     assert from_log[1].session.track_ids == ()  # a daily_recommend request would open a new session

@@ -31,6 +31,7 @@ T = AS_OF + 8 * HOUR
 EVENTS = log([
     (7, "x", "private_radio", 1, "play_start", T, None),
     (7, "x", "private_radio", 1, "heart", T + 1 * MIN, None),
+    (7, "x", "private_radio", 1, "play_end", T + 1 * MIN + 30_000, 180_000),  # 90% of 200 s: complete
     (7, "x", "private_radio", 2, "play_start", T + 2 * MIN, None),
     (7, "x", "private_radio", 2, "skip", T + 3 * MIN, 15_000),
     (7, "x", "private_radio", 2, "dislike", T + 3 * MIN + 30_000, None),
@@ -42,7 +43,10 @@ EVENTS = log([
     (7, "x", "private_radio", 4, "heart", T + 6 * MIN, None),
     (7, "x", "private_radio", 5, "heart", T + 7 * MIN, None),  # 4 hearts > window 3
     (7, "x", "private_radio", 4, "unheart", T + 8 * MIN, None),  # -> the exact slow path
+    (7, "x", "private_radio", 3, "play_end", T + 4 * MIN + 20_000, 100_000),  # 100 of 300 s: not complete
     (7, "x", "private_radio", 6, "play_start", T + 9 * MIN, None),
+    (7, "x", "private_radio", 6, "play_end", T + 9 * MIN + 30_000, 250_000),  # complete
+    (7, "x", "private_radio", 99, "play_end", T + 9 * MIN + 40_000, 10**9),  # unknown duration: never
     (7, "x", "search", 7, "exposure", T + 10 * MIN, None),  # scenario switch: new session
     (7, "x", "search", 7, "play_start", T + 11 * MIN, None),
     (7, "x", "search", 8, "play_start", T + 2 * HOUR, None),  # after a gap: new session
@@ -58,6 +62,11 @@ EVENTS = log([
 ])
 
 
+DURATIONS = {1: 200_000, 3: 300_000, 6: 250_000, 8: 100_000}
+TRACKS = pd.DataFrame({"track_id": list(DURATIONS), "duration_ms": list(DURATIONS.values()),
+                       "genre": "rock", "artist_id": 1})
+
+
 def stream_events(events: pd.DataFrame, user_id: int, before_ms: int) -> list[StreamEvent]:
     rows = events[(events["user_id"] == user_id)]
     ts = (rows["ts"].dt.tz_convert("UTC").dt.tz_localize(None).astype("datetime64[ms]").astype("int64"))
@@ -68,9 +77,10 @@ def stream_events(events: pd.DataFrame, user_id: int, before_ms: int) -> list[St
             for r in rows.itertuples()]
 
 
-def online_queries(events, requests, params, profiles=None):
+def online_queries(events, requests, params, profiles=None, durations=None):
     state_params = StateParams(recent_sequence_length=params.stream_window,
-                               inactivity_gap_ms=params.inactivity_gap_ms, max_session_ms=params.max_session_ms)
+                               inactivity_gap_ms=params.inactivity_gap_ms, max_session_ms=params.max_session_ms,
+                               durations=durations)
     out = []
     for (user_id, at, scenario), profile in zip(requests, profiles or [None] * len(requests)):
         state = replay(user_id, stream_events(events, user_id, at), state_params)
@@ -93,6 +103,16 @@ def test_log_and_online_builders_give_equal_queries():
     at = pd.DataFrame(REQUESTS, columns=["user_id", "request_ms", "scenario"])
     from_log = queries_from_log(EVENTS, at, tracks=pd.DataFrame(), users=None, params=PARAMS)
     assert from_log == online_queries(EVENTS, REQUESTS, PARAMS)
+    assert all(q.complete_track_ids == () for q in from_log)  # no durations: nothing completes (as the stream)
+    # with the catalog's durations both builders see the same complete plays
+    with_durations = queries_from_log(EVENTS, at, tracks=TRACKS, users=None, params=PARAMS)
+    assert with_durations == online_queries(EVENTS, REQUESTS, PARAMS, durations=DURATIONS)
+    first, early, after_unheart, radio_at_10, *_ = with_durations
+    assert first.complete_track_ids == () and early.complete_track_ids == (1,)
+    assert early.complete_ts_ms == (T + 1 * MIN + 30_000,)
+    assert after_unheart.complete_track_ids == (1,)  # track 3 ended at 100 of 300 s
+    assert radio_at_10.complete_track_ids == (1, 6)  # track 99 has no known duration
+    assert radio_at_10.complete_ts_ms == (T + 1 * MIN + 30_000, T + 9 * MIN + 30_000)
 
 
 def test_log_builder_follows_stream_semantics_by_hand():
@@ -161,12 +181,16 @@ def test_generated_world_log_equals_stream_replay(recall_world):
     params = QueryParams(history_length=20, stream_window=30)
     at = pd.DataFrame(requests, columns=["user_id", "request_ms", "scenario"])
     from_log = queries_from_log(events, at, tracks=recall_world.tracks, users=None, params=params)
-    from_online = online_queries(events, requests, params)
+    tracks = recall_world.tracks
+    durations = dict(zip(tracks["track_id"].astype(int), tracks["duration_ms"].astype(int)))
+    from_online = online_queries(events, requests, params, durations=durations)
     for a, b in zip(from_log, from_online):
-        for f in ("play_track_ids", "heart_track_ids", "skip_track_ids", "dislike_track_ids", "session", "context"):
+        for f in ("play_track_ids", "heart_track_ids", "skip_track_ids", "dislike_track_ids", "complete_track_ids",
+                  "complete_ts_ms", "session", "context"):
             assert getattr(a, f) == getattr(b, f), (a.user_id, f)
     assert from_log == from_online
     assert sum(len(q.play_track_ids) for q in from_log) > 0 and any(q.session.track_ids for q in from_log)
+    assert sum(len(q.complete_track_ids) for q in from_log) > 0
 
 
 def test_online_user_with_a_profile_but_no_stream_state():

@@ -21,6 +21,8 @@ def _write_world(root: Path) -> pd.DataFrame:
         folder = root / "events" / f"date={day}"
         folder.mkdir(parents=True)
         part.drop(columns=["ts_ms"]).to_parquet(folder / "part-00000.parquet")
+    (root / "catalog").mkdir()
+    kit.catalog().to_parquet(root / "catalog" / "tracks.parquet")
     return ev
 
 
@@ -35,7 +37,7 @@ def test_log_behaviours_are_the_point_in_time_query_fields(tmp_path: Path) -> No
         "ts_ms": np.array([first_play, third_play, third_play, kit.AS_OF, kit.AS_OF], np.int64),
     })
     got = log_behaviours(tmp_path, params)(rows)
-    assert set(got) == set(BEHAVIOUR_FIELDS.values()) | {"play_ts_ms", "heart_ts_ms", "skip_ts_ms"}
+    assert set(got) == set(BEHAVIOUR_FIELDS.values()) | {"play_ts_ms", "heart_ts_ms", "skip_ts_ms", "complete_ts_ms"}
     plays = got["play_track_ids"]
     tracks = kit.user_tracks(3)
     assert plays[0] == () and plays[4] == ()  # nothing strictly before; an unknown listener
@@ -45,3 +47,7 @@ def test_log_behaviours_are_the_point_in_time_query_fields(tmp_path: Path) -> No
     at = pd.DataFrame({"user_id": pd.array([3], dtype="Int64"), "request_ms": [kit.AS_OF]})
     query = queries_from_log(ev, at, tracks=kit.catalog(), users=None, params=params)[0]
     assert request_behaviours(query)["play_track_ids"] == plays[3]  # what serving reads from its Query
+    # complete plays (play_end at 190 of 200 s), judged by the catalog's durations, as the Query has them
+    assert got["complete_track_ids"][3] == query.complete_track_ids == tuple(tracks[-4:])
+    assert request_behaviours(query)["complete_ts_ms"] == got["complete_ts_ms"][3]
+    assert got["complete_track_ids"][1] == tuple(tracks[:2])  # both plays before ended complete

@@ -124,8 +124,10 @@ def test_train_all_then_eval_pipeline(tiny, monkeypatch):
     assert summary["data_window"]["held_out"] == [tiny["test_day"].isoformat()]
     assert summary["data_window"]["fit"][1] == (tiny["test_day"] - timedelta(days=1)).isoformat()
 
+    version = summary["ranker"]["version"]
     evaluated = runner.invoke(app, ["--config", str(tiny["config"]), "eval", "pipeline", *common,
-                                    "--report", str(tiny["report"])])
+                                    "--report", str(tiny["report"]), "--ranker", f"again=ranker:{version}",
+                                    "--ranker", f"baseline={version}"])
     config_mod.default_config.cache_clear()
     assert evaluated.exit_code == 0, evaluated.output
     report = json.loads(tiny["report"].read_text())
@@ -151,6 +153,108 @@ def test_train_all_then_eval_pipeline(tiny, monkeypatch):
     assert report["lists"]["popularity"]["coverage@20"] <= 20 / report["data"]["catalog_tracks"] + 1e-9
     assert set(report["ranker"]["heads"]) == {"complete_play", "heart", "skip"}
     assert "beats_baseline" in report["comparison"]
+    # --ranker: the promoted ranker twice, on the same requests -> the same lists, a paired difference of 0
+    comp = report["ranker_comparison"]
+    assert comp["reference"] == "baseline" and list(comp["rankers"]) == ["again", "baseline"]
+    for row in comp["rankers"].values():
+        assert row["reward"] == report["lists"]["pipeline"]["reward"]
+        assert row["reward_minus_reference"] | {"n": 0} == {"mean": 0.0, "ci_low": 0.0, "ci_high": 0.0, "n": 0}
+        assert row["model_versions"] == {f"ranker:{label}": report["data"]["listeners"]
+                                         for label in comp["rankers"] if row is comp["rankers"][label]}
     oracle = report["comparison"]["oracle"]
     assert oracle["listeners"] == min(100, report["data"]["listeners"]) and oracle["oracle"] > 0
     assert report["machine"]["cpu_count"] >= 1
+
+
+class _FakePipeline:
+    """Serves, per request, the list of its current ranker (``ranker.current().model``
+    is a dict user_id -> list), like ``Pipeline.recommend`` would after ranking."""
+
+    def __init__(self):
+        self.ranker = "promoted"
+
+    def recommend(self, requests):
+        from types import SimpleNamespace
+
+        loaded = self.ranker.current()
+        return [SimpleNamespace(track_ids=loaded.model[r.user_id], model_version=f"ranker:{loaded.version}",
+                                degraded_channels=[]) for r in requests]
+
+
+def test_compare_rankers_pairs_listeners_and_restores_the_ranker():
+    from datetime import date
+
+    from encore.platform.config import EvaluationConfig
+    from encore.recall.query import Context, Query
+    from encore.serving.evaluate import Requests, compare_rankers
+
+    users = [1, 2, 3, 4]
+    queries = [Query(context=Context(request_ms=1000 * u, local_hour=8), user_id=u) for u in users]
+    requests = Requests(queries, [np.array([10])] * 4, [np.array([10])] * 4, [np.zeros(0, np.int64)] * 4,
+                        np.zeros(4, np.int64), [date(2026, 1, 5)], 0)
+    good = {10, 11, 12}  # reward = good tracks in the first 2 positions
+    base = {1: [10, 90], 2: [90, 91], 3: [11, 90], 4: [90, 92]}      # rewards 1, 0, 1, 0
+    better = {1: [10, 11], 2: [12, 91], 3: [11, 90], 4: [10, 12]}    # rewards 2, 1, 1, 2
+    ev = EvaluationConfig(list_length=2, list_ks=[1, 2], reward_length=2, bootstrap_samples=200)
+    pipe = _FakePipeline()
+    out = compare_rankers(pipe, requests, {"better": better, "baseline": base},
+                          lambda lists: np.array([sum(t in good for t in x[:2]) for x in lists], float),
+                          n_tracks=100, ev=ev)
+    assert pipe.ranker == "promoted"  # restored
+    assert out["reference"] == "baseline"  # the label baseline, though given second
+    b, r = out["rankers"]["better"], out["rankers"]["baseline"]
+    assert r["reward"]["mean"] == pytest.approx(0.5) and b["reward"]["mean"] == pytest.approx(1.5)
+    assert r["hr@1"] == pytest.approx(0.25)  # only listener 1 has its truth (10) first
+    # paired: per-listener differences 1, 1, 0, 2 -> every resample's mean lies in [0, 2]; mean 1
+    d = b["reward_minus_reference"]
+    assert d["mean"] == pytest.approx(1.0) and 0 <= d["ci_low"] <= 1.0 <= d["ci_high"] <= 2
+    assert r["reward_minus_reference"] == {"mean": 0.0, "ci_low": 0.0, "ci_high": 0.0, "n": 4}
+    assert b["model_versions"] == {"ranker:better": 4} and r["beats_reference"] is False
+    with pytest.raises(ValueError, match="reference ranker"):
+        compare_rankers(pipe, requests, {"a": base}, lambda lists: np.zeros(len(lists)), 100, ev, reference="x")
+
+
+def test_rank_study_verdicts():
+    from encore.serving.rank_study import verdict
+
+    up, down, flat = ({"ci_low": 0.01, "ci_high": 0.02}, {"ci_low": -0.02, "ci_high": -0.01},
+                      {"ci_low": -0.01, "ci_high": 0.01})
+    assert verdict({"a": up, "b": flat, "c": None}) == "holds"
+    assert verdict({"a": down, "b": flat}) == "reversed"
+    assert verdict({"a": up, "b": down}) == "mixed"
+    assert verdict({"a": flat, "b": None}) == "not resolved"
+
+
+@pytest.mark.slow
+def test_bench_rank_study_in_one_run(tiny, tmp_path, monkeypatch):
+    from encore.cli.main import app
+    from encore.platform import config as config_mod
+
+    monkeypatch.setenv(config_mod.CONFIG_ENV, str(tiny["config"]))
+    config_mod.default_config.cache_clear()
+    out = tmp_path / "rank.json"
+    out.write_text(json.dumps({"nowplaying": {"kept": True}}))
+    result = CliRunner().invoke(app, [
+        "--config", str(tiny["config"]), "bench", "rank-study", "--world", str(tiny["world"]),
+        "--batch", str(tiny["batch"]), "--workdir", str(tmp_path / "work"), "--out", str(out), "--no-speed",
+        "--variants", "baseline,din", "--train-days", "2", "--epochs", "1", "--max-listeners", "15",
+        "--bootstrap-samples", "20"])
+    config_mod.default_config.cache_clear()
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["nowplaying"] == {"kept": True}  # a separate run's section survives
+    acc = report["accuracy"]
+    assert list(acc["results"]) == ["baseline", "din"]
+    assert acc["data"]["held_out_day"] == tiny["test_day"].isoformat() and len(acc["data"]["train_days"]) == 2
+    for row in acc["results"].values():
+        assert set(row["heads"]) == {"complete_play", "heart", "skip"}
+        assert 0 <= row["heads"]["complete_play"]["auc"] <= 1
+    [claim] = acc["claims"]  # only the pair whose two variants ran
+    assert (claim["better"], claim["worse"]) == ("din", "baseline")
+    assert claim["verdict"] in {"holds", "reversed", "mixed", "not resolved"}
+    pipe = report["pipeline"]
+    assert pipe["reference"] == "baseline" and set(pipe["rankers"]) == {"baseline", "din"}
+    assert pipe["rankers"]["baseline"]["reward_minus_reference"]["mean"] == 0
+    assert pipe["rankers"]["din"]["model"] == "din" and pipe["rankers"]["din"]["degraded"] == {}
+    assert pipe["listeners"] == 15 == pipe["rankers"]["din"]["reward"]["n"]
+    assert [c["claim"].split(" (")[0] for c in report["claims"]][0] == "DIN beats the no-sequence baseline"

@@ -65,13 +65,18 @@ def test_plays_completes_skips_hearts_counted():
     assert state.recent_skip_ts_ms == [DAY0 + 212_000]
     assert state.recent_skip_at_ms == [10_000]
     assert state.recent_heart_track_ids == [3] and state.recent_heart_ts_ms == [DAY0 + 401_000]
+    # the complete-play sequence: only the PLAY_END of track 1 reached 90% of a known duration
+    assert state.recent_complete_track_ids == [1] and state.recent_complete_ts_ms == [DAY0 + 201_000]
     assert state.session_id == session_name(7, DAY0) and state.session_start_ms == DAY0
     assert state.session_track_ids == [1, 2, 3]
 
 
 def test_last_n_truncation_keeps_newest():
     events = [ev(i, "PLAY_START", 10 + i, DAY0 + i * MIN) for i in range(5)]
-    state, _ = run(events)
+    completes = [ev(10 + i, "PLAY_END", 1 + i % 3, DAY0 + 10 * MIN + i, played_ms=300_000) for i in range(5)]
+    state, _ = run(events + completes)
+    assert state.recent_complete_track_ids == [3, 1, 2]  # tracks 1, 2, 3, 1, 2: the newest three
+    assert state.recent_complete_ts_ms == [DAY0 + 10 * MIN + i for i in (2, 3, 4)]
     assert state.recent_play_track_ids == [12, 13, 14]
     assert state.recent_play_ts_ms == [DAY0 + 2 * MIN, DAY0 + 3 * MIN, DAY0 + 4 * MIN]
     assert state.session_track_ids == [12, 13, 14]
@@ -171,7 +176,8 @@ def test_version_1_state_is_read_back():
 
 def test_state_round_trips_through_the_feature_row():
     state, _ = run([ev(0, "PLAY_START", 1), ev(1, "SKIP", 1, DAY0 + 5, played_ms=3),
-                    ev(2, "HEART", 2, DAY0 + 9)])
+                    ev(2, "HEART", 2, DAY0 + 9), ev(3, "PLAY_END", 2, DAY0 + 100_000, played_ms=100_000)])
+    assert state.recent_complete_track_ids == [2]
     state.next_push_timestamp()
     back = UserState.from_feature_row(7, state.feature_row())
     assert back == state
