@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from encore.platform.config import ChannelConfig, KGWalkParams
 from encore.recall import build_channel, load_channel
 from encore.recall.kg import KnowledgeGraph, invert_steps
+from encore.recall.kg_walk import rank_fusion
 from encore.serving.rerank import ChannelAnswer, merge
 
 from testkit.recall import AS_OF, DAY, HOUR, catalog, plays, query, tables
@@ -52,7 +53,8 @@ REACH = {
 
 
 def kg_channel(k=10, **params):
-    params = {"pivot_focus": 1.0, **params}  # the plain reach probabilities unless a test says otherwise
+    # the plain reach probabilities, summed over meta-paths, unless a test says otherwise
+    params = {"pivot_focus": 1.0, "combine": "sum", "recency_half_life_hours": 24.0, **params}
     config = ChannelConfig(name="kg", kind="kg_walk", k=k, quota=min(k, 5), params=params)
     return build_channel(config).fit(tables(catalog(TRACKS), triples=TRIPLES, entity_names=NAMES))
 
@@ -242,3 +244,27 @@ def test_kg_walk_beats_item_cf_on_tracks_tied_only_through_a_show_or_season(reca
     # every candidate carries a path sentence
     [c] = channels[1].recall(holdout.queries[:1], k=20)
     assert len(c) and all(c.text_of(i).startswith("Because you ") for i in range(len(c)))
+
+
+def test_rank_fusion_and_interleave_by_hand():
+    # candidates (row, col): (0, 0), (0, 1), (0, 2), (1, 0); meta-path 0 weight 1, meta-path 1 weight 0.25
+    cols, rows = np.array([0, 1, 2, 0]), np.array([0, 0, 0, 1])
+    inverse = np.array([0, 1, 2, 1, 1, 3])
+    path = np.array([0, 0, 1, 1, 1, 1])
+    value = np.array([0.5, 0.3, 0.2, 0.05, 0.05, 0.7])  # (0, 1) on path 1: 0.1, second after (0, 2)
+    weights = np.array([1.0, 0.25])
+    # ranks, row 0: path 0: col 0 -> 1, col 1 -> 2; path 1: col 2 -> 1, col 1 -> 2; row 1: path 1: col 0 -> 1
+    fused = rank_fusion(cols, rows, inverse, path, value, weights, constant=1.0)
+    np.testing.assert_allclose(fused, [1 / 2, 1 / 3 + 0.25 / 3, 0.25 / 2, 0.25 / 2])
+    best = rank_fusion(cols, rows, inverse, path, value, weights, constant=1.0, best=True)
+    np.testing.assert_allclose(best, [1 / 2, 1 / 3, 0.25 / 2, 0.25 / 2])
+
+
+def test_interleave_gives_each_meta_path_its_quota_of_the_top():
+    # from track 6 (module example): summed, the album/artist walks (reach 1 on track 6, heard) die out and the
+    # soundtrack (1: 1/2) and season (7, 8: 1/4) walks remain; with equal quotas each path's best comes first
+    one = kg_channel(combine="interleave", share_power=0.0, rank_constant=1.0,
+                     path_weights={"album": 1, "artist": 1, "soundtrack": 1, "season": 1}
+                     ).recall([query(plays=[(6, AS_OF)])], k=10)[0]
+    assert [int(t) for t in one.track_ids] == [1, 7, 8]
+    np.testing.assert_allclose(one.scores, [1 / 2, 1 / 2, 1 / 3], rtol=1e-6)
