@@ -300,6 +300,8 @@ def bench_batch_recall_command(
             if registry is not None:
                 for name in heavy:  # the given registry's promoted neural channels, copied in
                     rname = channel_registry_name(base, name)
+                    if Registry(registry).promoted(rname) is None:
+                        raise typer.BadParameter(f"no promoted {rname} under {registry}", param_hint="--registry")
                     if not (reg / rname).is_dir():
                         shutil.copytree(Path(registry) / rname, reg / rname)
             missing = [n for n in names if Registry(reg).promoted(channel_registry_name(base, n)) is None]
