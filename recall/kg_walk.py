@@ -96,7 +96,7 @@ from encore.platform.contracts.labels import is_complete_play
 from encore.recall.channel import Candidates, Channel, ChannelArtifactError
 from encore.recall.item_cf import source_parts
 from encore.recall.kg import TRACK, KnowledgeGraph, invert_steps, parse_step
-from encore.recall.query import Query, sequence_batch
+from encore.recall.query import Query
 from encore.recall.sparse import Csr, TrackIndex, batch_times_csr, split_rows, sum_duplicates, top_k_index
 
 HOUR_MS = 3_600_000
@@ -270,16 +270,6 @@ class KGWalkChannel(Channel):
         rows, cols, vals = rows[keep], cols[keep], vals[keep] / total[rows[keep]]
         return rows, cols, vals, np.isin(rows * n + cols, heart_keys)
 
-    def heard(self, queries: Sequence[Query]) -> np.ndarray:
-        """Keys ``row * n + column`` of every track each query has heard."""
-        n = len(self._index)
-        keys = []
-        for field in ("play_track_ids", "heart_track_ids", "skip_track_ids", "dislike_track_ids",
-                      "session.track_ids"):
-            rows, tracks, _ = sequence_batch(queries, field)
-            cols, known = self._index.columns(tracks)
-            keys.append(rows[known] * n + cols[known])
-        return np.unique(np.concatenate(keys))
 
     def walks(self, queries: Sequence[Query]) -> dict[str, np.ndarray]:
         """Every path contribution: flat arrays row, col (candidate), value, path,
@@ -311,7 +301,7 @@ class KGWalkChannel(Channel):
             mass = np.bincount(group, weights=unweighted, minlength=len(queries) * len(self._paths))
             w["value"] = np.where(mass[group] > 0, w["value"] / np.maximum(mass[group], 1e-300), 0.0)
         key = w["row"] * n + w["col"]
-        unheard = ~np.isin(key, self.heard(queries))
+        unheard = ~np.isin(key, self._index.heard(queries))
         w = {name: v[unheard] for name, v in w.items()}
         key = key[unheard]
         unique, inverse = np.unique(key, return_inverse=True)

@@ -40,7 +40,7 @@ import numpy as np
 from encore.platform.contracts.labels import is_complete_play
 from encore.recall.channel import Candidates, Channel, ChannelArtifactError
 from encore.recall.item_cf import source_parts
-from encore.recall.query import Query, sequence_batch
+from encore.recall.query import Query
 from encore.recall.sparse import Csr, TrackIndex, batch_times_csr, split_rows, sum_duplicates, top_k_index
 
 
@@ -142,15 +142,6 @@ class SimilarListenersChannel(Channel):
         return [(self._users[c], s) for c, s in split_rows(nrow, len(queries), ucol, sim)]
 
     # -- recall ----------------------------------------------------------------------
-    def heard(self, queries: Sequence[Query]) -> np.ndarray:
-        n = len(self._index)
-        keys = []
-        for field in ("play_track_ids", "heart_track_ids", "skip_track_ids", "dislike_track_ids",
-                      "session.track_ids"):
-            rows, tracks, _ = sequence_batch(queries, field)
-            cols, known = self._index.columns(tracks)
-            keys.append(rows[known] * n + cols[known])
-        return np.unique(np.concatenate(keys))
 
     def recall(self, queries: Sequence[Query], k: int) -> list[Candidates]:
         self._require_fitted()
@@ -161,7 +152,7 @@ class SimilarListenersChannel(Channel):
                                                self._user_columns([q.user_id for q in queries]), p.neighbours)
         crow, ccol, score = batch_times_csr(nrow, ucol, sim, self._finished)
         _, _, count = batch_times_csr(nrow, ucol, np.ones(len(nrow)), self._finished)
-        unheard = ~np.isin(crow * n + ccol, self.heard(queries))
+        unheard = ~np.isin(crow * n + ccol, self._index.heard(queries))
         crow, ccol, score, count = crow[unheard], ccol[unheard], score[unheard], count[unheard]
         pick = top_k_index(crow, score, len(queries), k, tie=ccol)
         crow, ccol, score, count = crow[pick], ccol[pick], score[pick], np.rint(count[pick]).astype(np.int64)

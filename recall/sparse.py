@@ -8,9 +8,12 @@ Shapes: a *batch* is a coordinate list ``(rows, cols, vals)`` of a (B, n) matrix
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from encore.recall.query import Query, sequence_batch
 
 
 @dataclass(frozen=True)
@@ -124,3 +127,15 @@ class TrackIndex:
             return np.zeros(len(track_ids), np.int64), np.zeros(len(track_ids), bool)
         pos = np.clip(np.searchsorted(self.track_ids, track_ids), 0, len(self.track_ids) - 1)
         return pos, self.track_ids[pos] == track_ids
+
+    def heard(self, queries: Sequence[Query]) -> np.ndarray:
+        """Keys ``row * n + column`` of every catalog track each query has played,
+        hearted, skipped, disliked or has in its session (sorted, unique)."""
+        n = len(self)
+        keys = []
+        for field in ("play_track_ids", "heart_track_ids", "skip_track_ids", "dislike_track_ids",
+                      "session.track_ids"):
+            rows, tracks, _ = sequence_batch(queries, field)
+            cols, known = self.columns(tracks)
+            keys.append(rows[known] * n + cols[known])
+        return np.unique(np.concatenate(keys))
