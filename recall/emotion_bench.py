@@ -265,7 +265,7 @@ def run_bench(world_dir: Optional[Path], data_dir: Optional[Path], out: Path, cf
     """The whole benchmark (module docstring); writes and returns the report."""
     import tensorflow as tf
 
-    from encore.platform.bench.machine import machine_info
+    from encore.platform.bench.machine import machine_info, write_report
 
     load_before = os.getloadavg()
     started = time.perf_counter()
@@ -279,11 +279,7 @@ def run_bench(world_dir: Optional[Path], data_dir: Optional[Path], out: Path, cf
     report.update({"seconds": round(time.perf_counter() - started, 1), "machine": machine_info(),
                    "load_average_1_5_15": {"before": load_before, "after": os.getloadavg()},
                    "versions": {"tensorflow": tf.__version__, "numpy": np.__version__}})
-    report["claims"] = claims(report)
-    for claim, holds in report["claims"].items():
-        say(f"claim {claim}: {holds}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2, sort_keys=True, default=str) + "\n")
+    write_report(report, out, claims, say)
     say(f"wrote {out}")
     return report
 

@@ -28,7 +28,6 @@ split's.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -221,7 +220,7 @@ def run(out: Path, *, users: int, days: int, seed: int, window_days: int, max_qu
         lastfm_dir: Optional[Path], keep_worlds: Optional[Path], skip_lastfm: bool = False,
         say: Callable[[str], None] = print) -> dict[str, Any]:
     """The whole benchmark (module docstring); writes and returns the report."""
-    from encore.platform.bench.machine import machine_info
+    from encore.platform.bench.machine import machine_info, write_report
     from encore.platform.world import generate_world
     from encore.platform.world.cli import world_config
 
@@ -267,11 +266,7 @@ def run(out: Path, *, users: int, days: int, seed: int, window_days: int, max_qu
         "seconds": round(time.perf_counter() - started, 1),
         "machine": machine_info(), "load_average_1_5_15": {"before": load_before, "after": os.getloadavg()},
     })
-    report["claims"] = claims(report)
-    for claim, holds in report["claims"].items():
-        say(f"claim {claim}: {holds}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2, sort_keys=True, default=str) + "\n")
+    write_report(report, out, claims, say)
     say(f"wrote {out} ({report['seconds']:.0f}s)")
     return report
 

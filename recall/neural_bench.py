@@ -31,7 +31,6 @@ log by the same rule) and measured on it:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -165,7 +164,7 @@ def run(world_dir: Path, batch_dir: Optional[Path], out: Path, *, test_day: Opti
     import tensorflow as tf
     import tensorflow_recommenders as tfrs
 
-    from encore.platform.bench.machine import machine_info
+    from encore.platform.bench.machine import machine_info, write_report
     from encore.platform.world import load_world
     from encore.recall.evaluate import bot_ids, evaluate_channels, holdout_day, last_day
     from encore.recall.queries import QueryParams
@@ -278,11 +277,7 @@ def run(world_dir: Path, batch_dir: Optional[Path], out: Path, *, test_day: Opti
         "versions": {"tensorflow": tf.__version__, "tensorflow_recommenders": tfrs.__version__,
                      "scann": _version("scann"), "numpy": np.__version__},
     })
-    report["claims"] = claims(report)
-    for claim, holds in report["claims"].items():
-        say(f"claim {claim}: {holds}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2, sort_keys=True, default=str) + "\n")
+    write_report(report, out, claims, say)
     say(f"wrote {out}")
     return report
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from importlib import metadata
@@ -50,3 +53,15 @@ def machine_info() -> dict[str, Any]:
         "versions": package_versions(),
         "timestamp_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def write_report(report: dict[str, Any], out: Path, claims: Callable[[dict[str, Any]], dict[str, Any]],
+                 say: Callable[[str], None]) -> dict[str, Any]:
+    """Judge ``report`` by ``claims`` (stored as its ``claims``), print each verdict and
+    write the report as sorted JSON to ``out``."""
+    report["claims"] = claims(report)
+    for claim, holds in report["claims"].items():
+        say(f"claim {claim}: {holds}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, sort_keys=True, default=str) + "\n")
+    return report
