@@ -311,7 +311,7 @@ def choose_blend(train: np.ndarray, context: np.ndarray, beta: float, kg: np.nda
     weight. ``bpr``: keyword arguments of :func:`bpr_kg`."""
     val = holdout_split(train, seed=seed)
     walk = kg_p3(val.train, context, beta)
-    learned = bpr_kg(val.train, kg, **bpr)
-    aucs = {f"w={w}": evaluate(blend(walk, learned, w), val, ks=())["auc"] for w in weights}
+    walk_rank, learned_rank = rank_normalise(walk), rank_normalise(bpr_kg(val.train, kg, **bpr))
+    aucs = {f"w={w}": evaluate((1.0 - w) * walk_rank + w * learned_rank, val, ks=())["auc"] for w in weights}
     best = max(weights, key=lambda w: (aucs[f"w={w}"], -w))
     return float(best), aucs
