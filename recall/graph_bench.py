@@ -23,7 +23,9 @@ the KG (P^3) and with it (KG-P^3, its two weights chosen on a validation split o
 train set); then popularity, item-CF and KG-P^3 on three more draws of the split (the
 spread of the draw). The weight grid (``LASTFM_BETAS``, ``LASTFM_GAMMAS``) was set
 after exploratory runs on the seed-0 split; the choice within it is the validation
-split's.
+split's. On every draw, KG-P^3 blended with a learned BPR-KG scorer (``kg_p3_bpr``),
+the blend weight chosen on that draw's own validation split; the BPR settings
+(``LASTFM_BPR``) were chosen on the seed-0 draw's validation split.
 """
 
 from __future__ import annotations

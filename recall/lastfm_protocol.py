@@ -33,7 +33,11 @@ links the artist's entity to the entity, either direction; every score (U, I)):
   entities of artists that share an entity with this one: artist -> entity -> artist
   -> entity). ``beta`` and ``gamma`` are chosen on a validation split carved from the
   train set by the same rule with another seed (:func:`choose_kg_weights`), never on
-  the test pairs.
+  the test pairs;
+* ``bpr_kg`` (learned): BPR-MF over users x artists whose artist vectors share their
+  KG entities' vectors (:func:`bpr_kg`); weak alone, it is used blended with KG-P^3
+  (:func:`blend`, both rank-normalised), the blend weight chosen on a validation split
+  of the draw's train set (:func:`choose_blend`).
 """
 
 from __future__ import annotations
