@@ -42,3 +42,17 @@ def test_the_last_fm_target_is_judged_on_the_split_and_on_average():
     assert not out["lastfm: mean AUC of the KG channel over the splits >= 0.88 (the target, on average over draws)"]
     assert out["lastfm: KG channel beats item-CF on AUC and recall@20 on every split"]
     assert out["lastfm: the KG adds to the listening walk (kg_p3 AUC > p3_no_kg AUC)"]
+
+
+def test_the_blend_claims_are_judged_on_the_mean_and_every_split():
+    report = lastfm(0.8813, 0.8546, [(0.8813, 0.8546), (0.876, 0.852)])
+    blend = [{"auc": 0.884, "recall@20": 0.38}, {"auc": 0.878, "recall@20": 0.32}]  # the 2nd loses recall@20
+    for row, value in zip(report["splits"]["by_seed"].values(), blend):
+        row["kg_p3_bpr"] = value
+    report["splits"]["mean"]["kg_p3_bpr"] = {"auc": 0.881}
+    out = claims({"lastfm": report})
+    assert out["lastfm: mean AUC of KG-P^3 + BPR-KG over the splits >= 0.88 (the target, on average over draws)"]
+    assert not out["lastfm: KG-P^3 + BPR-KG beats item-CF on AUC and recall@20 on every split"]
+    assert out["lastfm: KG-P^3 + BPR-KG mean AUC above KG-P^3's (the learned scorer adds)"]
+    assert "lastfm: KG-P^3 + BPR-KG mean AUC above KG-P^3's (the learned scorer adds)" not in claims(
+        {"lastfm": lastfm(0.8813, 0.8546, [(0.8813, 0.8546)])})

@@ -93,6 +93,58 @@ def test_two_hop_links_and_matrices_from_the_loader_frames():
 
 
 @pytest.mark.realdata
+def test_rank_normalise_and_blend_by_hand():
+    scores = np.array([[3.0, 1.0], [1.0, 10.0]])
+    # ranks over all 4 entries: 1.0 and 1.0 tie at ranks 1-2 -> 1.5; 3 -> 3; 10 -> 4
+    np.testing.assert_allclose(lp.rank_normalise(scores), [[0.75, 0.375], [0.375, 1.0]])
+    other = np.array([[0.0, 2.0], [3.0, 1.0]])  # ranks 1, 3, 4, 2
+    np.testing.assert_allclose(lp.blend(scores, other, 0.25),
+                               [[0.75 * 0.75 + 0.25 * 0.25, 0.75 * 0.375 + 0.25 * 0.75],
+                                [0.75 * 0.375 + 0.25 * 1.0, 0.75 * 1.0 + 0.25 * 0.5]])
+    np.testing.assert_allclose(lp.blend(scores, other, 0.0), lp.rank_normalise(scores))
+
+
+def _two_scenes() -> tuple[np.ndarray, np.ndarray]:
+    """Artists 0-3 share KG entity 0, artists 4-7 entity 1; users 0-2 listen to 0-2,
+    users 3-5 to 4-6; artists 3 and 7 have no listener, only their KG link."""
+    train = np.zeros((6, 8), np.float32)
+    train[:3, :3] = 1.0
+    train[3:, 4:7] = 1.0
+    kg = np.zeros((8, 2), np.float32)
+    kg[:4, 0] = 1.0
+    kg[4:, 1] = 1.0
+    return train, kg
+
+
+def test_bpr_kg_lifts_unheard_artists_through_their_kg_entity():
+    train, kg = _two_scenes()
+    scores = lp.bpr_kg(train, kg, dim=4, epochs=60, lr=0.1, reg=1e-3, seed=3)
+    assert scores.shape == (6, 8)
+    # the unheard artist of the user's own scene outscores the other scene's
+    assert (scores[:3, 3] > scores[:3, 7]).all() and (scores[3:, 7] > scores[3:, 3]).all()
+    # and the listened artists of the scene outscore the other scene's listened ones
+    assert scores[0, :3].min() > scores[0, 4:7].max()
+    np.testing.assert_array_equal(scores, lp.bpr_kg(train, kg, dim=4, epochs=60, lr=0.1, reg=1e-3, seed=3))
+
+
+def test_bpr_without_kg_share_cannot_place_an_artist_nobody_heard():
+    train, kg = _two_scenes()
+    with_kg = lp.bpr_kg(train, kg, dim=4, epochs=60, lr=0.1, reg=1e-3, seed=3)
+    plain = lp.bpr_kg(train, kg, dim=4, epochs=60, lr=0.1, reg=1e-3, seed=3, kg_share=0.0)
+    margin = lambda s: (s[:3, 3] - s[:3, 7]).mean() + (s[3:, 7] - s[3:, 3]).mean()  # noqa: E731
+    assert margin(with_kg) > margin(plain) + 0.5
+
+
+def test_choose_blend_picks_the_best_validation_weight_and_ties_go_small():
+    train, kg = _two_scenes()
+    train = np.repeat(train, 3, axis=0)  # 18 users, 3 artists each: 1 held out per user
+    weight, aucs = lp.choose_blend(train, kg, 0.5, kg, (0.0, 0.5, 1.0), dim=4, epochs=30, lr=0.1)
+    assert set(aucs) == {"w=0.0", "w=0.5", "w=1.0"}
+    best = max(aucs.values())
+    assert aucs[f"w={weight}"] == best
+    assert all(aucs[f"w={w}"] < best for w in (0.0, 0.5, 1.0) if w < weight)
+
+
 def test_real_last_fm_matrices_have_the_protocol_counts(shared_data_dir) -> None:
     from encore.platform.data.lastfm_kg import load_lastfm_kg
 
