@@ -934,6 +934,10 @@ class ABConfig(_Section):
     min_ess: float = Field(100.0, ge=0)
     reward_model_days: int = Field(7, ge=1)
     reward_model_l2: float = Field(1.0, ge=0)
+    # DR / DM reward model: the logistic model on point-in-time features, the ranker
+    # (encore.serving.ab.ranker_reward) on the same rows, or the mean of both.
+    reward_model: Literal["features", "ranker", "average"] = "features"
+    ranker_epochs: int = Field(4, ge=1)
     head_share: float = Field(0.2, gt=0, lt=1)
     seed: int = 7
 

@@ -155,7 +155,7 @@ def _read(world_dir: Path, days: Sequence[date]) -> pd.DataFrame:
 class LoggedData:
     held_out: pd.DataFrame  # exposures of the held-out days with outcomes and inclusion_prob
     profiles: dict[str, Profiles]  # outcome -> count tables of the fitting window
-    models: dict[str, LogisticModel]  # outcome -> reward model
+    models: dict[str, Any]  # outcome -> reward model (LogisticModel, RankerRewardModel or AverageModel)
     catalogue: metrics.Catalogue
     fit_rows: int
 
@@ -196,7 +196,7 @@ def logged_data(world_dir: Path, days: Sequence[date], config: EncoreConfig, tra
     for outcome in OUTCOMES:
         rated = every.rename(columns={outcome: "reward"})
         profiles[outcome] = Profiles.from_events(plays, rated, tracks, as_of_ms=first_ms, seasons=seasons)
-        xs, ys = [], []
+        xs, ys, ids = [], [], []
         for day_ms in range(fit_start_ms, first_ms, 86_400_000):  # each fit day's rows, features as of its start
             rows = fit[(fit["ts_ms"] >= day_ms) & (fit["ts_ms"] < day_ms + 86_400_000)]
             if rows.empty:
@@ -206,14 +206,50 @@ def logged_data(world_dir: Path, days: Sequence[date], config: EncoreConfig, tra
             xs.append(prof.features(rows["user_id"].to_numpy(), rows["track_id"].to_numpy(),
                                     rows["position"].to_numpy(), rows["hour"].to_numpy()))
             ys.append(rows[outcome].to_numpy())
+            ids.append(rows[["user_id", "track_id", "hour"]].to_numpy(np.int64))
         if xs:
-            models[outcome] = LogisticModel.fit(np.vstack(xs), np.concatenate(ys), l2=ab.reward_model_l2)
+            models[outcome] = fit_reward_model(np.vstack(xs), np.vstack(ids), np.concatenate(ys), tracks, outcome,
+                                               config)
     held = attach_inclusion(world_dir, exposures_with_outcomes(_read(world_dir, days), tracks, ab.logged_scenario))
     cat = tracks.drop_duplicates("track_id").sort_values("track_id")
     counts = plays.groupby("track_id")["n"].sum()
     catalogue = metrics.Catalogue(cat["track_id"].to_numpy(np.int64), cat["artist_id"].to_numpy(np.int64),
                                   counts.reindex(cat["track_id"], fill_value=0).to_numpy(np.float64))
     return LoggedData(held, profiles, models, catalogue, len(fit))
+
+
+class AverageModel:
+    """The mean of the features and ranker models' probabilities (``ab.reward_model: average``)."""
+
+    def __init__(self, *models: Any) -> None:
+        self.models = models
+
+    def predict_rows(self, x: np.ndarray, users: np.ndarray, tracks: np.ndarray, hours: np.ndarray) -> np.ndarray:
+        return np.mean([predict_rows(m, x, users, tracks, hours) for m in self.models], axis=0)
+
+
+def predict_rows(model: Any, x: np.ndarray, users: np.ndarray, tracks: np.ndarray, hours: np.ndarray) -> np.ndarray:
+    """q (B,) of any reward model for rows of point-in-time features ``x`` (B, F)."""
+    if isinstance(model, LogisticModel):
+        return model.predict(x)
+    if hasattr(model, "predict_rows"):
+        return model.predict_rows(x, users, tracks, hours)
+    return model.predict(x, users, tracks, hours)
+
+
+def fit_reward_model(x: np.ndarray, ids: np.ndarray, y: np.ndarray, tracks: pd.DataFrame, outcome: str,
+                     config: EncoreConfig) -> Any:
+    """The reward model ``ab.reward_model`` names, fitted on rows ``x`` (B, F) with
+    ``ids`` (B, 3) = user, track, hour and labels ``y`` (B,)."""
+    ab = config.ab
+    features = LogisticModel.fit(x, y, l2=ab.reward_model_l2)
+    if ab.reward_model == "features":
+        return features
+    from encore.serving.ab.ranker_reward import RankerRewardModel
+
+    ranker = RankerRewardModel.fit(x, ids[:, 0], ids[:, 1], ids[:, 2], y, tracks, outcome,
+                                   epochs=ab.ranker_epochs, seed=ab.seed)
+    return ranker if ab.reward_model == "ranker" else AverageModel(features, ranker)
 
 
 def season_pairs(world_dir: Path) -> pd.DataFrame | None:
@@ -377,7 +413,7 @@ def run_ab(world_dir: Path | str, batch_dir: Path | str, config: EncoreConfig, a
 
 def counterfactual_block(log: offpolicy.LoggedExposures, top: dict[str, np.ndarray], users: np.ndarray,
                          hours: np.ndarray,
-                         model: LogisticModel | None, profiles: Profiles, slate_size: int, config: EncoreConfig,
+                         model: Any, profiles: Profiles, slate_size: int, config: EncoreConfig,
                          compare: Callable[..., dict[str, Any]]) -> dict[str, Any]:
     """IPS, SNIPS, DM and DR of lists ``top["a"]`` and ``top["b"]`` (n, K) from ``log``,
     each compared B - A, with the weights' effective sample size and its warning."""
@@ -421,11 +457,12 @@ def counterfactual_block(log: offpolicy.LoggedExposures, top: dict[str, np.ndarr
         for s in ("a", "b"):
             lst = top[s]
             pos = np.tile(np.arange(lst.shape[1]) % slate_size, len(lst))
-            x = profiles.features(np.repeat(users, lst.shape[1]), np.maximum(lst, 0).ravel(), pos,
-                                  np.repeat(hours, lst.shape[1]))
-            q[s] = model.predict(x).reshape(lst.shape)
+            flat_u, flat_t, flat_h = np.repeat(users, lst.shape[1]), np.maximum(lst, 0).ravel(), np.repeat(hours, lst.shape[1])
+            x = profiles.features(flat_u, flat_t, pos, flat_h)
+            q[s] = predict_rows(model, x, flat_u, flat_t, flat_h).reshape(lst.shape)
         logged_hours = log.hour if log.hour is not None else hours[log.listener]
-        q_logged = (model.predict(profiles.features(users[log.listener], log.track, log.position, logged_hours))
+        q_logged = (predict_rows(model, profiles.features(users[log.listener], log.track, log.position, logged_hours),
+                                 users[log.listener], log.track, logged_hours)
                     if len(log.listener) else np.zeros(0))
         estimates["dm"] = compare(offpolicy.direct(q["a"], top["a"]), offpolicy.direct(q["b"], top["b"]), salt=6)
         estimates["dr"] = compare(offpolicy.doubly_robust(log, top["a"], q["a"], q_logged, ab.weight_clip),
