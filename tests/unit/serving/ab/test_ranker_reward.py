@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from encore.ranking.metrics import auc
 from encore.serving.ab.reward_model import FEATURES, LogisticModel
@@ -21,6 +22,7 @@ def _rows(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
     return x, users, tracks, rng.integers(0, 24, n), y
 
 
+@pytest.mark.slow
 def test_ranker_learns_a_planted_taste_the_features_miss():
     rng = np.random.default_rng(3)
     catalog = pd.DataFrame({"track_id": np.arange(40), "artist_id": np.arange(40) // 2,
