@@ -920,7 +920,8 @@ class ABConfig(_Section):
     logged ``logged_scenario`` exposures of the held-out days by 1 / inclusion
     propensity, weights clipped at ``weight_clip``; an effective sample size below
     ``min_ess`` is flagged. The DR / DM reward model (``reward_model``): ``ranker`` (the
-    default) a BaselineRanker trained for ``ranker_epochs`` on the logged exposures of the
+    default; complete plays, hearts keep ``features``) a BaselineRanker (the mean of
+    ``ranker_ensemble``, one per training seed) trained for ``ranker_epochs`` on the logged exposures of the
     ``ranker_days`` days before the first held-out day (encore.serving.ab.ranker_reward);
     ``features`` a logistic regression with L2 ``reward_model_l2`` on those of the
     ``reward_model_days`` days before it; ``average`` the mean of both. Long tail: tracks outside the ``head_share`` most
@@ -941,6 +942,7 @@ class ABConfig(_Section):
     reward_model: Literal["features", "ranker", "average"] = "ranker"
     ranker_epochs: int = Field(4, ge=1)
     ranker_days: int = Field(7, ge=1)  # fit days of the ranker (at least reward_model_days)
+    ranker_ensemble: int = Field(1, ge=1)  # rankers (training seeds) averaged
     head_share: float = Field(0.2, gt=0, lt=1)
     seed: int = 7
 
