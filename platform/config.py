@@ -919,9 +919,12 @@ class ABConfig(_Section):
     detect the observed difference with ``power``. Counterfactual estimates reweight the
     logged ``logged_scenario`` exposures of the held-out days by 1 / inclusion
     propensity, weights clipped at ``weight_clip``; an effective sample size below
-    ``min_ess`` is flagged. The DR reward model is a logistic regression with L2
-    ``reward_model_l2`` fitted on the logged exposures of the ``reward_model_days`` days
-    before the first held-out day. Long tail: tracks outside the ``head_share`` most
+    ``min_ess`` is flagged. The DR / DM reward model (``reward_model``): ``ranker`` (the
+    default; complete plays, hearts keep ``features``) a BaselineRanker (the mean of
+    ``ranker_ensemble``, one per training seed) trained for ``ranker_epochs`` on the logged exposures of the
+    ``ranker_days`` days before the first held-out day (encore.serving.ab.ranker_reward);
+    ``features`` a logistic regression with L2 ``reward_model_l2`` on those of the
+    ``reward_model_days`` days before it; ``average`` the mean of both. Long tail: tracks outside the ``head_share`` most
     played of the catalogue (fit window). Simulated online: the world's completion
     probabilities of each list, outcomes drawn with common random numbers (``seed``)."""
 
@@ -934,6 +937,12 @@ class ABConfig(_Section):
     min_ess: float = Field(100.0, ge=0)
     reward_model_days: int = Field(7, ge=1)
     reward_model_l2: float = Field(1.0, ge=0)
+    # DR / DM reward model: the logistic model on point-in-time features, the ranker
+    # (encore.serving.ab.ranker_reward) on the same rows, or the mean of both.
+    reward_model: Literal["features", "ranker", "average"] = "ranker"
+    ranker_epochs: int = Field(4, ge=1)
+    ranker_days: int = Field(7, ge=1)  # fit days of the ranker (at least reward_model_days)
+    ranker_ensemble: int = Field(1, ge=1)  # rankers (training seeds) averaged
     head_share: float = Field(0.2, gt=0, lt=1)
     seed: int = 7
 

@@ -12,8 +12,10 @@ per listener for A and for B, then compared pairwise (encore.serving.ab.stats):
 2. **counterfactual** (encore.serving.ab.offpolicy): each configuration's expected
    complete plays and hearts of its first ``evaluation.reward_length`` tracks estimated
    from the logging policy's ``ab.logged_scenario`` exposures of the held-out days: IPS
-   and SNIPS (weights clipped at ``ab.weight_clip``), DM and DR with the logistic reward
-   model (encore.serving.ab.reward_model, fitted on the ``ab.reward_model_days`` before);
+   and SNIPS (weights clipped at ``ab.weight_clip``), DM and DR with the reward model
+   ``ab.reward_model``: the ranker (encore.serving.ab.ranker_reward, trained on the
+   ``ab.ranker_days`` before), the logistic features model (encore.serving.ab.reward_model,
+   on the ``ab.reward_model_days`` before) or their mean;
    the effective sample size, flagged below ``ab.min_ess``; listeners with no logged
    slate count for DM and DR only;
 3. **simulated online** (encore.serving.ab.online): the world's expected complete plays
@@ -155,15 +157,16 @@ def _read(world_dir: Path, days: Sequence[date]) -> pd.DataFrame:
 class LoggedData:
     held_out: pd.DataFrame  # exposures of the held-out days with outcomes and inclusion_prob
     profiles: dict[str, Profiles]  # outcome -> count tables of the fitting window
-    models: dict[str, LogisticModel]  # outcome -> reward model
+    models: dict[str, Any]  # outcome -> reward model (LogisticModel, RankerRewardModel or AverageModel)
     catalogue: metrics.Catalogue
     fit_rows: int
 
 
 def logged_data(world_dir: Path, days: Sequence[date], config: EncoreConfig, tracks: pd.DataFrame) -> LoggedData:
     """The held-out days' logged exposures (outcomes, inclusion propensities), and per
-    outcome a reward model fitted on the exposures of the ``ab.reward_model_days`` days
-    before the first held-out day, each day's rows with features from the plays and
+    outcome a reward model (``ab.reward_model``) fitted on the exposures of the
+    ``ab.reward_model_days`` (logistic) / ``ab.ranker_days`` (ranker) days before the first
+    held-out day (never the held-out days themselves), each day's rows with features from the plays and
     outcomes before that day (point in time: an exposure's own play must not feed its
     familiarity); the model is applied with features as of the first held-out day.
     Plays include the world's ``users/past_plays.parquet`` (the history before the log)."""
@@ -171,6 +174,9 @@ def logged_data(world_dir: Path, days: Sequence[date], config: EncoreConfig, tra
     first = min(days)
     window = [first - timedelta(days=i) for i in range(ev.fit_window_days, 0, -1)]
     fit_start_ms = pd.Timestamp(window[-min(ab.reward_model_days, len(window))]).value // 1_000_000
+    # the ranker may read more days than the logistic model (its embeddings need rows); both end before `first`
+    ranker_days = ab.reward_model_days if ab.reward_model == "features" else max(ab.ranker_days, ab.reward_model_days)
+    rows_start_ms = pd.Timestamp(window[-min(ranker_days, len(window))]).value // 1_000_000
     history = _read(world_dir, window)
     if len(history) == 0:
         raise FileNotFoundError(f"no events in the {ev.fit_window_days} days before {first} under {world_dir}")
@@ -189,15 +195,15 @@ def logged_data(world_dir: Path, days: Sequence[date], config: EncoreConfig, tra
     every = exposures_with_outcomes(history, tracks, None)  # the rates read every scenario's outcomes
     exposures = every[every["request_id"].isin(
         history.loc[history["scenario"] == ab.logged_scenario, "request_id"].dropna().unique())]
-    fit = exposures[exposures["ts_ms"] >= fit_start_ms]
+    fit = exposures[exposures["ts_ms"] >= rows_start_ms]
     first_ms = pd.Timestamp(first).value // 1_000_000
     seasons = season_pairs(world_dir)
     profiles, models = {}, {}
     for outcome in OUTCOMES:
         rated = every.rename(columns={outcome: "reward"})
         profiles[outcome] = Profiles.from_events(plays, rated, tracks, as_of_ms=first_ms, seasons=seasons)
-        xs, ys = [], []
-        for day_ms in range(fit_start_ms, first_ms, 86_400_000):  # each fit day's rows, features as of its start
+        xs, ys, ids = [], [], []
+        for day_ms in range(rows_start_ms, first_ms, 86_400_000):  # each fit day's rows, features as of its start
             rows = fit[(fit["ts_ms"] >= day_ms) & (fit["ts_ms"] < day_ms + 86_400_000)]
             if rows.empty:
                 continue
@@ -206,14 +212,57 @@ def logged_data(world_dir: Path, days: Sequence[date], config: EncoreConfig, tra
             xs.append(prof.features(rows["user_id"].to_numpy(), rows["track_id"].to_numpy(),
                                     rows["position"].to_numpy(), rows["hour"].to_numpy()))
             ys.append(rows[outcome].to_numpy())
+            ids.append(np.column_stack([rows[["user_id", "track_id", "hour"]].to_numpy(np.int64),
+                                        np.full(len(rows), day_ms >= fit_start_ms)]))
         if xs:
-            models[outcome] = LogisticModel.fit(np.vstack(xs), np.concatenate(ys), l2=ab.reward_model_l2)
+            models[outcome] = fit_reward_model(np.vstack(xs), np.vstack(ids), np.concatenate(ys), tracks, outcome,
+                                               config)
     held = attach_inclusion(world_dir, exposures_with_outcomes(_read(world_dir, days), tracks, ab.logged_scenario))
     cat = tracks.drop_duplicates("track_id").sort_values("track_id")
     counts = plays.groupby("track_id")["n"].sum()
     catalogue = metrics.Catalogue(cat["track_id"].to_numpy(np.int64), cat["artist_id"].to_numpy(np.int64),
                                   counts.reindex(cat["track_id"], fill_value=0).to_numpy(np.float64))
-    return LoggedData(held, profiles, models, catalogue, len(fit))
+    return LoggedData(held, profiles, models, catalogue, int((fit["ts_ms"] >= fit_start_ms).sum()))
+
+
+class AverageModel:
+    """The mean of the features and ranker models' probabilities (``ab.reward_model: average``)."""
+
+    def __init__(self, *models: Any) -> None:
+        self.models = models
+
+    def predict_rows(self, x: np.ndarray, users: np.ndarray, tracks: np.ndarray, hours: np.ndarray) -> np.ndarray:
+        return np.mean([predict_rows(m, x, users, tracks, hours) for m in self.models], axis=0)
+
+
+def predict_rows(model: Any, x: np.ndarray, users: np.ndarray, tracks: np.ndarray, hours: np.ndarray) -> np.ndarray:
+    """q (B,) of any reward model for rows of point-in-time features ``x`` (B, F)."""
+    if isinstance(model, LogisticModel):
+        return model.predict(x)
+    if hasattr(model, "predict_rows"):
+        return model.predict_rows(x, users, tracks, hours)
+    return model.predict(x, users, tracks, hours)
+
+
+def fit_reward_model(x: np.ndarray, ids: np.ndarray, y: np.ndarray, tracks: pd.DataFrame, outcome: str,
+                     config: EncoreConfig) -> Any:
+    """The reward model ``ab.reward_model`` names, fitted on rows ``x`` (B, F) with
+    ``ids`` (B, 4) = user, track, hour, in the logistic model's ``reward_model_days``
+    (the ranker reads every row: ``ranker_days``), and labels ``y`` (B,)."""
+    ab = config.ab
+    recent = ids[:, 3] == 1
+    features = LogisticModel.fit(x[recent], y[recent], l2=ab.reward_model_l2)
+    if ab.reward_model == "features" or outcome != "complete_play":  # the ranker's head is complete plays
+        return features
+    from encore.serving.ab.ranker_reward import RankerRewardModel
+
+    # optionally a bag of `ranker_ensemble` rankers, one per training seed: one ranker's DR lift
+    # moves by about 3 points with its seed on the test world (a bag of 3 measured no steadier)
+    rankers = [RankerRewardModel.fit(x, ids[:, 0], ids[:, 1], ids[:, 2], y, tracks, outcome,
+                                     epochs=ab.ranker_epochs, seed=ab.seed + 1_000 * i)
+               for i in range(ab.ranker_ensemble)]
+    ranker = rankers[0] if len(rankers) == 1 else AverageModel(*rankers)
+    return ranker if ab.reward_model == "ranker" else AverageModel(features, ranker)
 
 
 def season_pairs(world_dir: Path) -> pd.DataFrame | None:
@@ -377,7 +426,7 @@ def run_ab(world_dir: Path | str, batch_dir: Path | str, config: EncoreConfig, a
 
 def counterfactual_block(log: offpolicy.LoggedExposures, top: dict[str, np.ndarray], users: np.ndarray,
                          hours: np.ndarray,
-                         model: LogisticModel | None, profiles: Profiles, slate_size: int, config: EncoreConfig,
+                         model: Any, profiles: Profiles, slate_size: int, config: EncoreConfig,
                          compare: Callable[..., dict[str, Any]]) -> dict[str, Any]:
     """IPS, SNIPS, DM and DR of lists ``top["a"]`` and ``top["b"]`` (n, K) from ``log``,
     each compared B - A, with the weights' effective sample size and its warning."""
@@ -421,16 +470,18 @@ def counterfactual_block(log: offpolicy.LoggedExposures, top: dict[str, np.ndarr
         for s in ("a", "b"):
             lst = top[s]
             pos = np.tile(np.arange(lst.shape[1]) % slate_size, len(lst))
-            x = profiles.features(np.repeat(users, lst.shape[1]), np.maximum(lst, 0).ravel(), pos,
-                                  np.repeat(hours, lst.shape[1]))
-            q[s] = model.predict(x).reshape(lst.shape)
+            flat_u, flat_t, flat_h = np.repeat(users, lst.shape[1]), np.maximum(lst, 0).ravel(), np.repeat(hours, lst.shape[1])
+            x = profiles.features(flat_u, flat_t, pos, flat_h)
+            q[s] = predict_rows(model, x, flat_u, flat_t, flat_h).reshape(lst.shape)
         logged_hours = log.hour if log.hour is not None else hours[log.listener]
-        q_logged = (model.predict(profiles.features(users[log.listener], log.track, log.position, logged_hours))
+        q_logged = (predict_rows(model, profiles.features(users[log.listener], log.track, log.position, logged_hours),
+                                 users[log.listener], log.track, logged_hours)
                     if len(log.listener) else np.zeros(0))
         estimates["dm"] = compare(offpolicy.direct(q["a"], top["a"]), offpolicy.direct(q["b"], top["b"]), salt=6)
         estimates["dr"] = compare(offpolicy.doubly_robust(log, top["a"], q["a"], q_logged, ab.weight_clip),
                                   offpolicy.doubly_robust(log, top["b"], q["b"], q_logged, ab.weight_clip), salt=7)
         block["reward_model"] = {
+            "kind": ab.reward_model,
             "mean_prediction_logged": float(q_logged.mean()) if len(q_logged) else None,
             "mean_outcome_logged": float(log.reward.mean()) if len(log.reward) else None}
     block["estimates"] = estimates

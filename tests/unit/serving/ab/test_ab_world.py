@@ -25,9 +25,10 @@ SETTINGS = {"evaluation": {"list_length": 20, "list_ks": [5, 20], "reward_length
             "ab": {"bootstrap_samples": 200, "reward_model_days": 2, "min_ess": 50}}
 
 
-def _config(enabled: list[str]) -> EncoreConfig:
+def _config(enabled: list[str], reward_model: str | None = None) -> EncoreConfig:
+    settings = SETTINGS if reward_model is None else SETTINGS | {"ab": SETTINGS["ab"] | {"reward_model": reward_model}}
     return EncoreConfig(recall=RecallConfig(channels=[c.model_copy(update={"enabled": c.name in enabled})
-                                                      for c in CHANNELS]), **SETTINGS)
+                                                      for c in CHANNELS]), **settings)
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +64,12 @@ def _arm(tiny: dict, name: str, enabled: list[str]):
                                    config=cfg.pipeline, tracks=tiny["tracks"]))
 
 
-def _run(tiny: dict, a_channels: list[str], b_channels: list[str]) -> dict:
+def _run(tiny: dict, a_channels: list[str], b_channels: list[str], reward_model: str | None = None) -> dict:
     from encore.serving.ab.run import run_ab
 
     a, b = _arm(tiny, "A", a_channels), _arm(tiny, "B", b_channels)
     try:
-        return run_ab(tiny["world"], tiny["world"], _config(a_channels), a, b, [tiny["day"]])
+        return run_ab(tiny["world"], tiny["world"], _config(a_channels, reward_model), a, b, [tiny["day"]])
     finally:
         a.pipeline.close()
         b.pipeline.close()
@@ -106,15 +107,15 @@ def test_removing_the_strong_channel_is_found_worse(planted):
             assert cmp["required_n"] > 0
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 target not met on this world: the item-level DR estimate gets the "
-                   "sign but about half the lift (-5.8% vs -10.7% [-13.6%, -6.7%]); with the world's own completion "
-                   "probability as the reward model it gives -10.0%, so the gap is the reward model's (it sees taste "
-                   "only through the log). On other seeds of this world it is inside on 3 of 4 (5: -18.2% in "
-                   "[-23.5%, -16.6%]; 29: -19.8% in [-26.1%, -17.7%]; 41: -12.9% in [-13.4%, -7.7%]; 57: -4.8% "
-                   "outside [-13.9%, -6.8%]). IPS / SNIPS rest on ~50 matched exposures; see docs/operations.md")
 def test_counterfactual_lift_falls_within_the_simulated_online_interval(planted):
+    # the default reward model (the ranker, ab.reward_model) on this world: DR -9.2% in the truth's
+    # -10.7% [-13.6%, -6.7%]; the logistic features model gave -5.8% (outside). Judged on four other
+    # seeds of this world the ranker was inside on all (the features model on 3), see docs/operations.md
     dr = planted["counterfactual"]["complete_play"]["estimates"]["dr"]
+    truth = planted["online"]["truth"]
     assert dr["within_truth_ci"]
+    margin = 0.1 * (truth["lift_ci"][1] - truth["lift_ci"][0])  # not on the edge: a tenth of the width inside
+    assert truth["lift_ci"][0] + margin < dr["lift"] < truth["lift_ci"][1] - margin
 
 
 def test_logged_reward_is_the_worlds_minus_the_ends_of_sessions(planted):
@@ -125,7 +126,8 @@ def test_logged_reward_is_the_worlds_minus_the_ends_of_sessions(planted):
 def test_identical_configurations_include_zero(tiny):
     from encore.serving.ab.report import rows
 
-    report = _run(tiny, ["popular", "profile", "trending"], ["popular", "profile", "trending"])
+    # the logistic reward model: cheaper than the default ranker, which `planted` covers
+    report = _run(tiny, ["popular", "profile", "trending"], ["popular", "profile", "trending"], "features")
     compared = rows(report)
     assert len(compared) > 20
     for group, metric, cmp in compared:
@@ -139,7 +141,8 @@ def test_the_command_writes_the_report(tiny, monkeypatch):
     from encore.platform import config as config_mod
 
     root = tiny["root"]
-    common = "\n".join(f"{section}: {json.dumps(values)}" for section, values in SETTINGS.items())
+    settings = SETTINGS | {"ab": SETTINGS["ab"] | {"reward_model": "features"}}  # cheaper; `planted` runs the ranker
+    common = "\n".join(f"{section}: {json.dumps(values)}" for section, values in settings.items())
     base = root / "base.yaml"
     base.write_text(common + "\n")
     for name, enabled in (("a", ["popular", "profile", "trending"]), ("b", ["popular", "trending"])):
