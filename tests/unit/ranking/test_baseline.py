@@ -17,6 +17,8 @@ from encore.ranking.features import HEADS
 from encore.ranking.ranker import SMOKE_FILE, Ranker, export_ranker
 from encore.ranking.train import evaluate_ranker, example_request, fit_ranker, reference_scores
 
+from testkit.ranking import assert_saved_ranker_scores_like_in_memory
+
 pytestmark = pytest.mark.slow  # trains a tiny model once per module (~10 s)
 
 
@@ -47,16 +49,7 @@ def test_learns_the_planted_signal_and_beats_popularity(trained) -> None:
 
 def test_save_load_gives_identical_scores(trained) -> None:
     fitted, catalog, _, held, out = trained
-    feats = inputs.raw_features(held, catalog, fitted.spec)
-    in_memory = {h: tf.sigmoid(v).numpy() for h, v in fitted.model(
-        {k: tf.constant(v) for k, v in feats.items()}).items()}
-    loaded = tf.saved_model.load(str(out / "saved_model"))  # no Python class needed
-    raw = loaded.signatures["score_rows"](**{k: tf.constant(v) for k, v in feats.items()})
-    ranker = Ranker.load(out)
-    again = Ranker.load(out).score_rows(feats)
-    for h in HEADS:
-        np.testing.assert_allclose(raw[h].numpy(), in_memory[h], rtol=0, atol=1e-6)
-        np.testing.assert_array_equal(ranker.score_rows(feats)[h], again[h])
+    ranker = assert_saved_ranker_scores_like_in_memory(fitted, out, held, catalog, atol=1e-6)
     assert ranker.smoke_test() is True
 
 

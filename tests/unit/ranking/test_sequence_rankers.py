@@ -17,6 +17,8 @@ from encore.ranking.features import HEADS
 from encore.ranking.ranker import Ranker, export_ranker
 from encore.ranking.train import evaluate_ranker, example_request, fit_ranker
 
+from testkit.ranking import assert_saved_ranker_scores_like_in_memory
+
 pytestmark = pytest.mark.slow  # trains four tiny models once per module (~20 s each on a quiet machine)
 
 T = 8
@@ -89,15 +91,7 @@ def test_sequence_rankers_beat_the_baseline_on_the_planted_signal(trained, world
 def test_save_load_gives_identical_scores(trained, world, name: str) -> None:
     catalog, _, held = world
     fitted, path = trained(name)
-    feats = inputs.raw_features(held, catalog, fitted.spec)
-    in_memory = {h: tf.sigmoid(v).numpy() for h, v in fitted.model(
-        {k: tf.constant(v) for k, v in feats.items()}).items()}
-    loaded = tf.saved_model.load(str(path / "saved_model"))  # no Python class needed
-    raw = loaded.signatures["score_rows"](**{k: tf.constant(v) for k, v in feats.items()})
-    ranker = Ranker.load(path)
-    for h in HEADS:
-        np.testing.assert_allclose(raw[h].numpy(), in_memory[h], rtol=0, atol=1e-5)
-        np.testing.assert_array_equal(ranker.score_rows(feats)[h], Ranker.load(path).score_rows(feats)[h])
+    ranker = assert_saved_ranker_scores_like_in_memory(fitted, path, held, catalog, atol=1e-5)
     assert ranker.smoke_test() is True
     assert ranker.info["behaviours"] == (["play"] if name != "session" else ["play", "heart", "skip"])
     assert ranker.info["sequence_length"] == T
