@@ -55,12 +55,20 @@ def read_window(files: Sequence[str]):
 
 def events_of(table, user_ids: np.ndarray | None) -> pd.DataFrame:
     """The rows of ``user_ids`` (all rows when None) of a :func:`read_window` table as
-    the pandas frame the Query builder takes (``session_id`` null)."""
+    the pandas frame the Query builder takes (``session_id`` null; ``event_id`` the
+    int64 dense rank of the id strings within these rows, which the builder takes as
+    their order: duplicates and (ts, event_id) order unchanged)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if user_ids is not None:
         table = table.filter(pc.is_in(table["user_id"], value_set=pa.array(np.asarray(user_ids, np.int64))))
+    # event ids as their dense rank (int64, in Arrow's C++ sort): equal ids stay equal and
+    # order is kept, which is all the builder asks of them, without a Python string per row
+    ids = table["event_id"].combine_chunks() if table.num_rows else pa.array([], pa.string())
+    rank = pc.rank(ids, sort_keys="ascending", tiebreaker="dense").cast(pa.int64()) if len(ids) else \
+        pa.array([], pa.int64())
+    table = table.set_column(table.schema.get_field_index("event_id"), "event_id", rank)
     frame = table.to_pandas()
     frame["session_id"] = pd.Series([None] * len(frame), dtype=object)
     return frame

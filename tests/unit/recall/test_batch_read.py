@@ -1,6 +1,7 @@
 """The batch recall window reader: only the window's days, known listeners, the asked
 listeners' rows, ts as epoch ms, the builder's columns (categoricals for action and
-scenario); the same Queries as the full pandas read; one read per process and job."""
+scenario, event ids as their ranks); the same Queries as the full pandas read (ties of
+one ms ordered by the id strings); one read per process and job."""
 
 from __future__ import annotations
 
@@ -32,7 +33,10 @@ def _log(tmp_path):
                                   ("c", "2026-01-01T11:00:00Z", None, "anon", "radio", 6, "play_start", None),
                                   ("d", "2026-01-01T12:00:00Z", 2, "s2", "search", 7, "heart", None)])
     _write(events, "2026-01-02", [("e", "2026-01-02T09:00:00Z", 2, "s3", "search", 8, "play_start", None),
-                                  ("e", "2026-01-02T09:00:00Z", 2, "s3", "search", 8, "play_start", None)])
+                                  ("e", "2026-01-02T09:00:00Z", 2, "s3", "search", 8, "play_start", None),
+                                  # same ms: ordered by event id as strings ("e10" < "e9")
+                                  ("e9", "2026-01-02T09:30:00Z", 2, "s3", "search", 6, "play_start", None),
+                                  ("e10", "2026-01-02T09:30:00Z", 2, "s3", "search", 7, "play_start", None)])
     _write(events, "2025-12-01", [("z", "2025-12-01T09:00:00Z", 1, "s0", "radio", 9, "play_start", None)])
     return events
 
@@ -42,10 +46,10 @@ def test_reads_the_window_of_known_listeners_with_epoch_ms(tmp_path) -> None:
     files = window_files(events, [date(2026, 1, 1), date(2026, 1, 2), date(2026, 1, 3)])
     assert [f.split("/")[-2] for f in files] == ["date=2026-01-01", "date=2026-01-02"]  # 01-03 absent
     frame = events_of(read_window(files), np.array([1]))
-    assert frame["event_id"].tolist() == ["a", "b"]
+    assert frame["event_id"].tolist() == [1, 2]  # ranks of "a" < "b" among the rows read
     assert frame["ts_ms"].tolist() == [1767261600123, 1767261780000]  # 2026-01-01T10:00:00.123Z
     assert isinstance(frame["action"].dtype, pd.CategoricalDtype) and frame["session_id"].isna().all()
-    assert events_of(read_window(files), None)["user_id"].tolist() == [1, 1, 2, 2, 2]  # no anonymous row
+    assert events_of(read_window(files), None)["user_id"].tolist() == [1, 1, 2, 2, 2, 2, 2]  # no anonymous row
 
 
 def test_gives_the_same_queries_as_the_full_read(tmp_path) -> None:
@@ -58,7 +62,7 @@ def test_gives_the_same_queries_as_the_full_read(tmp_path) -> None:
     tracks = pd.DataFrame({"track_id": [5, 6, 7, 8], "genre": ["pop"] * 4, "artist_id": [1, 1, 2, 2]})
     want = queries_from_log(full, at, tracks=tracks, users=None, params=QueryParams())
     got = queries_from_log(events_of(read_window(files), None), at, tracks=tracks, users=None, params=QueryParams())
-    assert got == want and want[1].play_track_ids == (8,)  # the duplicate of "e" dropped
+    assert got == want and want[1].play_track_ids == (8, 7, 6)  # the duplicate of "e" dropped; e10 before e9
 
 
 def test_the_window_is_read_once_per_process_and_job(tmp_path, monkeypatch) -> None:
