@@ -15,7 +15,7 @@ On Spark (one pass per date):
 1. the listeners (their ``users.parquet`` rows) are hash-partitioned by ``user_id``
    into ``partitions`` partitions (a small multiple of the cores): only this small
    frame is shuffled;
-2. ``mapInPandas`` runs :func:`recall_batch` once per partition: the partition's
+2. ``mapInArrow`` runs :func:`recall_batch` once per partition: the partition's
    listeners' events are taken from the window's parquet files, read by pyarrow once
    per executor process and job (:mod:`encore.recall.batch_read`: the needed columns,
    the window's date partitions, known listeners; the file list is shipped in the
@@ -175,20 +175,44 @@ def recall_batch(listeners: pd.DataFrame, events: pd.DataFrame, tracks: pd.DataF
 
 def _partition_recall(tracks: pd.DataFrame, request_ms: int, refs: tuple[ChannelRef, ...], params: QueryParams,
                       token: str, files: tuple[str, ...]):
-    """The ``mapInPandas`` function: a whole partition of listeners -> their events
+    """The ``mapInArrow`` function: a whole partition of listeners -> their events
     from the window (read once per executor process for the job ``token``) ->
     :func:`recall_batch` once."""
-    def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    def run(batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+
         from encore.recall.batch_read import cached_window, events_of
 
-        parts = [b for b in batches if len(b)]
+        parts = [b for b in batches if b.num_rows]
         if not parts:
             return
-        listeners = pd.concat(parts, ignore_index=True)[USER_COLUMNS]
+        listeners = pa.Table.from_batches(parts).to_pandas()[USER_COLUMNS]
         events = events_of(cached_window(token, files), listeners["user_id"].to_numpy(np.int64))
-        yield recall_batch(listeners, events, tracks, request_ms, refs, params)
+        yield from arrow_batches(recall_batch(listeners, events, tracks, request_ms, refs, params))
 
     return run
+
+
+def arrow_batches(frame: pd.DataFrame) -> Iterator[Any]:
+    """:func:`recall_batch`'s rows as Arrow record batches of ``OUTPUT_SCHEMA``, one per
+    channel, the list columns built from one concatenated values array and its offsets
+    (pandas -> Arrow would convert the per-row arrays one by one)."""
+    import pyarrow as pa
+
+    for (channel, version), part in frame.groupby(["channel", "model_version"], sort=False):
+        tracks, scores = list(part["track_ids"]), list(part["scores"])
+        offsets = np.zeros(len(tracks) + 1, np.int32)
+        np.cumsum([len(t) for t in tracks], out=offsets[1:])
+        values = np.concatenate(tracks).astype(np.int64) if tracks else np.zeros(0, np.int64)
+        weights = np.concatenate(scores).astype(np.float32) if scores else np.zeros(0, np.float32)
+        n = len(part)
+        yield pa.RecordBatch.from_arrays([
+            pa.array(part["user_id"].to_numpy(np.int64)),
+            pa.array([channel] * n, pa.string()),
+            pa.array([version] * n, pa.string()),
+            pa.ListArray.from_arrays(pa.array(offsets), pa.array(values)),
+            pa.ListArray.from_arrays(pa.array(offsets), pa.array(weights)),
+        ], names=["user_id", "channel", "model_version", "track_ids", "scores"])
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -285,7 +309,7 @@ def recall_day(spark: "SparkSession", *, events_dir: Path, users_dir: Path, trac
     listeners = listeners_frame(spark, users_dir, day).repartition(partitions, "user_id")
     run = _partition_recall(tracks[["track_id", "genre", "artist_id"]].copy(), day_start_ms(day), tuple(refs), params,
                             uuid.uuid4().hex, files)
-    return listeners.mapInPandas(run, OUTPUT_SCHEMA).withColumn(DATE_COL, F.lit(day))
+    return listeners.mapInArrow(run, OUTPUT_SCHEMA).withColumn(DATE_COL, F.lit(day))
 
 
 def day_start_ms(day: date) -> int:
