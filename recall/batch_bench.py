@@ -8,11 +8,13 @@ serving day is each log's last day (its item graph, the day before's, comes from
 ``--batch`` or the ``item_graph`` job); on each the channels are fitted on the days
 before it and published to a private registry (:func:`fit_and_publish`).
 
-Measured, in one process on one local Spark session (after one untimed warm-up run
-that starts the Python workers and loads the channels):
+Measured, in one process on one local Spark session (its start-up timed apart), after
+untimed warm-up runs on both sizes that start the Python workers and load every
+channel:
 
 * ``spark``: ``run_batch_recall`` (``--force``) on each size: the wall time from the
-  first Spark read to the written parquet, and listeners per second;
+  first Spark read to the written parquet, and listeners per second (``--repeats``
+  runs each, the median reported: the VM is shared);
 * ``single_loop``: the larger world's listeners one at a time: each Query built by the
   same point-in-time builder from that listener's own events (split once, timed too),
   then ``recall([query], k)`` per channel: the per-listener path (what a request does);
@@ -205,6 +207,14 @@ def in_process_batched(world_dir: Path, day: date, config: EncoreConfig, refs, h
             "recall_seconds": recall_s, "recall_cpu_seconds": recall_cpu}
 
 
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median wall seconds (the lower middle one for an even count), with
+    every run's wall and CPU seconds beside it."""
+    ordered = sorted(runs, key=lambda r: r["seconds"])
+    return {**ordered[(len(ordered) - 1) // 2], "runs_seconds": [r["seconds"] for r in runs],
+            "runs_cpu_seconds": [r["cpu_seconds"] for r in runs]}
+
+
 def channel_set_view(run: dict[str, Any], names: list[str], base: str) -> dict[str, Any]:
     """One channel set's share of a loop / batched ``run`` that timed every channel:
     ``base`` (read / read+split) + Queries + the set's channels' recall, wall and CPU."""
@@ -264,6 +274,9 @@ def bench_batch_recall_command(
     partitions: Annotated[Optional[int], typer.Option("--partitions", help="batch.recall.partitions.")] = None,
     workdir: Annotated[Optional[Path], typer.Option(
         "--workdir", help="Scratch folder (default: a temporary one, removed after).")] = None,
+    repeats: Annotated[int, typer.Option(
+        "--repeats", min=1, help="Spark runs per (channel set, size); the median run is reported, all "
+        "runs' seconds beside it (the VM is shared).")] = 3,
     out: Annotated[Path, typer.Option("--out", help="Result JSON.")] = DEFAULT_OUT,
 ) -> None:
     """Spark batch recall at 1x and 4x listeners vs a single per-listener Python loop,
@@ -357,8 +370,9 @@ def bench_batch_recall_command(
         results: dict[str, Any] = {"spark": {label: {} for label in sets}}
         for label in sets:
             for size in ("1x", "4x"):
-                typer.echo(f"Spark batch recall, {label}, {size} ...")
-                results["spark"][label][size] = spark_run(label, size)
+                typer.echo(f"Spark batch recall, {label}, {size}, {repeats} run(s) ...")
+                runs = [spark_run(label, size) for _ in range(repeats)]
+                results["spark"][label][size] = median_run(runs)
                 typer.echo(f"  {results['spark'][label][size]}")
         day, _, large_refs = refs["4x"]
         hist = config.batch.recall.history_days
@@ -428,7 +442,7 @@ def bench_batch_recall_command(
                     + (f" --registry {registry}" if registry else "")
                     + (f" --small-world {small_world}" if small_world else "")
                     + (f" --history-days {history_days}" if history_days else "")
-                    + (f" --partitions {partitions}" if partitions else "")),
+                    + (f" --partitions {partitions}" if partitions else "") + f" --repeats {repeats}"),
         "machine": {**machine_info(), "spark_master": config.spark.master,
                     "note": "shared 2-core VM; other sessions may have been running"},
         "load_average_1_5_15": {"before": [round(x, 2) for x in load_before],
