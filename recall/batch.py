@@ -12,17 +12,19 @@ D - 1, as ``materialize_features`` writes it).
 
 On Spark (one pass per date):
 
-1. the events of the window (known users only: ``user_id``, ``event_id``, ``ts_ms``,
-   ``session_id``, ``scenario``, ``track_id``, ``action``, ``played_ms``) and one marker
-   row per listener (its ``users.parquet`` row) are unioned and hash-partitioned by
-   ``user_id`` into ``partitions`` partitions, so a partition holds whole listeners
-   (one shuffle: duplicates of an event are dropped by the Query builder, in the
-   partition that holds its listener);
-2. ``mapInPandas`` runs :func:`recall_batch` once per partition: the partition's Queries
-   are built in one vectorised call, then each channel answers them all in one
-   ``recall(queries, k)`` call. Query building needs only the listener's own events
-   and the catalog, so a partition's answers are exactly those of one process over the
-   whole log (tested);
+1. the listeners (their ``users.parquet`` rows) are hash-partitioned by ``user_id``
+   into ``partitions`` partitions (a small multiple of the cores): only this small
+   frame is shuffled;
+2. ``mapInArrow`` runs :func:`recall_batch` once per partition: the partition's
+   listeners' events are taken from the window's parquet files, read by pyarrow once
+   per executor process and job (:mod:`encore.recall.batch_read`: the needed columns,
+   the window's date partitions, known listeners; the file list is shipped in the
+   task's closure, so executors must see ``--events``: a local or shared file system),
+   then the partition's Queries are built in one vectorised call and each channel
+   answers them all in one ``recall(queries, k)`` call. Query building needs only the
+   listener's own events and the catalog, so a partition's answers are exactly those
+   of one process over the whole log (tested); duplicates of an event (same
+   ``event_id``) are dropped by the builder;
 3. the channel artifacts come from the model registry, the version fixed by the driver
    (the promoted one when the run starts, so every executor serves the same model)
    and loaded once per executor process (:func:`cached_channel`, a per-process cache:
@@ -43,6 +45,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -53,6 +56,7 @@ import numpy as np
 import pandas as pd
 
 from encore.platform.config import EncoreConfig
+from encore.recall.batch_read import window_files
 from encore.recall.channel import Channel
 from encore.recall.queries import QueryParams, queries_from_log
 
@@ -169,22 +173,46 @@ def recall_batch(listeners: pd.DataFrame, events: pd.DataFrame, tracks: pd.DataF
     return pd.concat(frames, ignore_index=True)
 
 
-def _partition_recall(tracks: pd.DataFrame, request_ms: int, refs: tuple[ChannelRef, ...], params: QueryParams):
-    """The ``mapInPandas`` function: a whole partition (listener marker rows and their
-    events) -> :func:`recall_batch` once."""
-    def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        parts = list(batches)
+def _partition_recall(tracks: pd.DataFrame, request_ms: int, refs: tuple[ChannelRef, ...], params: QueryParams,
+                      token: str, files: tuple[str, ...]):
+    """The ``mapInArrow`` function: a whole partition of listeners -> their events
+    from the window (read once per executor process for the job ``token``) ->
+    :func:`recall_batch` once."""
+    def run(batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+
+        from encore.recall.batch_read import cached_window, events_of
+
+        parts = [b for b in batches if b.num_rows]
         if not parts:
             return
-        frame = pd.concat(parts, ignore_index=True)
-        marker = frame["is_listener"].to_numpy(dtype=bool)
-        listeners = frame.loc[marker, USER_COLUMNS]
-        if not len(listeners):
-            return
-        events = frame.loc[~marker, EVENT_COLUMNS].reset_index(drop=True)
-        yield recall_batch(listeners, events, tracks, request_ms, refs, params)
+        listeners = pa.Table.from_batches(parts).to_pandas()[USER_COLUMNS]
+        events = events_of(cached_window(token, files), listeners["user_id"].to_numpy(np.int64))
+        yield from arrow_batches(recall_batch(listeners, events, tracks, request_ms, refs, params))
 
     return run
+
+
+def arrow_batches(frame: pd.DataFrame) -> Iterator[Any]:
+    """:func:`recall_batch`'s rows as Arrow record batches of ``OUTPUT_SCHEMA``, one per
+    channel, the list columns built from one concatenated values array and its offsets
+    (pandas -> Arrow would convert the per-row arrays one by one)."""
+    import pyarrow as pa
+
+    for (channel, version), part in frame.groupby(["channel", "model_version"], sort=False):
+        tracks, scores = list(part["track_ids"]), list(part["scores"])
+        offsets = np.zeros(len(tracks) + 1, np.int32)
+        np.cumsum([len(t) for t in tracks], out=offsets[1:])
+        values = np.concatenate(tracks).astype(np.int64) if tracks else np.zeros(0, np.int64)
+        weights = np.concatenate(scores).astype(np.float32) if scores else np.zeros(0, np.float32)
+        n = len(part)
+        yield pa.RecordBatch.from_arrays([
+            pa.array(part["user_id"].to_numpy(np.int64)),
+            pa.array([channel] * n, pa.string()),
+            pa.array([version] * n, pa.string()),
+            pa.ListArray.from_arrays(pa.array(offsets), pa.array(values)),
+            pa.ListArray.from_arrays(pa.array(offsets), pa.array(weights)),
+        ], names=["user_id", "channel", "model_version", "track_ids", "scores"])
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -277,18 +305,11 @@ def recall_day(spark: "SparkSession", *, events_dir: Path, users_dir: Path, trac
     if not days:
         raise BatchRecallError(
             f"--date {day}: no event partitions in the {history_days} days before it under {events_dir}")
-    # Not batch_io.read_events: its de-duplication by event_id is a shuffle of the whole
-    # window, and the Query builder drops duplicates itself (an event's copies share
-    # its user, so they land in the same partition): the answers are the same.
-    events = (spark.read.option("basePath", str(events_dir))
-              .parquet(*[str(Path(events_dir) / f"{DATE_COL}={d.isoformat()}") for d in days])
-              .where(F.col("user_id").isNotNull())
-              .withColumn("ts_ms", F.unix_millis(F.col("ts")))
-              .select(*EVENT_COLUMNS).withColumn("is_listener", F.lit(False)))
-    listeners = listeners_frame(spark, users_dir, day).withColumn("is_listener", F.lit(True))
-    rows = events.unionByName(listeners, allowMissingColumns=True).repartition(partitions, "user_id")
-    run = _partition_recall(tracks[["track_id", "genre", "artist_id"]].copy(), day_start_ms(day), tuple(refs), params)
-    return rows.mapInPandas(run, OUTPUT_SCHEMA).withColumn(DATE_COL, F.lit(day))
+    files = tuple(window_files(events_dir, days))
+    listeners = listeners_frame(spark, users_dir, day).repartition(partitions, "user_id")
+    run = _partition_recall(tracks[["track_id", "genre", "artist_id"]].copy(), day_start_ms(day), tuple(refs), params,
+                            uuid.uuid4().hex, files)
+    return listeners.mapInArrow(run, OUTPUT_SCHEMA).withColumn(DATE_COL, F.lit(day))
 
 
 def day_start_ms(day: date) -> int:

@@ -17,7 +17,8 @@ with source weights from the Query (request time t, half-life h =
 
 Sources of one track are summed first; only candidates with a positive score are kept.
 The graph is stored as a CSR matrix (n, n) over the catalog's columns; a batch of B
-queries is one sparse (B, n) x (n, n) product (:mod:`encore.recall.sparse`).
+queries is one (B, n) x (n, n) product (:mod:`encore.recall.sparse`), summed densely
+per chunk of rows and cut to the top k by a per-row threshold (no sort of the product).
 Listeners without plays or hearts get no candidates (other channels cover them).
 """
 
@@ -29,7 +30,7 @@ import numpy as np
 
 from encore.recall.channel import Candidates, ChannelArtifactError, Channel
 from encore.recall.query import Query, sequence_batch
-from encore.recall.sparse import Csr, TrackIndex, batch_times_csr, split_rows, sum_duplicates, top_k_per_row
+from encore.recall.sparse import Csr, TrackIndex, batch_times_csr_top_k, split_rows, sum_duplicates
 
 HOUR_MS = 3_600_000
 
@@ -84,7 +85,7 @@ class ItemCFChannel(Channel):
     def recall(self, queries: Sequence[Query], k: int) -> list[Candidates]:
         self._require_fitted()
         rows, cols, vals = self.source_weights(queries)
-        rows, cols, vals = batch_times_csr(rows, cols, vals, self._graph)
-        rows, cols, vals = top_k_per_row(rows, cols, vals, len(queries), k)
+        # = top_k_per_row(*batch_times_csr(...)) exactly, summed densely per chunk of rows
+        rows, cols, vals = batch_times_csr_top_k(rows, cols, vals, self._graph, len(queries), k)
         ids = self._index.track_ids
         return [Candidates(ids[c], v.astype(np.float32)) for c, v in split_rows(rows, len(queries), cols, vals)]

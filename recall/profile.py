@@ -28,6 +28,7 @@ Serving scores a dense (B, n) block per chunk of queries (``CHUNK``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -86,35 +87,51 @@ class ProfileChannel(Channel):
 
     def _after_load(self) -> None:
         self._index = TrackIndex(self.arrays["track_ids"])
+        # artist -> its track columns (CSR over the sorted distinct artists)
+        artist_id = np.asarray(self.arrays["artist_id"], dtype=np.int64)
+        order = np.argsort(artist_id, kind="stable")
+        self._artists, counts = np.unique(artist_id, return_counts=True)
+        self._artist_ptr = np.r_[0, np.cumsum(counts)].astype(np.int64)
+        self._artist_cols = order.astype(np.int64)
 
     def taste(self, queries: Sequence[Query]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Dense taste of a batch: genre (B, G), language (B, L), artist (B, n) weights
-        per track column, and whether the genre row is the age prior (B,)."""
+        per track column, and whether the genre row is the age prior (B,). Vectorised
+        over the batch: every profile's entries flattened once, looked up with one
+        ``searchsorted`` per vocabulary, the artist weights spread to the artist's
+        track columns through an artist -> columns index (a repeated artist keeps its
+        last weight, as a dict of the profile would)."""
         a = self.arrays
         genres, languages = a["genres"], a["languages"]
-        g = np.zeros((len(queries), len(genres)), np.float32)
-        lang = np.zeros((len(queries), len(languages)), np.float32)
-        artist = np.zeros((len(queries), len(self._index)), np.float32)
-        from_prior = np.zeros(len(queries), dtype=bool)
-        for i, q in enumerate(queries):  # a few entries per query
-            prof = q.profile
-            if prof.genres:
-                pos = np.searchsorted(genres, np.array(prof.genres, dtype=str))
-                ok = (pos < len(genres)) & (genres[np.minimum(pos, len(genres) - 1)] == np.array(prof.genres, dtype=str))
-                g[i, pos[ok]] = np.asarray(prof.genre_weights, np.float32)[ok]
-            elif prof.age_bucket and prof.age_bucket in a["age_buckets"]:
-                g[i] = a["age_prior"][int(np.searchsorted(a["age_buckets"], prof.age_bucket))]
-                from_prior[i] = True
-            if prof.languages:
-                pos = np.searchsorted(languages, np.array(prof.languages, dtype=str))
-                known = languages[np.minimum(pos, len(languages) - 1)]
-                ok = (pos < len(languages)) & (known == np.array(prof.languages, dtype=str))
-                lang[i, pos[ok]] = np.asarray(prof.language_weights, np.float32)[ok]
-            if prof.artist_ids:
-                mask = np.isin(a["artist_id"], np.asarray(prof.artist_ids, np.int64))
-                weight_of = dict(zip(prof.artist_ids, prof.artist_weights))
-                cols = np.flatnonzero(mask)
-                artist[i, cols] = [weight_of[int(x)] for x in a["artist_id"][cols]]
+        b = len(queries)
+        profiles = [q.profile for q in queries]
+        g = np.zeros((b, len(genres)), np.float32)
+        lang = np.zeros((b, len(languages)), np.float32)
+        artist = np.zeros((b, len(self._index)), np.float32)
+        rows, names, weights = _flat(profiles, "genres", "genre_weights")
+        _assign(g, rows, genres, names, weights)
+        has_genres = np.bincount(rows, minlength=b) > 0
+        buckets = np.array([p.age_bucket for p in profiles], dtype=str)
+        from_prior = np.zeros(b, dtype=bool)
+        if len(a["age_buckets"]):
+            pos = np.minimum(np.searchsorted(a["age_buckets"], buckets), len(a["age_buckets"]) - 1)
+            from_prior = ~has_genres & (buckets != "") & (a["age_buckets"][pos] == buckets)
+            g[from_prior] = a["age_prior"][pos[from_prior]]
+        rows, names, weights = _flat(profiles, "languages", "language_weights")
+        _assign(lang, rows, languages, names, weights)
+        rows, ids, weights = _flat(profiles, "artist_ids", "artist_weights", dtype=np.int64)
+        if len(rows):
+            # the last weight of a (row, artist) pair wins (dict semantics)
+            pairs = np.stack([rows, ids], axis=1)[::-1]
+            last = len(rows) - 1 - np.unique(pairs, axis=0, return_index=True)[1]
+            rows, ids, weights = rows[last], ids[last], weights[last]
+            pos = np.minimum(np.searchsorted(self._artists, ids), len(self._artists) - 1)
+            known = self._artists[pos] == ids if len(self._artists) else np.zeros(len(ids), bool)
+            rows, pos, weights = rows[known], pos[known], weights[known]
+            counts = self._artist_ptr[pos + 1] - self._artist_ptr[pos]
+            offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+            cols = self._artist_cols[np.repeat(self._artist_ptr[pos], counts) + offsets]
+            artist[np.repeat(rows, counts), cols] = np.repeat(weights.astype(np.float32), counts)
         return g, lang, artist, from_prior
 
     def recall(self, queries: Sequence[Query], k: int) -> list[Candidates]:
@@ -148,3 +165,23 @@ class ProfileChannel(Channel):
                        reasons[i][top_scores[i] > 0], self.reason_names)
             for i in range(len(queries))
         ]
+
+
+def _flat(profiles: list, values: str, weights: str, dtype: Any = str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One Profile field and its weights over a batch as flat arrays (rows, values, weights)."""
+    lists = [getattr(p, values) for p in profiles]
+    lengths = np.fromiter((len(v) for v in lists), dtype=np.int64, count=len(lists))
+    rows = np.repeat(np.arange(len(lists)), lengths)
+    flat = np.array([v for vs in lists for v in vs], dtype=dtype)
+    w = np.array([x for p in profiles for x in getattr(p, weights)], dtype=np.float32)
+    return rows, flat.reshape(-1), w
+
+
+def _assign(out: np.ndarray, rows: np.ndarray, vocabulary: np.ndarray, names: np.ndarray,
+            weights: np.ndarray) -> None:
+    """``out[row, vocabulary.index(name)] = weight`` for the names in the vocabulary."""
+    if not len(rows) or not len(vocabulary):
+        return
+    pos = np.minimum(np.searchsorted(vocabulary, names), len(vocabulary) - 1)
+    ok = vocabulary[pos] == names
+    out[rows[ok], pos[ok]] = weights[ok]

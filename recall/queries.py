@@ -239,7 +239,9 @@ def prepare_log(events: pd.DataFrame, params: QueryParams, tracks: pd.DataFrame 
     :func:`queries_from_log` for many calls.
 
     Integer keys and one lexsort (event ids compared only among a listener's events of
-    the same ms): no string keys, no per-session strings."""
+    the same ms): no string keys, no per-session strings. An integer ``event_id``
+    column is taken as the ids' order (e.g. the dense rank of the id strings, as
+    :func:`encore.recall.batch_read.events_of` gives it: no string sort)."""
     ev = events[~events["event_id"].duplicated()] if len(events) else events
     ts = epoch_ms(ev["ts"]) if "ts_ms" not in ev else ev["ts_ms"].to_numpy(dtype=np.int64)
     uid = _user_floats(ev["user_id"])
@@ -257,8 +259,11 @@ def prepare_log(events: pd.DataFrame, params: QueryParams, tracks: pd.DataFrame 
         tied[1:] |= same
         tied[:-1] |= same
         rows = np.flatnonzero(tied)
-        ids = ev["event_id"].to_numpy(dtype=object)[order[rows]].astype(str)
-        _, id_rank = np.unique(ids, return_inverse=True)
+        ids = ev["event_id"].to_numpy()[order[rows]]
+        if np.issubdtype(ids.dtype, np.integer):  # already ranks (encore.recall.batch_read): no string sort
+            id_rank = ids
+        else:
+            _, id_rank = np.unique(ids.astype(object).astype(str), return_inverse=True)
         order[rows] = order[rows][np.lexsort((id_rank, t[rows], c[rows]))]
     ev = ev.take(order)
     ev.index = pd.RangeIndex(len(ev))
@@ -490,7 +495,7 @@ def _replay_hearts(ev: pd.DataFrame, rows: np.ndarray, n: int) -> tuple[list[int
     part = part[part["action"].isin(["heart", "unheart"])]
     state, params = UserState(user_id=0), StateParams(recent_sequence_length=n)
     for r in part.itertuples():
-        apply_event(state, StreamEvent(event_id=r.event_id, user_id=0, track_id=int(r.track_id),
+        apply_event(state, StreamEvent(event_id=str(r.event_id), user_id=0, track_id=int(r.track_id),
                                        scenario="X", action=r.action.upper(), ts_ms=int(r.ts_ms)), params)
     return list(state.recent_heart_track_ids), list(state.recent_heart_ts_ms)
 

@@ -101,6 +101,79 @@ def top_k_per_row(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: 
     return np.asarray(rows)[pick], np.asarray(cols)[pick], np.asarray(vals)[pick]
 
 
+def batch_times_csr_top_k(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, matrix: Csr, n_rows: int,
+                          k: int, max_entries: int = 4_000_000, max_rows: int = 512,
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``top_k_per_row(*batch_times_csr(rows, cols, vals, matrix), n_rows, k)`` (ties by
+    column, entries <= 0 dropped) without sorting the product: the rows of the (B, n)
+    batch are taken in chunks (at most ``max_rows`` rows, and about ``max_entries``
+    expanded products), each chunk's (C, m) scores summed densely by one ``bincount``
+    and cut by a per-row k-th value threshold; only the <= ~k survivors per row are
+    sorted. Exactly equal to the sparse path: the batch is summed in the same order
+    (``sum_duplicates`` first, then each product entry in input order), so every float
+    is the same. ``rows``/``cols``/``vals``: a (B, n) batch; returns (rows, cols, vals)
+    ordered by (row, value descending, column)."""
+    rows, cols, vals = sum_duplicates(rows, cols, vals, matrix.n_rows)
+    counts = matrix.indptr[cols + 1] - matrix.indptr[cols]
+    per_row = np.bincount(rows, weights=counts, minlength=n_rows).astype(np.int64)
+    first_entry = np.searchsorted(rows, np.arange(n_rows + 1))  # rows are sorted
+    out_r, out_c, out_v = [], [], []
+    lo = 0
+    while lo < n_rows:
+        # the next chunk: up to max_rows rows holding about max_entries products (at least one row)
+        budget = np.cumsum(per_row[lo:lo + max_rows])
+        hi = lo + max(1, int(np.searchsorted(budget, max_entries, side="right")))
+        a, b = first_entry[lo], first_entry[hi]
+        scores = batch_times_dense(rows[a:b] - lo, cols[a:b], vals[a:b], matrix, hi - lo)
+        r, c, v = dense_top_k(scores, k)
+        out_r.append(r + lo)
+        out_c.append(c)
+        out_v.append(v)
+        lo = hi
+    if not out_r:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0, dtype=np.float64)
+    return np.concatenate(out_r), np.concatenate(out_c), np.concatenate(out_v)
+
+
+def batch_times_dense(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, matrix: Csr,
+                      n_rows: int) -> np.ndarray:
+    """(B, n) batch (sorted by (row, col), no duplicates) times the (n, m) ``matrix`` as
+    a dense float64 (B, m) array, each cell summed in the order of the sparse path."""
+    starts, ends = matrix.indptr[cols], matrix.indptr[cols + 1]
+    counts = ends - starts
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros((n_rows, matrix.n_cols))
+    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    entries = np.repeat(starts, counts) + offsets
+    key = np.repeat(rows * np.int64(matrix.n_cols), counts) + matrix.indices[entries]
+    weights = np.repeat(np.asarray(vals, dtype=np.float64), counts) * matrix.data[entries]
+    return np.bincount(key, weights=weights, minlength=n_rows * matrix.n_cols).reshape(n_rows, matrix.n_cols)
+
+
+def dense_top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``k`` largest positive entries of each row of a dense (B, m) array as
+    (rows, cols, vals) ordered by (row, value descending, column): a k-th value
+    threshold per row (``np.partition``, O(B m)) keeps every entry that can be in the
+    top k (ties at the threshold included), and only those are sorted."""
+    n_rows, m = scores.shape
+    if n_rows == 0 or k <= 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0, dtype=scores.dtype)
+    keep = scores > 0
+    if k < m:
+        kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1]
+        keep &= scores >= kth[:, None]
+    r, c = np.nonzero(keep)
+    v = scores[r, c]
+    order = np.lexsort((c, -v, r))
+    r, c, v = r[order], c[order], v[order]
+    rank = np.arange(len(r)) - np.searchsorted(r, r)
+    pick = rank < k
+    return r[pick].astype(np.int64), c[pick].astype(np.int64), v[pick]
+
+
 def split_rows(rows: np.ndarray, n_rows: int, *arrays: np.ndarray) -> list[tuple[np.ndarray, ...]]:
     """Per row of a batch sorted by row: the slices of ``arrays`` (one tuple per row)."""
     bounds = np.searchsorted(rows, np.arange(n_rows + 1))

@@ -176,6 +176,25 @@ class NeuralChannel(Channel):
         return [self._merge([per_space[s][b] for s in self.spaces], quotas, k) for b in range(len(queries))]
 
     def _merge(self, lists: list[tuple[np.ndarray, np.ndarray]], quotas: dict[str, int], k: int) -> Candidates:
+        if len(lists) == 1:
+            return self._merge_one(*lists[0], k)
+        return self._merge_spaces(lists, quotas, k)
+
+    def _merge_one(self, ids: np.ndarray, scores: np.ndarray, k: int) -> Candidates:
+        """:meth:`_merge_spaces` for one space, vectorised (it is a per-listener Python
+        loop over up to 2k entries, half of a batch's time): the first ``k`` distinct
+        ids in list order with their first score, ordered by (score desc, id)."""
+        if not len(ids):
+            return Candidates.empty()
+        _, first = np.unique(ids, return_index=True)
+        first = np.sort(first)[:k]
+        tids = np.asarray(ids, dtype=np.int64)[first]
+        top = np.asarray(scores, dtype=np.float32)[first]
+        order = np.lexsort((tids, -top))
+        return Candidates(tids[order], top[order], np.zeros(len(order), np.int16), self.spaces)
+
+    def _merge_spaces(self, lists: list[tuple[np.ndarray, np.ndarray]], quotas: dict[str, int],
+                      k: int) -> Candidates:
         taken: dict[int, tuple[float, int]] = {}
         for first_pass in (True, False):
             for reason, (space, (ids, scores)) in enumerate(zip(self.spaces, lists)):

@@ -81,3 +81,22 @@ def test_inputs_name_their_flag(setup, tmp_path) -> None:
     (tmp_path / "date=2026-01-04" / "part-0.parquet").write_bytes(b"")
     assert parse_dates(None, tmp_path) == [date(2026, 1, 5)]  # the next serving day
     assert parse_dates("2026-01-03, 2026-01-02", tmp_path) == [date(2026, 1, 2), date(2026, 1, 3)]
+
+
+def test_arrow_batches_carry_the_frame_rows_per_channel() -> None:
+    import pyarrow as pa
+
+    from encore.recall.batch import arrow_batches
+
+    frame = pd.DataFrame({"user_id": [1, 2, 1], "channel": ["a", "a", "b"], "model_version": ["v1", "v1", "v2"],
+                          "track_ids": [np.array([5, 6], np.int64), np.zeros(0, np.int64), np.array([7], np.int64)],
+                          "scores": [np.array([0.5, 0.25], np.float32), np.zeros(0, np.float32),
+                                     np.array([1.0], np.float32)]})
+    batches = list(arrow_batches(frame))
+    assert [b.num_rows for b in batches] == [2, 1]
+    table = pa.Table.from_batches(batches).to_pylist()
+    assert table == [
+        {"user_id": 1, "channel": "a", "model_version": "v1", "track_ids": [5, 6], "scores": [0.5, 0.25]},
+        {"user_id": 2, "channel": "a", "model_version": "v1", "track_ids": [], "scores": []},
+        {"user_id": 1, "channel": "b", "model_version": "v2", "track_ids": [7], "scores": [1.0]},
+    ]

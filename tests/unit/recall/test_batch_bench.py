@@ -54,3 +54,14 @@ def test_the_neural_fit_is_small_and_other_channels_unchanged():
     assert settings.embedding_dim == base.recall.channel("youtube_dnn").settings.embedding_dim
     assert config.recall.channel("item_cf") == base.recall.channel("item_cf")
     assert base.recall.channel("youtube_dnn").settings.epochs == 4  # the default is not touched
+
+
+def test_median_run_is_the_middle_wall_time_with_every_run_beside_it() -> None:
+    from encore.recall.batch_bench import median_run
+
+    runs = [{"seconds": 3.0, "cpu_seconds": 2.0}, {"seconds": 1.0, "cpu_seconds": 1.5},
+            {"seconds": 2.0, "cpu_seconds": 1.0}]
+    got = median_run(runs)
+    assert got["seconds"] == 2.0 and got["cpu_seconds"] == 1.0
+    assert got["runs_seconds"] == [3.0, 1.0, 2.0] and got["runs_cpu_seconds"] == [2.0, 1.5, 1.0]
+    assert median_run(runs[:2])["seconds"] == 1.0  # even count: the lower middle

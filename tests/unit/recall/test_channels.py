@@ -156,6 +156,30 @@ def test_profile_new_user_gets_the_genre_prior_of_their_age_bucket():
     assert len(anonymous) == 0  # no profile and no popularity weight: nothing to say
 
 
+def test_profile_batch_taste_is_each_listeners_own_taste():
+    # artists: tracks 1, 2 by artist 7; 3 by 8; 4 by 9
+    tracks = catalog([1, 2, 3, 4], genres=["pop", "rock", "rock", "jazz"], languages=["en", "en", "es", "es"],
+                     artists=[7, 7, 8, 9])
+    events = plays([(1, 4, AS_OF - DAY), (1, 1, AS_OF - DAY)])
+    prof = channel("profile", popularity_weight=0.0, prior_genres=2).fit(tables(tracks, events, users=USERS))
+    queries = [
+        # artist 7 twice (the last weight, 0.25, counts), an unknown artist and an unknown genre
+        query(user_id=1, profile=Profile(genres=("metal", "rock"), genre_weights=(1.0, 0.5),
+                                         artist_ids=(7, 99, 7), artist_weights=(1.0, 1.0, 0.25))),
+        query(user_id=2, profile=Profile(age_bucket="18-24", languages=("es",), language_weights=(1.0,))),
+        query(),
+        query(user_id=3, profile=Profile(genres=("metal",), genre_weights=(1.0,), age_bucket="18-24")),
+    ]
+    batch = prof.recall(queries, k=10)
+    assert [as_lists(c) for c in batch] == [as_lists(prof.recall([q], k=10)[0]) for q in queries]
+    # 1: rock 0.5 (tracks 2, 3) + artist 7 0.25 (tracks 1, 2): 2 -> 0.75, 3 -> 0.5, 1 -> 0.25
+    assert as_lists(batch[0]) == ([2, 3, 1], [0.75, 0.5, 0.25])
+    # 2: no genres -> prior of 18-24 (jazz 1.0, pop 1.0), es 0.5: 4 -> 1.5, 3 -> 0.5, 1 -> 1.0
+    assert as_lists(batch[1]) == ([4, 1, 3], [1.5, 1.0, 0.5]) and batch[1].reason_of(0) == "age_prior"
+    assert len(batch[2]) == 0
+    assert len(batch[3]) == 0  # an unknown genre is still a genre: no age prior
+
+
 # -- artifacts -----------------------------------------------------------------------------------
 def fitted_channels():
     events = plays([(1, 1, AS_OF - DAY), (1, 2, AS_OF - DAY + 1), (2, 2, AS_OF - 2 * DAY), (2, 3, AS_OF - HOUR)])

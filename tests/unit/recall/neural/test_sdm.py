@@ -134,3 +134,19 @@ def test_save_load_gives_identical_recall(mode, request, tmp_path):
         assert a.track_ids.tolist() == b.track_ids.tolist()
         assert a.reasons.tolist() == b.reasons.tolist()
         np.testing.assert_allclose(a.scores, b.scores, atol=1e-5)
+
+
+def test_one_space_merge_is_the_loop_merge_vectorised():
+    # gated SDM has one space: the vectorised merge must equal the general loop, duplicates and ties included
+    gated = build_channel(ChannelConfig(name="sdm_gated", kind="sdm", params={"fusion": "gated"}))
+    rng = np.random.default_rng(0)
+    for k in (1, 3, 8, 40):
+        ids = rng.integers(0, 12, 20)
+        scores = rng.choice([0.5, 0.25, 0.75], 20).astype(np.float32)
+        for got, want in ((gated._merge([(ids, scores)], gated.space_quotas(k), k),
+                           gated._merge_spaces([(ids, scores)], gated.space_quotas(k), k)),):
+            assert got.track_ids.tolist() == want.track_ids.tolist()
+            assert got.scores.tolist() == want.scores.tolist() and got.reasons.tolist() == want.reasons.tolist()
+    merged = gated._merge([(np.array([4, 2, 4, 7]), np.array([0.5, 0.5, 0.9, 0.1], np.float32))], {"fused": 2}, 2)
+    assert merged.track_ids.tolist() == [2, 4] and merged.scores.tolist() == [0.5, 0.5]  # first score of 4 kept
+    assert len(gated._merge([(np.zeros(0, np.int64), np.zeros(0, np.float32))], {"fused": 2}, 2)) == 0
