@@ -142,3 +142,19 @@ def test_claims_judge_the_numbers() -> None:
     assert got["spotify_readme_nine_emotion_model_beats_readme_gradient_boosted_trees_0.729_on_energy_r2"] is False
     assert not any(k.startswith("spotify_readme_nine") and "target" in k for k in got)
     assert not any(k.startswith("spotify_grouped_folds") for k in got)
+
+
+def test_train_spotify_fits_the_configured_input_set(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    from encore.platform.registry import Registry
+    from encore.recall.emotion import EmotionModel
+    from encore.recall.emotion_bench import train_emotion
+
+    _write_spotify(tmp_path, 40)
+    summary = train_emotion(TINY.model_copy(update={"epochs": 2}), tmp_path / "registry", data_dir=tmp_path,
+                            say=lambda _: None)
+    folder = Registry(summary["registry"]).path(summary["registry_name"], summary["version"])
+    assert summary["registry_name"] == "emotion.spotify" and summary["tracks"] == 40
+    assert EmotionModel.load(folder).state["n_audio"] == len(ALL_DESCRIPTORS)  # spotify_train_inputs: all_descriptors
+    assert pq.read_table(folder / "track_emotion.parquet").num_rows == 40
