@@ -85,7 +85,7 @@ def test_bad_spotify_files_are_named(tmp_path: Path, edit, problem: str) -> None
 @pytest.mark.slow
 def test_tiny_spotify_benchmark_writes_every_set_model_and_the_claims(tmp_path: Path) -> None:
     _write_spotify(tmp_path, 60)
-    cfg = TINY.model_copy(update={"epochs": 2, "gbt_trees": 5, "artist_inner_folds": 2,
+    cfg = TINY.model_copy(update={"epochs": 1, "gbt_trees": 5, "artist_inner_folds": 2,
                                   "spotify_input_sets": ["readme_nine", "all_descriptors_artist"]})
     report = run_bench(None, tmp_path, tmp_path / "emotion.json", cfg, say=lambda _: None)
     assert json.loads((tmp_path / "emotion.json").read_text())["claims"] == report["claims"]
