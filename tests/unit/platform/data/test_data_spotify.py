@@ -21,6 +21,8 @@ def test_real_file_counts_and_handling(real: SpotifyTracks) -> None:
     assert real.num_tracks == 9_025
     assert real.duplicates_dropped == 10_000 - 11 - 9_025
     assert real.tracks["id"].is_unique
+    assert real.release_year_missing == 1  # one track dated 0000
+    assert real.tracks["release_year"].dropna().between(1900, 2030).all()
     for axis in ("valence", "energy"):
         assert real.tracks[axis].between(0, 1).all()
 
