@@ -987,6 +987,17 @@ class EmotionConfig(_Section):
     gbt_min_leaf: int = Field(20, ge=1)
     gbt_subsample: float = Field(0.8, gt=0, le=1)
     gbt_bins: int = Field(64, ge=2, le=255)
+    # spotify-features (issue 10): which input sets the bench reports (``encore.recall.emotion_inputs``),
+    # the artist target encoding (smoothed mean, ``artist_prior`` pseudo-rows at the fitting part's mean;
+    # training rows get theirs from ``artist_inner_folds`` inner folds so no row sees its own target),
+    # the grouped-fold robustness line (folds by (lower-cased name, artist)), the input set ``train emotion
+    # --spotify`` fits on
+    spotify_input_sets: list[Literal["readme_nine", "all_descriptors", "all_descriptors_artist"]] = [
+        "readme_nine", "all_descriptors", "all_descriptors_artist"]
+    artist_prior: float = Field(5.0, ge=0)
+    artist_inner_folds: int = Field(5, ge=2)
+    spotify_grouped_folds: bool = True
+    spotify_train_inputs: Literal["readme_nine", "all_descriptors"] = "all_descriptors"
 
 
 #: Settings derived from other sections unless a config sets them: (section, key) ->

@@ -11,7 +11,8 @@ the metrics and folds every comparison shares.
   its own feature and bin), a split needs ``min_leaf`` rows on each side, leaves are
   ``learning_rate * sum(residual) / (n + l2)``; each tree sees a ``subsample`` of the
   rows. One model per target column.
-* ``kfold``: seeded shuffled folds; ``r2``/``mae`` per column.
+* ``kfold``: seeded shuffled folds; ``group_kfold``: the same over groups of rows (no
+  group on both sides of a fold); ``r2``/``mae`` per column.
 """
 
 from __future__ import annotations
@@ -26,6 +27,22 @@ def kfold(n: int, folds: int, seed: int) -> list[np.ndarray]:
     if folds < 2 or n < folds:
         raise ValueError(f"need at least {folds} rows for {folds} folds, got {n}")
     return [np.sort(part) for part in np.array_split(np.random.default_rng(seed).permutation(n), folds)]
+
+
+def group_kfold(groups: np.ndarray, folds: int, seed: int) -> list[np.ndarray]:
+    """``folds`` disjoint test index arrays covering 0..n-1 where the rows of one group
+    (``groups`` (n,)) always share a fold: the shuffled groups are dealt to the folds,
+    each next group to the fold with the fewest rows so far (sizes stay even)."""
+    labels, sizes = np.unique(np.asarray(groups), return_inverse=True, return_counts=True)[1:]
+    n_groups = len(sizes)
+    if folds < 2 or n_groups < folds:
+        raise ValueError(f"need at least {folds} groups for {folds} folds, got {n_groups}")
+    fold_of = np.empty(n_groups, np.int64)
+    filled = np.zeros(folds, np.int64)
+    for g in np.random.default_rng(seed).permutation(n_groups):
+        fold_of[g] = int(filled.argmin())
+        filled[fold_of[g]] += sizes[g]
+    return [np.flatnonzero(fold_of[labels] == k) for k in range(folds)]
 
 
 def r2(y: np.ndarray, p: np.ndarray) -> np.ndarray:

@@ -15,12 +15,17 @@ deviation of the per-fold R^2.
   (an ensemble, reported beside the model alone).
 * **spotify** (``../shared/data/spotify-features``, audio only): the 9,025 unique track
   ids of ``spotify_tracks.csv`` (``encore.platform.data.spotify`` validates it and
-  de-duplicates ids); inputs the README baselines' nine descriptors (``SPOTIFY_INPUTS``);
-  targets valence and energy (arousal). Ridge and trees read the descriptors as they
-  are (the README's baselines); the emotion model reads them after monotone log
+  de-duplicates ids); targets valence and energy (arousal). Every input set of
+  ``emotion.spotify_input_sets`` (``encore.recall.emotion_inputs``: ``readme_nine``, the
+  README baselines' nine descriptors; ``all_descriptors``, + mode, popularity, release
+  year; ``all_descriptors_artist``, + the leak-free artist target encoding) is run with
+  every model on the same folds: ridge and trees read the inputs as they are (the
+  README's baselines on ``readme_nine``); the emotion model reads them after monotone log
   transforms of the skewed ones (``neural_descriptors``; trees are blind to such
-  transforms, ridge is also reported on them). The mean of the emotion model's and the
-  trees' predictions is reported as an ensemble beside the model alone.
+  transforms); the mean of the emotion model's and the trees' predictions is reported as
+  an ensemble beside the model alone. With ``emotion.spotify_grouped_folds`` the same
+  table is run again on folds grouped by (lower-cased name, artist), so tracks the file
+  repeats under different ids never sit on both sides of a fold (a robustness line).
 
 ``train_emotion`` fits the model on all rows (its early-stopping share held out of
 them), predicts every track and publishes ``emotion.registry_name`` (world) or
@@ -42,32 +47,32 @@ import typer
 
 from encore.platform.config import EmotionConfig
 from encore.recall.emotion import EmotionInputs, EmotionModel, predictions_table, world_inputs
-from encore.recall.emotion_baselines import GradientBoostedTrees, Ridge, kfold, mae, r2
+from encore.recall.emotion_baselines import GradientBoostedTrees, Ridge, group_kfold, kfold, mae, r2
+from encore.recall.emotion_inputs import INPUT_SETS, README_NINE, SpotifyData, fold_inputs, track_groups
 
 log = logging.getLogger(__name__)
 
-SPOTIFY_INPUTS = ("danceability", "key", "loudness", "speechiness", "acousticness", "instrumentalness",
-                  "liveness", "tempo", "duration")
+SPOTIFY_INPUTS = README_NINE
 SPOTIFY_TARGETS = ("valence", "energy")  # energy stands in for arousal
 _LOG_SHIFT = {"speechiness": 0.01, "acousticness": 0.01, "instrumentalness": 0.01, "liveness": 0.01,
-              "duration": 1000.0}
+              "duration": 1000.0, "artist_count": 1.0}
 LSA_DIM = 32
 README_BASELINES = {"ridge": {"valence": 0.174, "energy": 0.643},
                     "gradient_boosted_trees": {"valence": 0.285, "energy": 0.729}}
 TARGET_R2 = {"valence": 0.35, "energy": 0.76}
 
 
-def spotify_emotion_data(data_dir: str | os.PathLike[str] | None = None
-                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-    """(track ids (N,), descriptors (N, 9) in ``SPOTIFY_INPUTS`` order, targets (N, 2)
-    valence and energy, what the loader dropped). Raises ``DataFileError`` naming the
-    file, column and row on a malformed CSV."""
+def spotify_emotion_data(data_dir: str | os.PathLike[str] | None = None) -> SpotifyData:
+    """Every track's descriptors (N, 12, release year NaN where unknown), targets (N, 2)
+    valence and energy, artist, (name, artist) group, and what the loader dropped.
+    Raises ``DataFileError`` naming the file, column and row on a malformed CSV."""
     from encore.platform.data.common import DataFileError
     from encore.platform.data.spotify import load_spotify
+    from encore.recall.emotion_inputs import ALL_DESCRIPTORS
 
     data = load_spotify(data_dir)
     frame = data.tracks
-    for column in SPOTIFY_INPUTS + SPOTIFY_TARGETS:
+    for column in tuple(c for c in ALL_DESCRIPTORS if c != "release_year") + SPOTIFY_TARGETS:
         values = frame[column].to_numpy(np.float64)
         if not np.isfinite(values).all():
             row = int(np.flatnonzero(~np.isfinite(values))[0])
@@ -75,17 +80,26 @@ def spotify_emotion_data(data_dir: str | os.PathLike[str] | None = None
                                 f"track {frame['id'].iloc[row]!r}")
     if data.num_tracks < 20:
         raise DataFileError(data.path, f"only {data.num_tracks} unique tracks: too few to cross-validate")
+    groups = track_groups(frame["name"], frame["artist"], frame["id"])
+    sizes = np.bincount(groups)
+    artists = frame["artist"].fillna("").astype(str).str.strip().to_numpy(object)
     info = {"file": str(data.path), "rows_read": data.rows_read, "incomplete_dropped": data.incomplete_dropped,
-            "duplicate_ids_dropped": data.duplicates_dropped, "tracks": data.num_tracks}
-    return (frame["id"].to_numpy(object), frame[list(SPOTIFY_INPUTS)].to_numpy(np.float64),
-            frame[list(SPOTIFY_TARGETS)].to_numpy(np.float64), info)
+            "duplicate_ids_dropped": data.duplicates_dropped, "tracks": data.num_tracks,
+            "release_year_missing": data.release_year_missing, "popularity_missing": 0,
+            "popularity_zero": int((frame["popularity"] == 0).sum()),
+            "artists": int(len(set(artists) - {""})), "tracks_without_artist": int((artists == "").sum()),
+            "name_artist_groups": int(len(sizes)), "name_artist_groups_repeated": int((sizes > 1).sum()),
+            "tracks_in_repeated_groups": int(sizes[sizes > 1].sum())}
+    return SpotifyData(ids=frame["id"].to_numpy(object), descriptors=frame[list(ALL_DESCRIPTORS)].to_numpy(np.float64),
+                       targets=frame[list(SPOTIFY_TARGETS)].to_numpy(np.float64), artists=artists, groups=groups,
+                       info=info)
 
 
-def neural_descriptors(x: np.ndarray) -> np.ndarray:
-    """(N, 9) Spotify descriptors -> (N, 9): log(x + shift) of the skewed ones (they
-    pile up near 0), so standardisation does not squash most tracks together."""
+def neural_descriptors(x: np.ndarray, columns: tuple[str, ...] = SPOTIFY_INPUTS) -> np.ndarray:
+    """(N, F) Spotify inputs named ``columns`` -> (N, F): log(x + shift) of the skewed
+    ones (they pile up near 0), so standardisation does not squash most tracks together."""
     out = np.array(x, np.float64)
-    for j, name in enumerate(SPOTIFY_INPUTS):
+    for j, name in enumerate(columns):
         if name in _LOG_SHIFT:
             out[:, j] = np.log(out[:, j] + _LOG_SHIFT[name])
     return out.astype(np.float32)
@@ -202,32 +216,83 @@ def world_table(world_dir: Path, cfg: EmotionConfig, say: Callable[[str], None])
             "models": table, "training": training}
 
 
-def spotify_table(data_dir: Optional[Path], cfg: EmotionConfig, say: Callable[[str], None]) -> dict[str, Any]:
-    ids, x, y, info = spotify_emotion_data(data_dir)
-    xn = neural_descriptors(x)
-    folds = kfold(len(ids), cfg.folds, cfg.seed)
-    training: list[dict[str, Any]] = []
+def _spotify_models(data: SpotifyData, input_set: str, cfg: EmotionConfig, groups: np.ndarray | None,
+                    training: list[dict[str, Any]], fills: list[dict[str, Any]]) -> dict[str, Fitter]:
+    """The emotion model, ridge and trees on ``input_set``, each fold's inputs assembled
+    from its training rows (``fold_inputs``); the model's training summaries and the
+    fills go to ``training`` and ``fills``."""
+    y, columns = data.targets, INPUT_SETS[input_set]
+
+    def inputs(train: np.ndarray, test: np.ndarray) -> np.ndarray:
+        x, fill = fold_inputs(data, input_set, train, test, prior=cfg.artist_prior,
+                              inner_folds=cfg.artist_inner_folds, seed=cfg.seed + 1, groups=groups)
+        fills.append(fill)
+        return x
 
     def neural(train: np.ndarray, test: np.ndarray) -> np.ndarray:
+        xn = neural_descriptors(inputs(train, test), columns)
         model = EmotionModel(cfg).fit(EmotionInputs(xn[train]), y[train])
         training.append(model.training)
         return model.predict(EmotionInputs(xn[test]))
 
-    models: dict[str, Fitter] = {
-        "emotion_model": neural,
-        "ridge": lambda tr, te: Ridge(tuple(cfg.ridge_alphas)).fit(x[tr], y[tr]).predict(x[te]),
-        "ridge_log_inputs": lambda tr, te: Ridge(tuple(cfg.ridge_alphas)).fit(xn[tr], y[tr]).predict(xn[te]),
-        "gradient_boosted_trees": lambda tr, te: _gbt(cfg).fit(x[tr], y[tr]).predict(x[te]),
-    }
-    say(f"spotify {info['file']}: {len(ids):,} unique tracks, inputs {', '.join(SPOTIFY_INPUTS)}")
-    table, oof = cross_validate(models, y, folds, SPOTIFY_TARGETS, say)
-    ensemble = (oof["emotion_model"] + oof["gradient_boosted_trees"]) / 2
-    fold_r2 = np.array([r2(y[f], ensemble[f]) for f in folds])
-    table["ensemble_emotion_model_gbt_mean"] = _scores(y, ensemble, SPOTIFY_TARGETS, fold_r2, None)
-    return {"data": {**info, "inputs": list(SPOTIFY_INPUTS), "targets": {"valence": "valence", "arousal": "energy"},
-                     "neural_input_transforms": {k: f"log(x + {v})" for k, v in _LOG_SHIFT.items()},
-                     "folds": cfg.folds},
-            "models": table, "training": training}
+    def ridge(train: np.ndarray, test: np.ndarray) -> np.ndarray:
+        x = inputs(train, test)
+        return Ridge(tuple(cfg.ridge_alphas)).fit(x[train], y[train]).predict(x[test])
+
+    def trees(train: np.ndarray, test: np.ndarray) -> np.ndarray:
+        x = inputs(train, test)
+        return _gbt(cfg).fit(x[train], y[train]).predict(x[test])
+
+    return {"emotion_model": neural, "ridge": ridge, "gradient_boosted_trees": trees}
+
+
+def _spotify_sets(data: SpotifyData, folds: list[np.ndarray], cfg: EmotionConfig, grouped: bool,
+                  say: Callable[[str], None]) -> dict[str, Any]:
+    """Every input set of ``cfg.spotify_input_sets`` with every model on ``folds``."""
+    y = data.targets
+    out: dict[str, Any] = {}
+    for input_set in cfg.spotify_input_sets:
+        columns = INPUT_SETS[input_set]
+        training: list[dict[str, Any]] = []
+        fills: list[dict[str, Any]] = []
+        models = _spotify_models(data, input_set, cfg, data.groups if grouped else None, training, fills)
+        say(f"spotify{' grouped folds' if grouped else ''}, inputs {input_set} ({len(columns)}: "
+            f"{', '.join(columns)})")
+        table, oof = cross_validate(models, y, folds, SPOTIFY_TARGETS, say)
+        ensemble = (oof["emotion_model"] + oof["gradient_boosted_trees"]) / 2
+        fold_r2 = np.array([r2(y[f], ensemble[f]) for f in folds])
+        table["ensemble_emotion_model_gbt_mean"] = _scores(y, ensemble, SPOTIFY_TARGETS, fold_r2, None)
+        filled = {name: {"fill": "training-fold median", "rows": fill[name]["rows"],
+                         "values": sorted({round(f[name]["value"], 4) for f in fills if name in f})}
+                  for fill in fills[:1] for name in fill}
+        out[input_set] = {"inputs": list(columns), "uses_artist_id": input_set.endswith("_artist"),
+                          "fills": filled, "models": table, "training": training}
+    return out
+
+
+def spotify_table(data_dir: Optional[Path], cfg: EmotionConfig, say: Callable[[str], None]) -> dict[str, Any]:
+    data = spotify_emotion_data(data_dir)
+    n = len(data.ids)
+    say(f"spotify {data.info['file']}: {n:,} unique tracks, {data.info['artists']:,} artists, "
+        f"{data.info['name_artist_groups']:,} (name, artist) groups")
+    report: dict[str, Any] = {
+        "data": {**data.info, "targets": {"valence": "valence", "arousal": "energy"},
+                 "input_sets": {name: list(INPUT_SETS[name]) for name in cfg.spotify_input_sets},
+                 "neural_input_transforms": {k: f"log(x + {v})" for k, v in _LOG_SHIFT.items()},
+                 "missing_values": "release_year (no date or year 0000) filled with the training fold's median",
+                 "artist_encoding": {"prior": cfg.artist_prior, "inner_folds": cfg.artist_inner_folds,
+                                     "formula": "(sum of the artist's targets + prior * fitting rows' mean) / "
+                                                "(artist's rows + prior), fitted on the fold's training rows; "
+                                                "training rows encoded out of inner folds"},
+                 "folds": cfg.folds},
+        "input_sets": _spotify_sets(data, kfold(n, cfg.folds, cfg.seed), cfg, False, say)}
+    if cfg.spotify_grouped_folds:
+        report["grouped_folds"] = {
+            "folds": "grouped by (lower-cased name, artist): no repeated track on both sides of a fold; the "
+                     "artist encoding's inner folds are grouped the same way",
+            "groups": data.info["name_artist_groups"],
+            "input_sets": _spotify_sets(data, group_kfold(data.groups, cfg.folds, cfg.seed), cfg, True, say)}
+    return report
 
 
 def claims(report: dict[str, Any]) -> dict[str, Any]:
@@ -245,18 +310,32 @@ def claims(report: dict[str, Any]) -> dict[str, Any]:
                     world["ensemble_emotion_model_gbt_mean"][axis]["r2"] > world[best][axis]["r2"])
             out[f"world_lyrics_branch_helps_{axis}_r2"] = (
                 world["emotion_model"][axis]["r2"] > world["emotion_model_audio_only"][axis]["r2"])
-    spotify = report.get("spotify", {}).get("models", {})
-    if spotify:
+    spotify = report.get("spotify", {})
+    out.update(_spotify_claims("spotify", spotify.get("input_sets", {})))
+    out.update(_spotify_claims("spotify_grouped_folds", spotify.get("grouped_folds", {}).get("input_sets", {})))
+    return out
+
+
+def _spotify_claims(prefix: str, sets: dict[str, Any]) -> dict[str, Any]:
+    """The issue's targets on the sets beyond the README's nine (model alone and
+    ensemble); the nine against the README baselines; every set against the same run's
+    baselines."""
+    out: dict[str, Any] = {}
+    for input_set, row in sets.items():
+        models = row["models"]
         for axis in SPOTIFY_TARGETS:
-            model, ens = spotify["emotion_model"][axis]["r2"], spotify["ensemble_emotion_model_gbt_mean"][axis]["r2"]
-            out[f"spotify_{axis}_r2_target_{TARGET_R2[axis]}_met_by_emotion_model"] = model >= TARGET_R2[axis]
-            out[f"spotify_{axis}_r2_target_{TARGET_R2[axis]}_met_by_ensemble"] = ens >= TARGET_R2[axis]
+            model, ens = models["emotion_model"][axis]["r2"], models["ensemble_emotion_model_gbt_mean"][axis]["r2"]
+            head = f"{prefix}_{input_set}"
+            if input_set != "readme_nine":
+                out[f"{head}_{axis}_r2_target_{TARGET_R2[axis]}_met_by_emotion_model"] = model >= TARGET_R2[axis]
+                out[f"{head}_{axis}_r2_target_{TARGET_R2[axis]}_met_by_ensemble"] = ens >= TARGET_R2[axis]
             for base in ("ridge", "gradient_boosted_trees"):
-                out[f"spotify_emotion_model_beats_{base}_same_run_on_{axis}_r2"] = model > spotify[base][axis]["r2"]
-                out[f"spotify_emotion_model_beats_readme_{base}_{README_BASELINES[base][axis]}_on_{axis}_r2"] = (
-                    model > README_BASELINES[base][axis])
-            out[f"spotify_ensemble_beats_gradient_boosted_trees_same_run_on_{axis}_r2"] = (
-                ens > spotify["gradient_boosted_trees"][axis]["r2"])
+                out[f"{head}_emotion_model_beats_{base}_same_run_on_{axis}_r2"] = model > models[base][axis]["r2"]
+                if input_set == "readme_nine":
+                    out[f"{head}_emotion_model_beats_readme_{base}_{README_BASELINES[base][axis]}_on_{axis}_r2"] = (
+                        model > README_BASELINES[base][axis])
+            out[f"{head}_ensemble_beats_gradient_boosted_trees_same_run_on_{axis}_r2"] = (
+                ens > models["gradient_boosted_trees"][axis]["r2"])
     return out
 
 
@@ -299,10 +378,14 @@ def train_emotion(cfg: EmotionConfig, registry_root: Path, *, world_dir: Optiona
         source = world_dir / "catalog" / "tracks.parquet"
         files = {"catalog/tracks.parquet": source}
     else:
-        ids, x, y, info = spotify_emotion_data(data_dir)
-        inputs = EmotionInputs(neural_descriptors(x))
+        data = spotify_emotion_data(data_dir)
+        ids, y, every = data.ids, data.targets, np.arange(len(data.ids))
+        columns = INPUT_SETS[cfg.spotify_train_inputs]
+        x, _ = fold_inputs(data, cfg.spotify_train_inputs, every, every, prior=cfg.artist_prior,
+                           inner_folds=cfg.artist_inner_folds, seed=cfg.seed + 1)  # fills: medians of all rows
+        inputs = EmotionInputs(neural_descriptors(x, columns))
         name, kind = f"{cfg.registry_name}.spotify", "emotion/audio"
-        source = Path(info["file"])
+        source = Path(data.info["file"])
         files = {"spotify-features/spotify_tracks.csv": source}
     say(f"fitting {name} on {len(ids):,} tracks ({'audio + lyrics' if inputs.lyrics is not None else 'audio only'})")
     model = EmotionModel(cfg).fit(inputs, y, say=say)

@@ -11,7 +11,13 @@ Handling, reported in the result: rows lacking id, duration or popularity are dr
 Validation on the kept rows: every required column exists; valence, energy,
 danceability, speechiness, acousticness, instrumentalness and liveness are in [0, 1];
 key is an integer in -1..11, mode 0 or 1, popularity 0..100; duration (ms) and tempo
-are >= 0; loudness is a number. Errors name the 1-based data row (header excluded).
+are >= 0; loudness is a number; release_date is empty, ``YYYY``, ``YYYY-MM`` or
+``YYYY-MM-DD``. Errors name the 1-based data row (header excluded).
+
+Derived column ``release_year`` (float64): the date's year, NaN where the date is empty
+or its year is ``0000`` (Spotify's placeholder for an unknown date; one track of the
+file). Users fill it (``encore.recall.emotion_bench`` uses the training fold's median);
+``SpotifyTracks.release_year_missing`` counts the NaNs.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ UNIT_COLUMNS = (
 INT_COLUMNS = {"key": (-1, 11), "mode": (0, 1), "popularity": (0, 100), "duration": (0, None)}
 REQUIRED_COLUMNS = TEXT_COLUMNS + UNIT_COLUMNS + tuple(INT_COLUMNS) + ("loudness", "tempo")
 EMOTION_COLUMNS = ("valence", "energy")  # energy stands in for arousal
+RELEASE_DATE = r"[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?"  # year, year-month or a full date
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,6 +65,24 @@ class SpotifyTracks:
     @property
     def num_tracks(self) -> int:
         return len(self.tracks)
+
+    @property
+    def release_year_missing(self) -> int:
+        return int(self.tracks["release_year"].isna().sum())
+
+
+def _release_year(path: Path, rows: pd.DataFrame) -> pd.Series:
+    """``release_date`` -> its year as float64 (NaN: no date, or the year ``0000``)."""
+    dates = rows["release_date"].fillna("").str.strip()
+    ok = dates.eq("") | dates.str.fullmatch(RELEASE_DATE)
+    if not ok.all():
+        label = first_bad(~ok)
+        raise DataFileError(
+            path, f"column 'release_date': expected YYYY, YYYY-MM or YYYY-MM-DD, "
+            f"found {rows['release_date'][label]!r}", f"row {label}",
+        )
+    years = pd.to_numeric(dates.str[:4], errors="coerce")
+    return years.where(years > 0).astype("float64")
 
 
 def _check_ranges(path: Path, rows: pd.DataFrame) -> pd.DataFrame:
@@ -75,6 +100,7 @@ def _check_ranges(path: Path, rows: pd.DataFrame) -> pd.DataFrame:
         checked[column] = values
     checked["tempo"] = float_column(rows, "tempo", path, 0.0, float("inf"), where="row")
     checked["loudness"] = float_column(rows, "loudness", path, -float("inf"), float("inf"), where="row")
+    checked["release_year"] = _release_year(path, rows)
     return checked
 
 
