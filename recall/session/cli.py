@@ -74,6 +74,10 @@ def train_session_command(
     hidden: int = typer.Option(100, help="Hidden size D."),
     batch_size: int = typer.Option(100, help="Pairs per step."),
     learning_rate: float = typer.Option(0.001, help="Adam learning rate."),
+    lr_decay: float = typer.Option(0.1, help="Learning rate factor every --lr-decay-epochs."),
+    lr_decay_epochs: int = typer.Option(3, help="Epochs between learning-rate decays."),
+    negatives: int = typer.Option(0, help="Sampled-softmax negatives per training step (0 = full softmax)."),
+    negative_alpha: float = typer.Option(0.75, help="Negatives drawn from popularity^alpha."),
     readout: str = typer.Option("hybrid", help="hybrid | global | local."),
     emotion: Optional[bool] = typer.Option(None, "--emotion/--no-emotion",
                                            help="Fuse emotion (default: on for world, off for nowplaying)."),
@@ -101,7 +105,9 @@ def train_session_command(
         loaded = t.load_data(data, data_dir=data_dir, world=world, valid_fraction=valid_fraction,
                              emotion_source=emotion_source)
         spec = ModelSpec(num_items=loaded.split.num_items, hidden=hidden, readout=readout, emotion=use_emotion,
-                         hetero=hetero, batch_size=batch_size, epochs=epochs, learning_rate=learning_rate)
+                         hetero=hetero, batch_size=batch_size, epochs=epochs, learning_rate=learning_rate,
+                         lr_decay=lr_decay, lr_decay_epochs=lr_decay_epochs, negatives=negatives,
+                         negative_alpha=negative_alpha)
     except (DataFileError, ValueError) as err:
         raise typer.BadParameter(str(err)) from err
     valid = loaded.split.valid

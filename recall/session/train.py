@@ -118,7 +118,8 @@ def as_channel(model: SessionGNN, track_ids: np.ndarray, training: dict[str, Any
     s = model.spec
     params = {"hidden": s.hidden, "steps": s.steps, "readout": s.readout, "emotion": s.emotion,
               "hetero": s.hetero, "max_length": s.max_length, "batch_size": s.batch_size, "epochs": s.epochs,
-              "learning_rate": s.learning_rate, "l2": s.l2, "seed": s.seed}
+              "learning_rate": s.learning_rate, "l2": s.l2, "seed": s.seed,
+              "negatives": s.negatives, "negative_alpha": s.negative_alpha}
     channel = SessionGNNChannel(ChannelConfig(name=name, kind="session_gnn", k=500, quota=150, params=params))
     return channel.attach(model, track_ids, training)
 
