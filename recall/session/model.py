@@ -44,7 +44,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -344,9 +344,11 @@ class SessionGNN:
 
     # -- training -----------------------------------------------------------------------
     def fit(self, sequences: Sequence[Sequence[int]], labels: np.ndarray, *, epochs: int | None = None,
-            log_every_s: float = 30.0) -> dict[str, Any]:
+            log_every_s: float = 30.0, after_epoch: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
         """Mini-batch training, shuffled each epoch; learning rate times ``lr_decay``
-        every ``lr_decay_epochs``. Returns epochs, losses and wall time."""
+        every ``lr_decay_epochs``. ``after_epoch`` (e.g. a small held-out check) runs
+        after every epoch, its result kept in ``per_epoch`` with the training wall
+        seconds so far (its own time not counted). Returns epochs, losses and wall time."""
         spec = self.spec
         epochs = spec.epochs if epochs is None else epochs
         labels = np.asarray(labels, np.int64)
@@ -357,6 +359,8 @@ class SessionGNN:
         rng = np.random.default_rng(spec.seed)
         sampler = NegativeSampler(labels, spec.num_items, spec.negative_alpha) if spec.negatives else None
         losses: list[float] = []
+        per_epoch: list[dict[str, Any]] = []
+        checks = 0.0  # seconds spent in after_epoch, not training
         started = time.perf_counter()
         steps_per_epoch = math.ceil(len(labels) / spec.batch_size)
         for epoch in range(epochs):
@@ -383,13 +387,20 @@ class SessionGNN:
             losses.append(round(total / steps_per_epoch, 5))
             log.info("epoch %d/%d done: loss %.4f, %.0f s", epoch + 1, epochs, losses[-1],
                      time.perf_counter() - epoch_start)
-        seconds = time.perf_counter() - started
+            if after_epoch is not None:
+                check_start = time.perf_counter()
+                per_epoch.append({"epoch": epoch + 1, "train_seconds": round(check_start - started - checks, 1),
+                                  **after_epoch()})
+                checks += time.perf_counter() - check_start
+                log.info("epoch %d/%d check: %s", epoch + 1, epochs, per_epoch[-1])
+        seconds = time.perf_counter() - started - checks
         return {"epochs": epochs, "pairs": int(len(labels)), "batch_size": spec.batch_size, "losses": losses,
                 "loss": f"sampled softmax, {spec.negatives} negatives" if spec.negatives else "full softmax",
                 "learning_rates": [spec.learning_rate * spec.lr_decay ** (e // spec.lr_decay_epochs)
                                    for e in range(epochs)],
                 "train_seconds": round(seconds, 1), "steps": epochs * steps_per_epoch,
-                "steps_per_second": round(epochs * steps_per_epoch / max(seconds, 1e-9), 3)}
+                "steps_per_second": round(epochs * steps_per_epoch / max(seconds, 1e-9), 3),
+                **({"per_epoch": per_epoch} if after_epoch is not None else {})}
 
     # -- weights ------------------------------------------------------------------------
     def weights(self) -> dict[str, np.ndarray]:

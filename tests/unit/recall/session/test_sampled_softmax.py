@@ -88,8 +88,9 @@ def test_sampled_softmax_learns_a_planted_next_item_rule():
     spec = ModelSpec(num_items=n, hidden=16, emotion=False, hetero=False, batch_size=50, epochs=12,
                      learning_rate=0.02, lr_decay=0.5, lr_decay_epochs=6, negatives=6)
     model = SessionGNN(spec)
-    summary = model.fit(seqs[:1200], np.array(labels[:1200]))
+    summary = model.fit(seqs[:1200], np.array(labels[:1200]), after_epoch=lambda: {"checked": True})
     assert summary["losses"][-1] < summary["losses"][0]
+    assert [e["epoch"] for e in summary["per_epoch"]] == list(range(1, 13)) and summary["per_epoch"][0]["checked"]
     scores = np.concatenate(list(model.scores(seqs[1200:])), axis=0)
     hit1 = float(np.mean(scores.argmax(axis=1) == np.array(labels[1200:])))
     popularity = float(np.mean(np.array(labels[1200:]) == np.bincount(labels[:1200]).argmax()))
