@@ -95,3 +95,14 @@ def test_sampled_softmax_learns_a_planted_next_item_rule():
     hit1 = float(np.mean(scores.argmax(axis=1) == np.array(labels[1200:])))
     popularity = float(np.mean(np.array(labels[1200:]) == np.bincount(labels[:1200]).argmax()))
     assert hit1 > 0.8 > popularity + 0.5
+
+
+def test_channel_settings_carry_the_sampled_softmax():
+    from encore.platform.config import SessionGNNParams
+    from encore.recall.session.channel import spec_from_settings
+
+    spec = spec_from_settings(SessionGNNParams(negatives=7, negative_alpha=0.5, emotion=False, hetero=False), 5, None, 2)
+    assert (spec.negatives, spec.negative_alpha) == (7, 0.5)
+    assert SessionGNNParams().negatives == 0  # full softmax unless asked
+    with pytest.raises(ValueError, match="negatives"):
+        ModelSpec(num_items=5, negatives=-1)
