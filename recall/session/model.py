@@ -120,6 +120,20 @@ def softmax_xent(logits: Any, targets: Any) -> Any:
     return xent(logits)
 
 
+def relation_message(adj: Any, table: Any) -> Any:
+    """A_r[nodes] X_r: (B*U, D) from the sparse (B*U, M) rows ``adj`` and the (M, D)
+    ``table``, reading only the K distinct columns the batch uses, so that the gradient
+    to the table is K rows (sparse) rather than a dense (M, D) product A^T G: with the
+    60k-row item embedding that dense gradient was the largest cost left in a
+    sampled-softmax step."""
+    import tensorflow as tf
+
+    cols, local = tf.unique(adj.indices[:, 1])
+    sub = tf.SparseTensor(tf.stack([adj.indices[:, 0], tf.cast(local, tf.int64)], axis=1), adj.values,
+                          tf.stack([adj.dense_shape[0], tf.cast(tf.size(cols), tf.int64)]))
+    return tf.sparse.sparse_dense_matmul(sub, tf.gather(table, cols))
+
+
 def sampled_softmax_xent(logits: Any, positive: Any, log_p: Any) -> Any:
     """(B,) sampled-softmax cross-entropy: ``logits`` (B, C) over the distinct candidate
     items, ``positive`` (B,) each row's target column, ``log_p`` (C,) the log probability
@@ -239,7 +253,7 @@ class SessionGNN:
         b, u = tf.shape(nodes)[0], tf.shape(nodes)[1]
         for r, adj in zip(self.relations, het):
             table = emb if r == "cooccur" else v[f"het_x_{r}"]
-            msg = tf.sparse.sparse_dense_matmul(adj, table)  # (B*U, D)
+            msg = relation_message(adj, table)  # (B*U, D)
             h = h + tf.reshape(tf.matmul(msg, v[f"het_w_{r}"]), (b, u, spec.hidden))
         for _ in range(spec.steps):
             h = self._ggnn_step(h, a_in, a_out)

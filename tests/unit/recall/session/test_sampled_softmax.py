@@ -106,3 +106,22 @@ def test_channel_settings_carry_the_sampled_softmax():
     assert SessionGNNParams().negatives == 0  # full softmax unless asked
     with pytest.raises(ValueError, match="negatives"):
         ModelSpec(num_items=5, negatives=-1)
+
+
+def test_relation_message_reads_only_the_used_rows():
+    import tensorflow as tf
+
+    from encore.recall.session.model import relation_message
+
+    # rows: node 0 -> 1/2 item 3 + 1/2 item 1; node 1 -> item 3
+    adj = tf.SparseTensor(np.array([[0, 3], [0, 1], [1, 3]], np.int64), np.array([0.5, 0.5, 1.0], np.float32),
+                          np.array([2, 5], np.int64))
+    table = tf.Variable(np.arange(10, dtype=np.float32).reshape(5, 2))
+    with tf.GradientTape() as tape:
+        msg = relation_message(adj, table)
+        total = tf.reduce_sum(msg)
+    # by hand: (0.5 [6, 7] + 0.5 [2, 3], [6, 7]) = ([4, 5], [6, 7])
+    np.testing.assert_allclose(msg.numpy(), [[4, 5], [6, 7]])
+    grad = tape.gradient(total, table)
+    assert isinstance(grad, tf.IndexedSlices)  # not a dense (5, 2) gradient
+    np.testing.assert_allclose(tf.convert_to_tensor(grad).numpy(), [[0, 0], [0.5, 0.5], [0, 0], [1.5, 1.5], [0, 0]])
