@@ -761,6 +761,10 @@ class SessionGNNParams(_Section):
     window_days: int = Field(30, ge=1)
     fallback_to_recent: bool = True
     seed: int = 0
+    # training loss: sampled softmax with this many popularity^alpha negatives per step
+    # (0 = full softmax over all items; scoring is always over all items)
+    negatives: int = Field(0, ge=0)
+    negative_alpha: float = Field(0.75, ge=0)
 
 
 CHANNEL_PARAMS: dict[str, type[_Section]] = {

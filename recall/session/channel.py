@@ -42,7 +42,8 @@ def spec_from_settings(settings: Any, num_items: int, graph: HeteroGraph | None,
     return ModelSpec(num_items=num_items, hidden=s.hidden, steps=s.steps, readout=s.readout, emotion=s.emotion,
                      hetero=s.hetero, emotion_dim=emotion_dim,
                      relations=graph.sizes if graph is not None and s.hetero else {}, max_length=s.max_length,
-                     batch_size=s.batch_size, epochs=s.epochs, learning_rate=s.learning_rate, l2=s.l2, seed=s.seed)
+                     batch_size=s.batch_size, epochs=s.epochs, learning_rate=s.learning_rate, l2=s.l2, seed=s.seed,
+                     negatives=s.negatives, negative_alpha=s.negative_alpha)
 
 
 def world_training_data(tables: Any, window_days: int) -> tuple[list[list[int]], np.ndarray, TrackIndex]:

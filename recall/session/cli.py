@@ -74,6 +74,10 @@ def train_session_command(
     hidden: int = typer.Option(100, help="Hidden size D."),
     batch_size: int = typer.Option(100, help="Pairs per step."),
     learning_rate: float = typer.Option(0.001, help="Adam learning rate."),
+    lr_decay: float = typer.Option(0.1, help="Learning rate factor every --lr-decay-epochs."),
+    lr_decay_epochs: int = typer.Option(3, help="Epochs between learning-rate decays."),
+    negatives: int = typer.Option(0, help="Sampled-softmax negatives per training step (0 = full softmax)."),
+    negative_alpha: float = typer.Option(0.75, help="Negatives drawn from popularity^alpha."),
     readout: str = typer.Option("hybrid", help="hybrid | global | local."),
     emotion: Optional[bool] = typer.Option(None, "--emotion/--no-emotion",
                                            help="Fuse emotion (default: on for world, off for nowplaying)."),
@@ -83,6 +87,7 @@ def train_session_command(
     registry: Optional[Path] = typer.Option(None, "--registry", help="Registry root (default: the config's)."),
     valid_out: Optional[Path] = typer.Option(None, "--valid-out", help="Write the held-out pairs (SR-GNN pickle)."),
     max_valid_pairs: Optional[int] = typer.Option(None, help="Evaluate on the first this many held-out pairs."),
+    epoch_check_pairs: int = typer.Option(0, help="Score the first this many held-out pairs after every epoch."),
 ) -> None:
     """Train the emotion-aware heterogeneous session GNN and publish it to the registry."""
     from encore.platform.data.common import DataFileError
@@ -101,18 +106,21 @@ def train_session_command(
         loaded = t.load_data(data, data_dir=data_dir, world=world, valid_fraction=valid_fraction,
                              emotion_source=emotion_source)
         spec = ModelSpec(num_items=loaded.split.num_items, hidden=hidden, readout=readout, emotion=use_emotion,
-                         hetero=hetero, batch_size=batch_size, epochs=epochs, learning_rate=learning_rate)
+                         hetero=hetero, batch_size=batch_size, epochs=epochs, learning_rate=learning_rate,
+                         lr_decay=lr_decay, lr_decay_epochs=lr_decay_epochs, negatives=negatives,
+                         negative_alpha=negative_alpha)
     except (DataFileError, ValueError) as err:
         raise typer.BadParameter(str(err)) from err
+    import numpy as np
+
     valid = loaded.split.valid
     if max_valid_pairs is not None:
-        import numpy as np
-
         valid = valid.subset(np.arange(min(max_valid_pairs, len(valid))))
     if valid_out is not None:
         write_pairs(valid, valid_out)
         typer.echo(f"held-out pairs: {valid_out} ({len(valid)})", err=True)
-    model, training = t.train_model(loaded, spec, max_train_pairs=max_train_pairs)
+    check = valid.subset(np.arange(min(epoch_check_pairs, len(valid)))) if epoch_check_pairs > 0 else None
+    model, training = t.train_model(loaded, spec, max_train_pairs=max_train_pairs, epoch_check=check)
     metrics = t.evaluate(t.model_scorer(model), valid, what="held-out")
     channel = t.as_channel(model, loaded.track_ids, training)
     reg_name = name or f"session.{data}"

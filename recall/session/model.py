@@ -23,6 +23,16 @@ Shapes: B sessions, T clicks, U distinct items (nodes), D hidden size, N + 1 ite
    session's mood directly.
 5. Scores (B, N + 1) = s . candidates + affinity, softmax over all items (padding
    masked), cross-entropy, Adam, L2 on every weight.
+6. Training with ``negatives`` = S > 0 (evaluation always scores all N items): sampled
+   softmax (Bengio & Senecal 2008; Jean et al. 2015) over one shared candidate set per
+   step, C = the batch's targets and S items drawn from popularity^``negative_alpha``
+   (Q), deduplicated (C distinct items: a sampled item equal to a target is an accidental
+   hit and merged with it, never a second negative). Logits (B, C) are corrected by
+   -log p_c, p_c the probability that item c is in the set (the "logQ correction",
+   Yi et al. 2019, RecSys), so that the sampled loss estimates the full softmax; when
+   every item is in C for certain (p_c = 1), the loss is the full one. The L2 term then covers
+   the dense weights and only the embedding rows the step used (SR-GNN's weight decay,
+   without a dense 60k x D update per step).
 
 The weights are plain numpy arrays (:meth:`SessionGNN.weights`), saved in the channel's
 ``arrays.npz``; loading rebuilds the model from its config and assigns them, so scores
@@ -34,7 +44,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -69,12 +79,18 @@ class ModelSpec:
     lr_decay_epochs: int = 3
     l2: float = 1e-5
     seed: int = 0
+    negatives: int = 0  # S sampled negatives per training step; 0 = full softmax
+    negative_alpha: float = 0.75  # Q(item) ~ (training-target count + 1)^alpha
 
     def __post_init__(self) -> None:
         if self.readout not in READOUTS:
             raise ValueError(f"readout must be one of {READOUTS}, got {self.readout!r}")
         if self.num_items < 1 or self.hidden < 1 or self.steps < 1:
             raise ValueError("num_items, hidden and steps must be >= 1")
+        if self.negatives < 0 or self.negative_alpha < 0:
+            raise ValueError("negatives and negative_alpha must be >= 0")
+        if self.lr_decay <= 0 or self.lr_decay_epochs < 1:
+            raise ValueError("lr_decay must be > 0 and lr_decay_epochs >= 1")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -102,6 +118,70 @@ def softmax_xent(logits: Any, targets: Any) -> Any:
         return loss, grad
 
     return xent(logits)
+
+
+def relation_message(adj: Any, table: Any) -> Any:
+    """A_r[nodes] X_r: (B*U, D) from the sparse (B*U, M) rows ``adj`` and the (M, D)
+    ``table``, reading only the K distinct columns the batch uses, so that the gradient
+    to the table is K rows (sparse) rather than a dense (M, D) product A^T G: with the
+    60k-row item embedding that dense gradient was the largest cost left in a
+    sampled-softmax step."""
+    import tensorflow as tf
+
+    cols, local = tf.unique(adj.indices[:, 1])
+    sub = tf.SparseTensor(tf.stack([adj.indices[:, 0], tf.cast(local, tf.int64)], axis=1), adj.values,
+                          tf.stack([adj.dense_shape[0], tf.cast(tf.size(cols), tf.int64)]))
+    return tf.sparse.sparse_dense_matmul(sub, tf.gather(table, cols))
+
+
+def sampled_softmax_xent(logits: Any, positive: Any, log_p: Any) -> Any:
+    """(B,) sampled-softmax cross-entropy: ``logits`` (B, C) over the distinct candidate
+    items, ``positive`` (B,) each row's target column, ``log_p`` (C,) the log probability
+    that each candidate is in the set (the logQ correction: subtracted from every column,
+    the target's too, as in Jean et al. 2015)."""
+    import tensorflow as tf
+
+    z = logits - log_p[None, :]
+    return tf.reduce_logsumexp(z, axis=1) - tf.gather(z, positive, batch_dims=1)
+
+
+def candidate_set(targets: np.ndarray, negatives: np.ndarray, log_keep_q: np.ndarray,
+                  log_keep_p: np.ndarray, num_negatives: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(candidates (C,) distinct item ids, positive (B,) the column of each target,
+    log_p (C,) log P(item in the set)) of one step's shared set: the B ``targets`` and
+    the ``negatives`` drawn i.i.d. from Q. An item is in the set unless all S draws and
+    all B targets miss it: p = 1 - (1 - Q)^S (1 - P)^B, P the target distribution;
+    ``log_keep_q`` = log(1 - Q) and ``log_keep_p`` = log(1 - P) per item id (N + 1,)."""
+    candidates, inverse = np.unique(np.concatenate([targets, negatives]), return_inverse=True)
+    log_miss = num_negatives * log_keep_q[candidates] + len(targets) * log_keep_p[candidates]
+    log_p = np.log(-np.expm1(np.minimum(log_miss, -1e-12)))  # log(1 - miss), miss < 1 always here
+    return candidates, inverse[:len(targets)], log_p.astype(np.float32)
+
+
+class NegativeSampler:
+    """Draws one step's negatives from Q(i) ~ (count_i + 1)^alpha, count_i = how often
+    item i is a training target (the + 1 keeps every item drawable), and builds the
+    candidate set (:func:`candidate_set`)."""
+
+    def __init__(self, labels: np.ndarray, num_items: int, alpha: float):
+        counts = np.bincount(np.asarray(labels, np.int64), minlength=num_items + 1)[:num_items + 1].astype(np.float64)
+        weight = (counts[1:] + 1.0) ** alpha
+        q = np.concatenate([[0.0], weight / weight.sum()])  # (N + 1,), padding never drawn
+        p = counts / counts.sum()  # the targets' own distribution (in-batch candidates)
+        self.cdf = np.cumsum(q[1:])
+        with np.errstate(divide="ignore"):
+            self.log_keep_q = np.log1p(-np.minimum(q, 1.0))
+            self.log_keep_p = np.log1p(-np.minimum(p, 1.0))
+
+    def draw(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """(n,) item ids (1..N) drawn i.i.d. from Q."""
+        picks = np.searchsorted(self.cdf, rng.random(n) * self.cdf[-1], side="right")
+        return np.minimum(picks, len(self.cdf) - 1).astype(np.int64) + 1
+
+    def candidates(self, targets: np.ndarray, n: int, rng: np.random.Generator
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return candidate_set(np.asarray(targets, np.int64), self.draw(n, rng), self.log_keep_q,
+                             self.log_keep_p, n)
 
 
 class SessionGNN:
@@ -157,10 +237,13 @@ class SessionGNN:
                  tf.TensorSpec([None], tf.int64), sparse)
         self._train_step = tf.function(self._train_step_py,
                                        input_signature=[batch, tf.TensorSpec([None], tf.int64)])
+        self._sampled_step = tf.function(self._sampled_step_py, input_signature=[
+            batch, tf.TensorSpec([None], tf.int64), tf.TensorSpec([None], tf.int64), tf.TensorSpec([None], tf.float32)])
         self._scores = tf.function(self._scores_py, input_signature=[batch])
 
     # -- forward ------------------------------------------------------------------------
-    def _logits(self, batch: tuple) -> Any:
+    def _logits(self, batch: tuple, columns: Any = None) -> Any:
+        """(B, N) logits over items 1..N, or (B, C) over the item ids ``columns`` (C,)."""
         import tensorflow as tf
 
         items, mask, nodes, alias, a_in, a_out, last, het = batch
@@ -170,7 +253,7 @@ class SessionGNN:
         b, u = tf.shape(nodes)[0], tf.shape(nodes)[1]
         for r, adj in zip(self.relations, het):
             table = emb if r == "cooccur" else v[f"het_x_{r}"]
-            msg = tf.sparse.sparse_dense_matmul(adj, table)  # (B*U, D)
+            msg = relation_message(adj, table)  # (B*U, D)
             h = h + tf.reshape(tf.matmul(msg, v[f"het_w_{r}"]), (b, u, spec.hidden))
         for _ in range(spec.steps):
             h = self._ggnn_step(h, a_in, a_out)
@@ -180,25 +263,26 @@ class SessionGNN:
                                      + tf.einsum("btd,de->bte", seq, v["w_2"]) + v["c"]), v["q"])  # (B, T, 1)
         s_g = tf.reduce_sum(alpha * seq * mask[:, :, None], axis=1)
         parts = {"hybrid": [s_l, s_g], "global": [s_g], "local": [s_l]}[spec.readout]
-        candidates = emb
+        # items 1..N only: the padding item is never a candidate (column j = item j + 1)
+        cand_emb = emb[1:] if columns is None else tf.gather(emb, columns)  # (C, D)
         affinity = None
         if spec.emotion:
             m = tf.gather(self._emotion, items)  # (B, T, E)
             m_last = tf.gather(m, last, batch_dims=1)
             m_mean = tf.reduce_sum(m * mask[:, :, None], axis=1) / tf.reduce_sum(mask, axis=1, keepdims=True)
             parts.append(tf.tanh(tf.matmul(tf.concat([m_last, m_mean], axis=1), v["w_s"]) + v["b_s"]))
-            candidates = emb + tf.tanh(tf.matmul(self._emotion, v["w_m"]) + v["b_m"])
+            cand_m = self._emotion[1:] if columns is None else tf.gather(self._emotion, columns)  # (C, E)
+            cand_emb = cand_emb + tf.tanh(tf.matmul(cand_m, v["w_m"]) + v["b_m"])
             lam = tf.sigmoid(v["lam"])
             m_hat = lam * m_last + (1.0 - lam) * m_mean  # (B, E)
             dist = (tf.reduce_sum(m_hat ** 2, axis=1, keepdims=True)
-                    - 2.0 * tf.matmul(m_hat, self._emotion, transpose_b=True)
-                    + tf.reduce_sum(self._emotion ** 2, axis=1)[None, :])
+                    - 2.0 * tf.matmul(m_hat, cand_m, transpose_b=True)
+                    + tf.reduce_sum(cand_m ** 2, axis=1)[None, :])
             affinity = -tf.nn.softplus(v["kappa"]) * dist
         s = tf.matmul(tf.concat(parts, axis=1), v["w_3"])
-        # items 1..N only: the padding item is never a candidate (column j = item j + 1)
-        logits = tf.matmul(s, candidates[1:], transpose_b=True)  # (B, N)
+        logits = tf.matmul(s, cand_emb, transpose_b=True)  # (B, N) or (B, C)
         if affinity is not None:
-            logits = logits + affinity[:, 1:]
+            logits = logits + affinity
         return logits
 
     def _ggnn_step(self, h: Any, a_in: Any, a_out: Any) -> Any:
@@ -230,6 +314,26 @@ class SessionGNN:
         self.optimizer.apply_gradients(zip(grads, variables))
         return loss
 
+    def _sampled_step_py(self, batch: tuple, columns: Any, positive: Any, log_p: Any) -> Any:
+        """One sampled-softmax step (module docstring, 6): ``columns`` (C,) the candidate
+        item ids, ``positive`` (B,) each target's column, ``log_p`` (C,)."""
+        import tensorflow as tf
+
+        emb = self.vars["embedding"]
+        with tf.GradientTape() as tape:
+            logits = self._logits(batch, columns)
+            loss = tf.reduce_mean(sampled_softmax_xent(logits, positive, log_p))
+            # L2 on the rows this step touched (session nodes and candidates), every
+            # other weight in full: the row-wise share of SR-GNN's weight decay
+            used = tf.unique(tf.concat([tf.reshape(batch[2], [-1]), columns], axis=0))[0]
+            l2 = tf.add_n([tf.reduce_sum(tf.gather(emb, used) ** 2)]
+                          + [tf.reduce_sum(w ** 2) for k, w in self.vars.items() if k != "embedding"])
+            total = loss + self.spec.l2 * l2
+        variables = list(self.vars.values())
+        grads = tape.gradient(total, variables)
+        self.optimizer.apply_gradients(zip(grads, variables))
+        return loss
+
     def _scores_py(self, batch: tuple) -> Any:
         return self._logits(batch)
 
@@ -254,9 +358,11 @@ class SessionGNN:
 
     # -- training -----------------------------------------------------------------------
     def fit(self, sequences: Sequence[Sequence[int]], labels: np.ndarray, *, epochs: int | None = None,
-            log_every_s: float = 30.0) -> dict[str, Any]:
+            log_every_s: float = 30.0, after_epoch: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any]:
         """Mini-batch training, shuffled each epoch; learning rate times ``lr_decay``
-        every ``lr_decay_epochs``. Returns epochs, losses and wall time."""
+        every ``lr_decay_epochs``. ``after_epoch`` (e.g. a small held-out check) runs
+        after every epoch, its result kept in ``per_epoch`` with the training wall
+        seconds so far (its own time not counted). Returns epochs, losses and wall time."""
         spec = self.spec
         epochs = spec.epochs if epochs is None else epochs
         labels = np.asarray(labels, np.int64)
@@ -265,7 +371,10 @@ class SessionGNN:
         if int(labels.max()) > spec.num_items or int(labels.min()) < 1:
             raise ValueError(f"labels must be item ids in 1..{spec.num_items}")
         rng = np.random.default_rng(spec.seed)
+        sampler = NegativeSampler(labels, spec.num_items, spec.negative_alpha) if spec.negatives else None
         losses: list[float] = []
+        per_epoch: list[dict[str, Any]] = []
+        checks = 0.0  # seconds spent in after_epoch, not training
         started = time.perf_counter()
         steps_per_epoch = math.ceil(len(labels) / spec.batch_size)
         for epoch in range(epochs):
@@ -274,20 +383,38 @@ class SessionGNN:
             total, last_log, epoch_start = 0.0, time.perf_counter(), time.perf_counter()
             for step in range(steps_per_epoch):
                 pick = order[step * spec.batch_size:(step + 1) * spec.batch_size]
-                loss = self._train_step(self.batch([sequences[i] for i in pick]), labels[pick])
+                batch = self.batch([sequences[i] for i in pick])
+                if sampler is None:
+                    loss = self._train_step(batch, labels[pick])
+                else:
+                    columns, positive, log_p = sampler.candidates(labels[pick], spec.negatives, rng)
+                    loss = self._sampled_step(batch, columns, positive, log_p)
                 total += float(loss)
                 now = time.perf_counter()
                 if now - last_log >= log_every_s:
                     rate = (step + 1) / (now - epoch_start)
-                    log.info("epoch %d/%d step %d/%d loss %.4f, %.1f steps/s, epoch ETA %.0f s",
+                    left = (steps_per_epoch - step - 1) + (epochs - epoch - 1) * steps_per_epoch
+                    log.info("epoch %d/%d step %d/%d loss %.4f, %.2f steps/s, epoch ETA %.0f s, total ETA %.0f s",
                              epoch + 1, epochs, step + 1, steps_per_epoch, total / (step + 1), rate,
-                             (steps_per_epoch - step - 1) / rate)
+                             (steps_per_epoch - step - 1) / rate, left / rate)
                     last_log = now
             losses.append(round(total / steps_per_epoch, 5))
             log.info("epoch %d/%d done: loss %.4f, %.0f s", epoch + 1, epochs, losses[-1],
                      time.perf_counter() - epoch_start)
+            if after_epoch is not None:
+                check_start = time.perf_counter()
+                per_epoch.append({"epoch": epoch + 1, "train_seconds": round(check_start - started - checks, 1),
+                                  **after_epoch()})
+                checks += time.perf_counter() - check_start
+                log.info("epoch %d/%d check: %s", epoch + 1, epochs, per_epoch[-1])
+        seconds = time.perf_counter() - started - checks
         return {"epochs": epochs, "pairs": int(len(labels)), "batch_size": spec.batch_size, "losses": losses,
-                "train_seconds": round(time.perf_counter() - started, 1)}
+                "loss": f"sampled softmax, {spec.negatives} negatives" if spec.negatives else "full softmax",
+                "learning_rates": [spec.learning_rate * spec.lr_decay ** (e // spec.lr_decay_epochs)
+                                   for e in range(epochs)],
+                "train_seconds": round(seconds, 1), "steps": epochs * steps_per_epoch,
+                "steps_per_second": round(epochs * steps_per_epoch / max(seconds, 1e-9), 3),
+                **({"per_epoch": per_epoch} if after_epoch is not None else {})}
 
     # -- weights ------------------------------------------------------------------------
     def weights(self) -> dict[str, np.ndarray]:

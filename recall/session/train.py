@@ -70,8 +70,10 @@ def recent_pairs(pairs: SessionPairs, max_pairs: int | None) -> SessionPairs:
 
 
 def train_model(data: SessionData, spec: ModelSpec, *, max_train_pairs: int | None = None,
-                graph: HeteroGraph | None = None) -> tuple[SessionGNN, dict[str, Any]]:
-    """Build (or reuse ``graph``) and train; returns the model and its training summary."""
+                graph: HeteroGraph | None = None, epoch_check: SessionPairs | None = None
+                ) -> tuple[SessionGNN, dict[str, Any]]:
+    """Build (or reuse ``graph``) and train; returns the model and its training summary.
+    ``epoch_check``: held-out pairs scored (P@20, MRR@20) after every epoch."""
     split = data.split
     emotion = data.emotion if spec.emotion else None
     if spec.emotion and emotion is None:
@@ -83,7 +85,13 @@ def train_model(data: SessionData, spec: ModelSpec, *, max_train_pairs: int | No
     spec = replace(spec, relations=graph.sizes if spec.hetero and graph is not None else {})
     model = SessionGNN(spec, emotion, graph if spec.hetero else None)
     pairs = recent_pairs(split.train, max_train_pairs)
-    summary = model.fit(pairs.sequences, pairs.labels)
+    check = None
+    if epoch_check is not None and len(epoch_check):
+        held = epoch_check
+
+        def check() -> dict[str, Any]:
+            return evaluate(model_scorer(model), held, what="epoch check")
+    summary = model.fit(pairs.sequences, pairs.labels, after_epoch=check)
     summary.update({"train_pairs_available": len(split.train), "train_sessions": len(split.train_sessions)})
     return model, summary
 
@@ -118,7 +126,8 @@ def as_channel(model: SessionGNN, track_ids: np.ndarray, training: dict[str, Any
     s = model.spec
     params = {"hidden": s.hidden, "steps": s.steps, "readout": s.readout, "emotion": s.emotion,
               "hetero": s.hetero, "max_length": s.max_length, "batch_size": s.batch_size, "epochs": s.epochs,
-              "learning_rate": s.learning_rate, "l2": s.l2, "seed": s.seed}
+              "learning_rate": s.learning_rate, "l2": s.l2, "seed": s.seed,
+              "negatives": s.negatives, "negative_alpha": s.negative_alpha}
     channel = SessionGNNChannel(ChannelConfig(name=name, kind="session_gnn", k=500, quota=150, params=params))
     return channel.attach(model, track_ids, training)
 

@@ -44,22 +44,27 @@ def test_train_publish_then_eval_in_a_fresh_process(tmp_path):
     world = tiny_world(tmp_path / "world")
     reg, valid = tmp_path / "models", tmp_path / "valid.pkl"
     args = ["train", "session", "--data", "world", "--world", str(world), "--epochs", "2", "--hidden", "8",
-            "--batch-size", "16", "--valid-fraction", "0.25", "--registry", str(reg), "--valid-out", str(valid)]
+            "--batch-size", "16", "--valid-fraction", "0.25", "--registry", str(reg), "--valid-out", str(valid),
+            "--negatives", "3", "--epoch-check-pairs", "5", "--name", "session.world_sampled"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     trained = json.loads(result.output[result.output.index("{"):])
-    manifest = Registry(reg).manifest("session.world", trained["version"])
+    manifest = Registry(reg).manifest("session.world_sampled", trained["version"])
     assert manifest.extra["command"].startswith("encore train session --data world")
+    assert "--negatives 3" in manifest.extra["command"]
+    training = manifest.extra["training"]
+    assert training["loss"] == "sampled softmax, 3 negatives" and training["steps_per_second"] > 0
+    assert [e["epoch"] for e in training["per_epoch"]] == [1, 2] and training["per_epoch"][0]["pairs"] == 5
     assert manifest.kind == "recall/session_gnn" and manifest.metrics["pairs"] == load_pairs(valid).labels.size
     env = {**os.environ, "TF_USE_LEGACY_KERAS": "1"}
     proc = subprocess.run([sys.executable, "-m", "encore.cli.main", "eval", "session", "--test", str(valid),
-                           "--model", "session.world", "--registry", str(reg)],
+                           "--model", "session.world_sampled", "--registry", str(reg)],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-2000:]
     fresh = json.loads(proc.stdout[proc.stdout.index("{"):])
     for key in ("P@20", "MRR@20", "P@10", "MRR@10", "pairs"):
         assert fresh[key] == trained["held_out"][key]
-    assert fresh["model"] == f"session.world@{trained['version']}"
+    assert fresh["model"] == f"session.world_sampled@{trained['version']}"
 
 
 def test_eval_refuses_a_malformed_pickle_naming_it(tmp_path):
