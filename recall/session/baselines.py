@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from encore.recall.session.knn import KnnParams, NeighbourIndex
+from encore.recall.session.knn import KnnParams, NeighbourIndex, coo_dense, expand_rows
 from encore.recall.sparse import Csr
 
 
@@ -82,12 +82,14 @@ class SessionBaselines:
         return out.reshape(n_rows, n_cols)
 
     def item_knn(self, seqs: Sequence[Sequence[int]]) -> np.ndarray:
+        # coordinate lists: the sessions holding each last item, then their items (no
+        # dense (B, S) intermediate, which is slow to allocate on a small VM)
         last = np.array([s[-1] for s in seqs], np.int64)
         n = self.num_items + 1
-        sess_rows = self._rows(self.item_sessions, last, np.ones(len(last)), self.sessions.n_rows,
-                               np.arange(len(last)), len(last))
-        b, s = np.nonzero(sess_rows)
-        co = self._rows(self.sessions, s, np.ones(len(s)), n, b, len(last))
+        owner, entries = expand_rows(self.item_sessions.indptr, last)
+        sess = self.item_sessions.indices[entries]
+        owner2, entries2 = expand_rows(self.sessions.indptr, sess)
+        co = coo_dense(owner[owner2], self.sessions.indices[entries2], np.ones(len(entries2)), len(last), n)
         norm = np.sqrt(np.maximum(self.counts_sessions, 1.0))
         return co / norm[None, :] / norm[last][:, None]
 

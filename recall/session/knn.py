@@ -74,7 +74,7 @@ class KnnParams:
         return asdict(self)
 
 
-def _expand(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def expand_rows(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(which of ``rows`` each entry comes from, the entry's index) for every entry of
     the CSR rows ``rows``."""
     starts = indptr[rows]
@@ -85,7 +85,7 @@ def _expand(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return owner, entries
 
 
-def _dense(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int, n_cols: int) -> np.ndarray:
+def coo_dense(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n_rows: int, n_cols: int) -> np.ndarray:
     out = np.zeros((n_rows, n_cols), np.float32)
     np.add.at(out.reshape(-1), rows * n_cols + cols, vals.astype(np.float32))
     return out
@@ -175,7 +175,7 @@ class NeighbourIndex:
         position of the most recent query item the neighbour holds and that item's
         position in the neighbour: ``qpos * M + npos``, M = ``self.pack``."""
         qb, qi, qp, qw, _ = self.query_items(seqs, params.lambda1)
-        owner, entries = _expand(self.item_ptr, qi)
+        owner, entries = expand_rows(self.item_ptr, qi)
         eb = qb[owner]
         es = self.item_sess[entries]
         key = eb * np.int64(self.n_sessions) + es
@@ -212,7 +212,7 @@ class NeighbourIndex:
         weight = nsim
         if params.match_weight == "div":  # 1 / (how far back in the query the match is + 1)
             weight = weight / (lengths[nb] - match // self.pack + 1)
-        owner, entries = _expand(self.sess_ptr, ns)
+        owner, entries = expand_rows(self.sess_ptr, ns)
         items = self.sess_items[entries]
         vals = weight[owner]
         if params.lambda3 is not None:
@@ -227,7 +227,7 @@ class NeighbourIndex:
     def scores(self, seqs: Sequence[Sequence[int]], params: KnnParams) -> np.ndarray:
         """Dense float32 (B, N + 1) session-kNN scores (column 0 zero)."""
         rows, items, vals = self.knn_coo(seqs, params)
-        return _dense(rows, items, vals, len(seqs), self.num_items + 1)
+        return coo_dense(rows, items, vals, len(seqs), self.num_items + 1)
 
     # -- sequential rules -----------------------------------------------------------------
     def sequential_rules(self, steps: int = 10) -> Csr:
@@ -252,6 +252,6 @@ class NeighbourIndex:
 def rule_scores(rules: Csr, seqs: Sequence[Sequence[int]]) -> np.ndarray:
     """Dense float32 (B, N + 1): the rules of each query's last item."""
     last = np.fromiter((s[-1] for s in seqs), np.int64, len(seqs))
-    owner, entries = _expand(rules.indptr, last)
-    return _dense(owner, rules.indices[entries], rules.data[entries].astype(np.float64), len(seqs), rules.n_cols)
+    owner, entries = expand_rows(rules.indptr, last)
+    return coo_dense(owner, rules.indices[entries], rules.data[entries].astype(np.float64), len(seqs), rules.n_cols)
 
