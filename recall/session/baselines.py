@@ -44,6 +44,7 @@ class SessionBaselines:
     counts: np.ndarray  # (N + 1,) item occurrences
     neighbours: int = 100
     index: NeighbourIndex | None = None
+    cooc: Csr | None = None  # item co-occurrence, built on first use by item_knn
 
     @classmethod
     def fit(cls, sessions: Sequence[Sequence[int]], num_items: int, neighbours: int = 100) -> "SessionBaselines":
@@ -81,17 +82,25 @@ class SessionBaselines:
                                minlength=n_rows * n_cols)
         return out.reshape(n_rows, n_cols)
 
+    def cooccurrence(self) -> Csr:
+        """(N + 1, N + 1) how many training sessions hold both items (computed once)."""
+        if self.cooc is None:
+            sizes = np.diff(self.sessions.indptr)
+            owner, entries = expand_rows(self.sessions.indptr, np.repeat(np.arange(len(sizes)), sizes))
+            n = self.num_items + 1
+            # every ordered pair of a session's distinct items: entry e pairs with each entry of its session
+            self.cooc = Csr.from_coo(self.sessions.indices[owner], self.sessions.indices[entries],
+                                     np.ones(len(entries)), n, n)
+        return self.cooc
+
     def item_knn(self, seqs: Sequence[Sequence[int]]) -> np.ndarray:
-        # coordinate lists: the sessions holding each last item, then their items (no
-        # dense (B, S) intermediate, which is slow to allocate on a small VM)
         last = np.array([s[-1] for s in seqs], np.int64)
-        n = self.num_items + 1
-        owner, entries = expand_rows(self.item_sessions.indptr, last)
-        sess = self.item_sessions.indices[entries]
-        owner2, entries2 = expand_rows(self.sessions.indptr, sess)
-        co = coo_dense(owner[owner2], self.sessions.indices[entries2], np.ones(len(entries2)), len(last), n)
+        co = self.cooccurrence()
+        owner, entries = expand_rows(co.indptr, last)
+        dense = coo_dense(owner, co.indices[entries], co.data[entries].astype(np.float64), len(last),
+                          self.num_items + 1)
         norm = np.sqrt(np.maximum(self.counts_sessions, 1.0))
-        return co / norm[None, :] / norm[last][:, None]
+        return dense / norm[None, :] / norm[last][:, None]
 
     @property
     def counts_sessions(self) -> np.ndarray:

@@ -10,9 +10,10 @@ Protocol (:func:`run_nowplaying`):
    match weight, IDF weight); SR's window is chosen from ``SR_STEPS``. Objective:
    min(P@20 / 23.50, MRR@20 / 9.02) (both targets at once), ties by P@20.
 3. On the whole tuning half (at most ``weight_pairs``), the ensemble weights are
-   chosen from a grid: ``ensemble_simple`` = STAN + w_sr * SR, ``ensemble_<model>`` =
-   STAN + w_sr * SR + w_model * the model's softmax, each component divided by its row
-   maximum.
+   chosen from a grid: ``ensemble_simple`` = kNN + w_sr * SR, ``ensemble_<model>`` =
+   kNN + w_sr * SR + w_model * the model's softmax (w_model = 0 allowed), each component
+   divided by its row maximum, the kNN part the tuned STAN or the tuned V-SKNN
+   (whichever the grid prefers).
 4. Every method -- the fixed baselines (popularity, item-KNN, session-kNN, transitions,
    the kNN + transition hybrid), the tuned V-SKNN, STAN and SR, each model alone, the
    tuned ensembles and the fixed-weight ``hybrid_plus_<model>`` (hybrid + the model's
@@ -44,15 +45,16 @@ from encore.recall.session.knn import KnnParams, rule_scores
 from encore.recall.session.metrics import RankAccumulator, target_ranks
 
 STAN_START: dict[str, Any] = {"k": 100, "lambda1": 2.0, "lambda2": 20_000.0, "lambda3": 2.0, "after_only": False}
-STAN_AXES: dict[str, list[Any]] = {"k": [100, 250, 500], "lambda1": [0.5, 1.0, 2.0, 4.0, 8.0],
-                                   "lambda2": [None, 5_000.0, 20_000.0, 80_000.0],
-                                   "lambda3": [1.0, 2.0, 4.0, 8.0], "after_only": [False, True]}
+STAN_AXES: dict[str, list[Any]] = {"k": [50, 100, 250, 500], "lambda1": [0.25, 0.5, 1.0, 2.0, 4.0, 8.0],
+                                   "lambda2": [None, 5_000.0, 20_000.0, 80_000.0, 320_000.0],
+                                   "lambda3": [None, 1.0, 2.0, 4.0, 8.0, 16.0], "after_only": [False, True]}
 VSKNN_START: dict[str, Any] = {"k": 100, "match_weight": None, "idf_weight": 0.0}
-VSKNN_AXES: dict[str, list[Any]] = {"k": [100, 250, 500], "match_weight": [None, "div"],
-                                    "idf_weight": [0.0, 1.0, 3.0, 10.0]}
-SR_STEPS = (1, 2, 3, 5, 10)
-WEIGHT_VALUES: dict[str, tuple[float, ...]] = {"sr": (0.25, 0.5, 1.0, 2.0, 4.0),
-                                               "model": (0.25, 0.5, 1.0, 2.0, 4.0)}
+VSKNN_AXES: dict[str, list[Any]] = {"k": [50, 100, 250, 500], "match_weight": [None, "div"],
+                                    "idf_weight": [0.0, 1.0, 3.0, 10.0, 30.0]}
+SR_STEPS = (1, 2, 3, 5, 10, 20)
+KNN_COMPONENTS = ("stan", "vsknn")  # the ensembles' kNN part: whichever does better on the tuning half
+WEIGHT_VALUES: dict[str, tuple[float, ...]] = {"sr": (0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0),
+                                               "model": (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)}
 SPLIT_SEED = 10
 BASELINES = ("popularity", "item_knn", "session_knn", "transition", "hybrid")
 PAIRS = (("stan", "session_knn"), ("vsknn", "session_knn"), ("sr", "transition"), ("ensemble_simple", "hybrid"),
@@ -100,8 +102,11 @@ def choose_simple_methods(baselines: SessionBaselines, pairs, *, batch_size: int
     for name, start, axes in (("stan", STAN_START, STAN_AXES), ("vsknn", VSKNN_START, VSKNN_AXES)):
         t0 = time.perf_counter()
 
-        def run(point: dict[str, Any]) -> dict[str, float]:
-            return evaluate_scorer(lambda s: index.scores(s, knn_params(point)), pairs, batch_size)
+        def run(point: dict[str, Any], name: str = name) -> dict[str, float]:
+            t1 = time.perf_counter()
+            res = evaluate_scorer(lambda s: index.scores(s, knn_params(point)), pairs, batch_size)
+            say(f"    {name} {point}: P@20 {res['P@20']} MRR@20 {res['MRR@20']} ({time.perf_counter() - t1:.1f} s)")
+            return res
 
         best, seen = coordinate_search(start, axes, run,
                                        valid=lambda p: not (p.get("after_only") and p.get("lambda3") is None))
@@ -126,37 +131,42 @@ def choose_simple_methods(baselines: SessionBaselines, pairs, *, batch_size: int
     return out
 
 
-def _components(baselines: SessionBaselines, stan: KnnParams, rules, models: dict[str, Any], seqs,
+def _components(baselines: SessionBaselines, knn: dict[str, KnnParams], rules, models: dict[str, Any], seqs,
                 seconds: dict[str, float]) -> dict[str, np.ndarray]:
+    """Raw (B, N + 1) scores of the ensembles' parts: each kNN in ``knn``, SR, each model."""
     assert baselines.index is not None
     comps: dict[str, np.ndarray] = {}
-    t0 = time.perf_counter()
-    comps["stan"] = baselines.index.scores(seqs, stan)
-    t1 = time.perf_counter()
-    comps["sr"] = rule_scores(rules, seqs)
-    t2 = time.perf_counter()
-    seconds["stan"] = seconds.get("stan", 0.0) + t1 - t0
-    seconds["sr"] = seconds.get("sr", 0.0) + t2 - t1
-    for name, model in models.items():
+
+    def timed(name: str, fn: Callable[..., np.ndarray], *args: Any) -> None:
         t0 = time.perf_counter()
-        comps[name] = next(model.scores(seqs, batch_size=len(seqs)))
+        comps[name] = fn(*args)
         seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t0
+
+    for name, params in knn.items():
+        timed(name, baselines.index.scores, seqs, params)
+    timed("sr", rule_scores, rules, seqs)
+    for name, model in models.items():
+        timed(name, lambda model=model: next(model.scores(seqs, batch_size=len(seqs))))
     return comps
 
 
-def choose_weights(baselines: SessionBaselines, stan: KnnParams, rules, models: dict[str, Any], pairs, *,
+def choose_weights(baselines: SessionBaselines, knn: dict[str, KnnParams], rules, models: dict[str, Any], pairs, *,
                    batch_size: int, say: Say) -> dict[str, Any]:
-    """The ensembles' weights, chosen on ``pairs`` (the tuning half) from the grid."""
-    grids = {"ensemble_simple": weight_grid(["stan", "sr"], WEIGHT_VALUES)}
-    for m in models:
-        grids[f"ensemble_{m}"] = weight_grid(["stan", "sr", m], {"sr": WEIGHT_VALUES["sr"], m: WEIGHT_VALUES["model"]})
+    """The ensembles' weights (and which kNN part: STAN or V-SKNN), chosen on ``pairs``
+    (the tuning half) from the grid."""
+    grids: dict[str, list[dict[str, float]]] = {"ensemble_simple": []}
+    for k in KNN_COMPONENTS:
+        grids["ensemble_simple"] += weight_grid([k, "sr"], WEIGHT_VALUES)
+        for m in models:
+            grids.setdefault(f"ensemble_{m}", []).extend(
+                weight_grid([k, "sr", m], {"sr": WEIGHT_VALUES["sr"], m: WEIGHT_VALUES["model"]}))
     accs = {e: GridAccumulator() for e in grids}
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     for seqs, labels in _batches(pairs, batch_size, say, "tuning the ensemble weights"):
-        raw = _components(baselines, stan, rules, models, seqs, seconds)
-        comps = {"stan": normalise_rows(raw["stan"]), "sr": normalise_rows(raw["sr"]),
-                 **{m: model_component(raw[m]) for m in models}}
+        raw = _components(baselines, knn, rules, models, seqs, seconds)
+        comps = {m: model_component(raw[m]) if m in models else normalise_rows(raw[m]) for m in raw}
+        del raw
         for e, grid in grids.items():
             for w, ranks in zip(grid, grid_ranks(comps, labels, grid)):
                 accs[e].add_ranks(weights_name(w), ranks)
@@ -171,13 +181,11 @@ def choose_weights(baselines: SessionBaselines, stan: KnnParams, rules, models: 
     return out
 
 
-def report(baselines: SessionBaselines, stan: KnnParams, vsknn: KnnParams, rules, models: dict[str, Any],
+def report(baselines: SessionBaselines, knn: dict[str, KnnParams], rules, models: dict[str, Any],
            weights: dict[str, dict[str, float]], pairs, *, batch_size: int, say: Say
            ) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
     """Every method once on ``pairs`` (the reported half): results and per-pair ranks."""
-    assert baselines.index is not None
-    index = baselines.index
-    names = [*BASELINES, "vsknn", "stan", "sr", *models, "ensemble_simple", *(f"ensemble_{m}" for m in models),
+    names = [*BASELINES, *knn, "sr", *models, "ensemble_simple", *(f"ensemble_{m}" for m in models),
              *(f"hybrid_plus_{m}" for m in models)]
     accs = {n: RankAccumulator() for n in names}
     ranks: dict[str, list[np.ndarray]] = {n: [] for n in names}
@@ -198,23 +206,21 @@ def report(baselines: SessionBaselines, stan: KnnParams, vsknn: KnnParams, rules
         # each method is ranked as soon as it is scored, so few (B, N + 1) arrays live at once
         for m in ("popularity", "item_knn"):
             record(m, timed(m, baselines.scores, m, seqs), labels)
-        knn = timed("session_knn", baselines.scores, "session_knn", seqs)
-        record("session_knn", knn, labels)
-        knn_n = normalise_rows(knn)
-        del knn
+        knn_s = timed("session_knn", baselines.scores, "session_knn", seqs)
+        record("session_knn", knn_s, labels)
+        knn_n = normalise_rows(knn_s)
+        del knn_s
         trans = timed("transition", baselines.scores, "transition", seqs)
         record("transition", trans, labels)
         trans_n = normalise_rows(trans)
         del trans
         record("hybrid", timed("hybrid", combine, {"k": knn_n, "t": trans_n}, {"k": 1.0, "t": 1.0}), labels)
-        record("vsknn", _masked(timed("vsknn", index.scores, seqs, vsknn)), labels)
-        raw = _components(baselines, stan, rules, models, seqs, seconds)
-        comps = {"stan": normalise_rows(raw["stan"]), "sr": normalise_rows(raw["sr"])}
-        record("stan", _masked(raw.pop("stan")), labels)
-        record("sr", _masked(raw.pop("sr")), labels)
+        raw = _components(baselines, knn, rules, models, seqs, seconds)
+        comps: dict[str, np.ndarray] = {}
+        for name in list(raw):
+            comps[name] = model_component(raw[name]) if name in models else normalise_rows(raw[name])
+            record(name, _masked(raw.pop(name)), labels)
         for m in models:
-            comps[m] = model_component(raw[m])
-            record(m, raw.pop(m), labels)
             record(f"hybrid_plus_{m}", combine({"k": knn_n, "t": trans_n, "m": comps[m]},
                                                {"k": 1.0, "t": 1.0, "m": 1.0}), labels)
         for e, w in weights.items():
@@ -246,11 +252,11 @@ def run_nowplaying(data, models: dict[str, Any], *, max_valid_pairs: int | None,
     simple = choose_simple_methods(baselines, grid_set, batch_size=batch_size, say=say)
     simple_s = round(time.perf_counter() - t0, 1)
     rules = simple.pop("_rules")
-    stan, vsknn = knn_params(simple["stan"]["chosen"]), knn_params(simple["vsknn"]["chosen"])
-    ens = choose_weights(baselines, stan, rules, models, weight_set, batch_size=batch_size, say=say)
+    knn = {name: knn_params(simple[name]["chosen"]) for name in KNN_COMPONENTS}
+    ens = choose_weights(baselines, knn, rules, models, weight_set, batch_size=batch_size, say=say)
     weights_s = ens.pop("_seconds")
     t0 = time.perf_counter()
-    results, ranks = report(baselines, stan, vsknn, rules, models, {e: v["chosen"] for e, v in ens.items()},
+    results, ranks = report(baselines, knn, rules, models, {e: v["chosen"] for e, v in ens.items()},
                             reported, batch_size=batch_size, say=say)
     report_s = round(time.perf_counter() - t0, 1)
     paired = {f"{a}_minus_{b}": paired_difference(ranks[a], ranks[b]) for a, b in PAIRS if a in ranks and b in ranks}
