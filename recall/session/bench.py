@@ -255,6 +255,9 @@ def bench_session_command(
     world: Optional[Path] = typer.Option(None, "--world", exists=True, file_okay=False,
                                          help="World folder (skipped when not given)."),
     skip_nowplaying: bool = typer.Option(False, "--skip-nowplaying", help="Only the world part."),
+    world_from: Optional[Path] = typer.Option(None, "--world-from", exists=True, dir_okay=False,
+                                              help="Without --world: copy the world part of an earlier "
+                                              "session.json (marked as carried over, with its command and date)."),
     valid_fraction: float = typer.Option(0.1, help="Tail share of the sessions held out."),
     np_epochs: int = typer.Option(1, help="Nowplaying training epochs."),
     np_max_train_pairs: Optional[int] = typer.Option(None, help="Nowplaying: train on the most recent pairs only."),
@@ -313,6 +316,15 @@ def bench_session_command(
         result["world"]["emotion_source"] = emotion_source
         checkpoint()
         say(f"world done: {json.dumps(result['world']['paired_differences'])}")
+    elif world_from is not None:
+        earlier = json.loads(world_from.read_text())
+        if "world" not in earlier:
+            raise typer.BadParameter(f"{world_from} has no world part", param_hint="--world-from")
+        result["world"] = {**earlier["world"], "carried_from": {
+            "file": str(world_from), "command": earlier.get("command"),
+            "timestamp_utc": earlier.get("machine", {}).get("timestamp_utc"),
+            "note": "not measured in this run: copied from the earlier run named here"}}
+        say(f"world part carried over from {world_from}")
     if not skip_nowplaying:
         say("nowplaying: loading")
         data = t.load_data("nowplaying", data_dir=data_dir, valid_fraction=valid_fraction)

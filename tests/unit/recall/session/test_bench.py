@@ -44,7 +44,10 @@ def trained(tmp_path_factory):
 def test_bench_loads_a_stored_model_trains_the_other_and_tunes_apart_from_the_reported_pairs(trained, tmp_path):
     data, reg = trained
     out = tmp_path / "session.json"
+    earlier = tmp_path / "earlier.json"
+    earlier.write_text(json.dumps({"command": "encore bench session --world w", "world": {"results": {}}}))
     result = CliRunner().invoke(app, ["bench", "session", "--data-dir", str(data), "--valid-fraction", "0.25",
+                                      "--world-from", str(earlier),
                                       "--np-model", "session.nowplaying", "--registry", str(reg),
                                       "--np-hidden", "8", "--np-epochs", "1", "--np-grid-pairs", "30",
                                       "--out", str(out)])
@@ -64,6 +67,7 @@ def test_bench_loads_a_stored_model_trains_the_other_and_tunes_apart_from_the_re
     assert now["tuning"]["stan"]["chosen"] in [p["params"] for p in now["tuning"]["stan"]["evaluated"]]
     # the planted cycles: the next item is always the cycle's next one, which the rules learn
     assert now["results"]["sr"]["P@20"] == 100.0
+    assert json.loads(out.read_text())["world"]["carried_from"]["command"] == "encore bench session --world w"
     claims = json.loads(out.read_text())["claims"]
     assert "nowplaying_ensemble_full_beats_the_hybrid_on_this_split_on_both" in claims
     assert "ensemble_full_minus_hybrid" in now["paired_differences"]
