@@ -5,15 +5,17 @@ Protocol (:func:`run_nowplaying`):
 
 1. The sampled validation pairs are split by session (seeded, :func:`tune_report_split`)
    into a tuning half and a reported half.
-2. On a seeded sample of ``grid_pairs`` tuning pairs, a coordinate search over a small
-   grid chooses STAN's (k, lambda1, lambda2, lambda3, after_only) and V-SKNN's (k,
-   match weight, IDF weight); SR's window is chosen from ``SR_STEPS``. Objective:
-   min(P@20 / 23.50, MRR@20 / 9.02) (both targets at once), ties by P@20.
+2. On a seeded sample of ``grid_pairs`` tuning pairs: SR's window is chosen from
+   ``SR_STEPS``; a coordinate search over a small grid chooses STAN's (k, lambda1,
+   lambda2, lambda3, after_only) and V-SKNN's (k, match weight, IDF weight), twice each:
+   alone (``stan``, ``vsknn``) and as SR's partner (``stan_part``, ``vsknn_part``:
+   judged by the best kNN + w * SR). Objective: min(P@20 / 23.50, MRR@20 / 9.02) (both
+   targets at once), ties by P@20.
 3. On the whole tuning half (at most ``weight_pairs``), the ensemble weights are
    chosen from a grid: ``ensemble_simple`` = kNN + w_sr * SR, ``ensemble_<model>`` =
    kNN + w_sr * SR + w_model * the model's softmax (w_model = 0 allowed), each component
-   divided by its row maximum, the kNN part the tuned STAN or the tuned V-SKNN
-   (whichever the grid prefers).
+   divided by its row maximum, the kNN part ``stan_part`` or ``vsknn_part`` (whichever
+   the grid prefers).
 4. Every method -- the fixed baselines (popularity, item-KNN, session-kNN, transitions,
    the kNN + transition hybrid), the tuned V-SKNN, STAN and SR, each model alone, the
    tuned ensembles and the fixed-weight ``hybrid_plus_<model>`` (hybrid + the model's
@@ -52,7 +54,7 @@ VSKNN_START: dict[str, Any] = {"k": 100, "match_weight": None, "idf_weight": 0.0
 VSKNN_AXES: dict[str, list[Any]] = {"k": [50, 100, 250, 500], "match_weight": [None, "div"],
                                     "idf_weight": [0.0, 1.0, 3.0, 10.0, 30.0]}
 SR_STEPS = (1, 2, 3, 5, 10, 20)
-KNN_COMPONENTS = ("stan", "vsknn")  # the ensembles' kNN part: whichever does better on the tuning half
+KNN_COMPONENTS = ("stan_part", "vsknn_part")  # the ensembles' kNN part: whichever does better on the tuning half
 WEIGHT_VALUES: dict[str, tuple[float, ...]] = {"sr": (0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0),
                                                "model": (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)}
 SPLIT_SEED = 10
@@ -94,25 +96,29 @@ def knn_params(point: dict[str, Any]) -> KnnParams:
     return KnnParams(**point)
 
 
+def _partner_result(index, params: KnnParams, rules, pairs, batch_size: int) -> dict[str, float]:
+    """The kNN as the ensembles' partner of SR: the best of kNN + w * SR over the SR
+    weights of ``WEIGHT_VALUES`` (each divided by its row maximum), with that weight."""
+    grid = weight_grid(["knn", "sr"], {"sr": WEIGHT_VALUES["sr"]})
+    acc = GridAccumulator()
+    for i in range(0, len(pairs), batch_size):
+        seqs, labels = pairs.sequences[i:i + batch_size], pairs.labels[i:i + batch_size]
+        comps = {"knn": normalise_rows(index.scores(seqs, params)), "sr": normalise_rows(rule_scores(rules, seqs))}
+        for w, ranks in zip(grid, grid_ranks(comps, labels, grid)):
+            acc.add_ranks(weights_name(w), ranks)
+    res = acc.results()
+    best = acc.best()
+    return {**res[best], "sr_weight": float(best.split("sr=")[1])}
+
+
 def choose_simple_methods(baselines: SessionBaselines, pairs, *, batch_size: int, say: Say) -> dict[str, Any]:
-    """STAN, V-SKNN and SR chosen on ``pairs`` (the tuning sample)."""
+    """SR, then STAN and V-SKNN chosen on ``pairs`` (the tuning sample): each alone
+    (``stan``, ``vsknn``) and each as SR's partner in the ensembles (``stan_part``,
+    ``vsknn_part``: judged by the best kNN + w * SR), since the ensemble wants from its
+    kNN part the coverage that the rules lack, not the best figure alone."""
     index = baselines.index
     assert index is not None
     out: dict[str, Any] = {}
-    for name, start, axes in (("stan", STAN_START, STAN_AXES), ("vsknn", VSKNN_START, VSKNN_AXES)):
-        t0 = time.perf_counter()
-
-        def run(point: dict[str, Any], name: str = name) -> dict[str, float]:
-            t1 = time.perf_counter()
-            res = evaluate_scorer(lambda s: index.scores(s, knn_params(point)), pairs, batch_size)
-            say(f"    {name} {point}: P@20 {res['P@20']} MRR@20 {res['MRR@20']} ({time.perf_counter() - t1:.1f} s)")
-            return res
-
-        best, seen = coordinate_search(start, axes, run,
-                                       valid=lambda p: not (p.get("after_only") and p.get("lambda3") is None))
-        out[name] = {"chosen": best, "start": start, "axes": axes, "evaluated": seen,
-                     "seconds": round(time.perf_counter() - t0, 1)}
-        say(f"  {name}: chose {best} ({len(seen)} points, {out[name]['seconds']} s)")
     t0 = time.perf_counter()
     grid = GridAccumulator()
     rules = {}
@@ -126,8 +132,29 @@ def choose_simple_methods(baselines: SessionBaselines, pairs, *, batch_size: int
     out["sr"] = {"chosen": {"steps": int(best_steps)}, "grid": {"steps": list(SR_STEPS)},
                  "evaluated": [{"params": {"steps": int(k)}, **v} for k, v in res.items()],
                  "seconds": round(time.perf_counter() - t0, 1)}
-    out["_rules"] = rules[int(best_steps)]
+    chosen_rules = rules[int(best_steps)]
+    del rules
     say(f"  sr: chose steps={best_steps}")
+    for name, start, axes in (("stan", STAN_START, STAN_AXES), ("vsknn", VSKNN_START, VSKNN_AXES)):
+        for label in (name, f"{name}_part"):
+            t0 = time.perf_counter()
+
+            def run(point: dict[str, Any], label: str = label) -> dict[str, float]:
+                t1 = time.perf_counter()
+                if label.endswith("_part"):
+                    res = _partner_result(index, knn_params(point), chosen_rules, pairs, batch_size)
+                else:
+                    res = evaluate_scorer(lambda s: index.scores(s, knn_params(point)), pairs, batch_size)
+                say(f"    {label} {point}: P@20 {res['P@20']} MRR@20 {res['MRR@20']} "
+                    f"({time.perf_counter() - t1:.1f} s)")
+                return res
+
+            best, seen = coordinate_search(start, axes, run,
+                                           valid=lambda p: not (p.get("after_only") and p.get("lambda3") is None))
+            out[label] = {"chosen": best, "start": start, "axes": axes, "evaluated": seen,
+                          "seconds": round(time.perf_counter() - t0, 1)}
+            say(f"  {label}: chose {best} ({len(seen)} points, {out[label]['seconds']} s)")
+    out["_rules"] = chosen_rules
     return out
 
 
@@ -252,8 +279,9 @@ def run_nowplaying(data, models: dict[str, Any], *, max_valid_pairs: int | None,
     simple = choose_simple_methods(baselines, grid_set, batch_size=batch_size, say=say)
     simple_s = round(time.perf_counter() - t0, 1)
     rules = simple.pop("_rules")
-    knn = {name: knn_params(simple[name]["chosen"]) for name in KNN_COMPONENTS}
-    ens = choose_weights(baselines, knn, rules, models, weight_set, batch_size=batch_size, say=say)
+    knn = {name: knn_params(simple[name]["chosen"]) for name in ("stan", "vsknn", *KNN_COMPONENTS)}
+    ens = choose_weights(baselines, {k: knn[k] for k in KNN_COMPONENTS}, rules, models, weight_set,
+                         batch_size=batch_size, say=say)
     weights_s = ens.pop("_seconds")
     t0 = time.perf_counter()
     results, ranks = report(baselines, knn, rules, models, {e: v["chosen"] for e, v in ens.items()},
