@@ -157,6 +157,51 @@ def grid_ranks(components: Mapping[str, np.ndarray], labels: np.ndarray, grid: S
     return out
 
 
+def sparse_grid_ranks(parts: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]], labels: np.ndarray,
+                      grid: Sequence[Mapping[str, float]]) -> list[np.ndarray]:
+    """Exact target ranks (1 + higher + tied with a smaller id, over items 1..N) of
+    ``combine`` for every ``w`` in ``grid``, for components given as coordinate lists
+    (row, item, value) -- duplicates summed, then divided by the row maximum -- whose
+    other items score 0. Work scales with the entries, not with B x N."""
+    labels = np.asarray(labels, np.int64)
+    names = sorted(parts)
+    n_cols = int(max([int(labels.max(initial=0))] + [int(p[1].max(initial=0)) for p in parts.values()])) + 1
+    keys_list, comp_of, vals_list = [], [], []
+    for j, c in enumerate(names):
+        rows, items, vals = parts[c]
+        key = rows.astype(np.int64) * n_cols + items
+        uk, inv = np.unique(key, return_inverse=True)
+        v = np.bincount(inv, weights=vals, minlength=len(uk))
+        v = np.maximum(v, 0.0)
+        r = uk // n_cols
+        top = np.zeros(len(labels))
+        np.maximum.at(top, r, v)
+        v = np.divide(v, top[r], out=np.zeros_like(v), where=top[r] > 0)
+        keys_list.append(uk)
+        comp_of.append(np.full(len(uk), j))
+        vals_list.append(v)
+    all_keys = np.concatenate(keys_list + [np.arange(len(labels)) * n_cols + labels])  # the targets always present
+    union, inv = np.unique(all_keys, return_inverse=True)
+    matrix = np.zeros((len(union), len(names)))
+    offset = 0
+    for j, v in enumerate(vals_list):
+        matrix[inv[offset:offset + len(v)], j] = v
+        offset += len(v)
+    u_row, u_item = union // n_cols, union % n_cols
+    target_at = inv[offset:]
+    before = u_item < labels[u_row]
+    n_before = np.bincount(u_row, weights=before, minlength=len(labels))
+    outside_before = (labels - 1) - n_before  # items 1..label-1 outside the union: they score 0
+    out = []
+    for w in grid:
+        score = matrix @ np.array([float(w.get(c, 0.0)) for c in names])
+        t = score[target_at]
+        higher = np.bincount(u_row, weights=score > t[u_row], minlength=len(labels))
+        tied = np.bincount(u_row, weights=(score == t[u_row]) & before, minlength=len(labels))
+        out.append((1 + higher + tied + np.where(t == 0, outside_before, 0)).astype(np.int64))
+    return out
+
+
 def weight_grid(components: Sequence[str], values: Mapping[str, Iterable[float]]) -> list[dict[str, float]]:
     """Every combination of ``values`` per component (the first component's weight is
     fixed to 1: the scores are scale free)."""

@@ -249,9 +249,14 @@ class NeighbourIndex:
         return Csr.from_coo(np.concatenate(src), np.concatenate(dst), np.concatenate(val), n, n)
 
 
-def rule_scores(rules: Csr, seqs: Sequence[Sequence[int]]) -> np.ndarray:
-    """Dense float32 (B, N + 1): the rules of each query's last item."""
+def rule_coo(rules: Csr, seqs: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, item, weight): the rules of each query's last item."""
     last = np.fromiter((s[-1] for s in seqs), np.int64, len(seqs))
     owner, entries = expand_rows(rules.indptr, last)
-    return coo_dense(owner, rules.indices[entries], rules.data[entries].astype(np.float64), len(seqs), rules.n_cols)
+    return owner, rules.indices[entries], rules.data[entries].astype(np.float64)
+
+
+def rule_scores(rules: Csr, seqs: Sequence[Sequence[int]]) -> np.ndarray:
+    """Dense float32 (B, N + 1): the rules of each query's last item."""
+    return coo_dense(*rule_coo(rules, seqs), len(seqs), rules.n_cols)
 

@@ -39,11 +39,12 @@ from encore.recall.session.ensemble import (
     grid_ranks,
     model_component,
     normalise_rows,
+    sparse_grid_ranks,
     tune_report_split,
     weight_grid,
     weights_name,
 )
-from encore.recall.session.knn import KnnParams, rule_scores
+from encore.recall.session.knn import KnnParams, rule_coo, rule_scores
 from encore.recall.session.metrics import RankAccumulator, target_ranks
 
 STAN_START: dict[str, Any] = {"k": 100, "lambda1": 2.0, "lambda2": 20_000.0, "lambda3": 2.0, "after_only": False}
@@ -103,8 +104,8 @@ def _partner_result(index, params: KnnParams, rules, pairs, batch_size: int) -> 
     acc = GridAccumulator()
     for i in range(0, len(pairs), batch_size):
         seqs, labels = pairs.sequences[i:i + batch_size], pairs.labels[i:i + batch_size]
-        comps = {"knn": normalise_rows(index.scores(seqs, params)), "sr": normalise_rows(rule_scores(rules, seqs))}
-        for w, ranks in zip(grid, grid_ranks(comps, labels, grid)):
+        parts = {"knn": index.knn_coo(seqs, params), "sr": rule_coo(rules, seqs)}
+        for w, ranks in zip(grid, sparse_grid_ranks(parts, labels, grid)):
             acc.add_ranks(weights_name(w), ranks)
     res = acc.results()
     best = acc.best()

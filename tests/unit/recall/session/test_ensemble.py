@@ -70,3 +70,19 @@ def test_coordinate_search_walks_one_axis_at_a_time_and_evaluates_each_point_onc
     assert best == {"x": 2, "y": 1}
     assert len(calls) == len({repr(sorted(c.items())) for c in calls}) == len(seen)
     assert max(seen, key=lambda r: r["objective"])["params"] == best
+
+
+def test_sparse_grid_ranks_are_the_dense_ranks():
+    from encore.recall.session.ensemble import sparse_grid_ranks
+    from encore.recall.session.knn import coo_dense
+
+    rng = np.random.default_rng(5)
+    b, n = 30, 50
+    parts = {}
+    for c, size in (("a", 200), ("b", 60)):  # duplicates summed; ties from rounding
+        parts[c] = (rng.integers(0, b, size), rng.integers(1, n + 1, size), np.round(rng.random(size), 1))
+    labels = rng.integers(1, n + 1, size=b)
+    dense = {c: normalise_rows(coo_dense(*p, b, n + 1)) for c, p in parts.items()}
+    grid = weight_grid(["a", "b"], {"b": (0.0, 0.3, 1.0, 5.0)})
+    for w, fast in zip(grid, sparse_grid_ranks(parts, labels, grid)):
+        assert fast.tolist() == target_ranks(combine(dense, w), labels).tolist(), w
