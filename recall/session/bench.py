@@ -279,6 +279,7 @@ def bench_session_command(
                                            "name[@version] (under --registry) or artifact folder; trained when absent."),
     np_srgnn_model: Optional[str] = typer.Option(None, "--np-srgnn-model", help="Nowplaying SR-GNN-style model "
                                                  "(as --np-model); trained when absent."),
+    np_no_srgnn: bool = typer.Option(False, "--np-no-srgnn", help="Nowplaying: leave the SR-GNN-style model out."),
     np_grid_pairs: int = typer.Option(4000, min=1, help="Nowplaying tuning pairs for the simple methods' grids."),
     np_weight_pairs: Optional[int] = typer.Option(None, min=1, help="Nowplaying tuning pairs for the ensemble "
                                                   "weights (default: the whole tuning half)."),
@@ -339,6 +340,8 @@ def bench_session_command(
         sources: dict[str, Any] = {}
         graph = None
         for name, overrides in NOWPLAYING_VARIANTS.items():
+            if name == "srgnn_style" and np_no_srgnn:
+                continue
             ref = refs.get(name)
             if ref:
                 try:
