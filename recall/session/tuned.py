@@ -12,10 +12,10 @@ Protocol (:func:`run_nowplaying`):
    judged by the best kNN + w * SR). Objective: min(P@20 / 23.50, MRR@20 / 9.02) (both
    targets at once), ties by P@20.
 3. On the whole tuning half (at most ``weight_pairs``), the ensemble weights are
-   chosen from a grid: ``ensemble_simple`` = kNN + w_sr * SR, ``ensemble_<model>`` =
-   kNN + w_sr * SR + w_model * the model's softmax (w_model = 0 allowed), each component
-   divided by its row maximum, the kNN part ``stan_part`` or ``vsknn_part`` (whichever
-   the grid prefers).
+   chosen from a grid: ``ensemble_simple`` = kNN + w_sr * SR + w_tr * transitions,
+   ``ensemble_<model>`` = the same + w_model * the model's softmax (w_tr, w_model = 0
+   allowed), each component divided by its row maximum; the kNN part is ``stan_part``
+   or ``vsknn_part``, whichever did better as SR's partner in step 2.
 4. Every method -- the fixed baselines (popularity, item-KNN, session-kNN, transitions,
    the kNN + transition hybrid), the tuned V-SKNN, STAN and SR, each model alone, the
    tuned ensembles and the fixed-weight ``hybrid_plus_<model>`` (hybrid + the model's
@@ -57,7 +57,9 @@ VSKNN_AXES: dict[str, list[Any]] = {"k": [50, 100, 250, 500], "match_weight": [N
 SR_STEPS = (1, 2, 3, 5, 10, 20)
 KNN_COMPONENTS = ("stan_part", "vsknn_part")  # the ensembles' kNN part: whichever does better on the tuning half
 WEIGHT_VALUES: dict[str, tuple[float, ...]] = {"sr": (0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0),
+                                               "transition": (0.0, 0.25, 0.5, 1.0),
                                                "model": (0.0, 0.1, 0.25, 0.5, 1.0, 2.0)}
+ENSEMBLE_SR = (0.1, 0.2, 0.35, 0.5, 1.0, 2.0)  # the SR weights of the ensembles' grid (coarser: more parts)
 SPLIT_SEED = 10
 BASELINES = ("popularity", "item_knn", "session_knn", "transition", "hybrid")
 PAIRS = (("stan", "session_knn"), ("vsknn", "session_knn"), ("sr", "transition"), ("ensemble_simple", "hybrid"),
@@ -161,7 +163,8 @@ def choose_simple_methods(baselines: SessionBaselines, pairs, *, batch_size: int
 
 def _components(baselines: SessionBaselines, knn: dict[str, KnnParams], rules, models: dict[str, Any], seqs,
                 seconds: dict[str, float]) -> dict[str, np.ndarray]:
-    """Raw (B, N + 1) scores of the ensembles' parts: each kNN in ``knn``, SR, each model."""
+    """Raw (B, N + 1) scores of the ensembles' parts: each kNN in ``knn``, each rule set
+    in ``rules``, each model."""
     assert baselines.index is not None
     comps: dict[str, np.ndarray] = {}
 
@@ -172,7 +175,8 @@ def _components(baselines: SessionBaselines, knn: dict[str, KnnParams], rules, m
 
     for name, params in knn.items():
         timed(name, baselines.index.scores, seqs, params)
-    timed("sr", rule_scores, rules, seqs)
+    for name, csr in rules.items():  # "sr", and "transition" (one-step rules = the transition counts)
+        timed(name, rule_scores, csr, seqs)
     for name, model in models.items():
         timed(name, lambda model=model: next(model.scores(seqs, batch_size=len(seqs))))
     return comps
@@ -180,14 +184,13 @@ def _components(baselines: SessionBaselines, knn: dict[str, KnnParams], rules, m
 
 def choose_weights(baselines: SessionBaselines, knn: dict[str, KnnParams], rules, models: dict[str, Any], pairs, *,
                    batch_size: int, say: Say) -> dict[str, Any]:
-    """The ensembles' weights (and which kNN part: STAN or V-SKNN), chosen on ``pairs``
-    (the tuning half) from the grid."""
-    grids: dict[str, list[dict[str, float]]] = {"ensemble_simple": []}
-    for k in KNN_COMPONENTS:
-        grids["ensemble_simple"] += weight_grid([k, "sr"], WEIGHT_VALUES)
-        for m in models:
-            grids.setdefault(f"ensemble_{m}", []).extend(
-                weight_grid([k, "sr", m], {"sr": WEIGHT_VALUES["sr"], m: WEIGHT_VALUES["model"]}))
+    """The ensembles' weights, chosen on ``pairs`` (the tuning half) from the grid: the
+    kNN part (``knn``: one, chosen before), SR, the transitions and each model."""
+    (k,) = knn
+    values = {"sr": ENSEMBLE_SR, "transition": WEIGHT_VALUES["transition"]}
+    grids: dict[str, list[dict[str, float]]] = {"ensemble_simple": weight_grid([k, "sr", "transition"], values)}
+    for m in models:
+        grids[f"ensemble_{m}"] = weight_grid([k, "sr", "transition", m], {**values, m: WEIGHT_VALUES["model"]})
     accs = {e: GridAccumulator() for e in grids}
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -247,7 +250,9 @@ def report(baselines: SessionBaselines, knn: dict[str, KnnParams], rules, models
         comps: dict[str, np.ndarray] = {}
         for name in list(raw):
             comps[name] = model_component(raw[name]) if name in models else normalise_rows(raw[name])
-            record(name, _masked(raw.pop(name)), labels)
+            if name != "transition":  # recorded above, from the baselines
+                record(name, _masked(raw.pop(name)), labels)
+        raw.clear()
         for m in models:
             record(f"hybrid_plus_{m}", combine({"k": knn_n, "t": trans_n, "m": comps[m]},
                                                {"k": 1.0, "t": 1.0, "m": 1.0}), labels)
@@ -279,10 +284,14 @@ def run_nowplaying(data, models: dict[str, Any], *, max_valid_pairs: int | None,
     t0 = time.perf_counter()
     simple = choose_simple_methods(baselines, grid_set, batch_size=batch_size, say=say)
     simple_s = round(time.perf_counter() - t0, 1)
-    rules = simple.pop("_rules")
+    assert baselines.index is not None
+    rules = {"sr": simple.pop("_rules"), "transition": baselines.index.sequential_rules(1)}
     knn = {name: knn_params(simple[name]["chosen"]) for name in ("stan", "vsknn", *KNN_COMPONENTS)}
-    ens = choose_weights(baselines, {k: knn[k] for k in KNN_COMPONENTS}, rules, models, weight_set,
-                         batch_size=batch_size, say=say)
+    # the ensembles' kNN part: the partner search's better one (best kNN + w * SR on the grid pairs)
+    part = max(KNN_COMPONENTS, key=lambda n: max((p["objective"], p["P@20"]) for p in simple[n]["evaluated"]))
+    simple["ensemble_knn_part"] = part
+    say(f"  the ensembles' kNN part: {part}")
+    ens = choose_weights(baselines, {part: knn[part]}, rules, models, weight_set, batch_size=batch_size, say=say)
     weights_s = ens.pop("_seconds")
     t0 = time.perf_counter()
     results, ranks = report(baselines, knn, rules, models, {e: v["chosen"] for e, v in ens.items()},
