@@ -8,7 +8,9 @@ rows of shape (B, N + 1), column 0 the padding item, never recommended).
 * ``session_knn``: V-SKNN (Ludewig & Jannach 2018): query weights w(s_p) = p / L (an
   item seen twice keeps its latest weight), sim(s, n) = sum_{i in s and n} w(i) /
   sqrt(|s| |n|) (cosine with linear position decay), the ``neighbours`` most similar
-  training sessions, score(i) = sum over neighbours containing i of sim;
+  training sessions (ties: the more recent session first), score(i) = sum over
+  neighbours containing i of sim; computed by :mod:`encore.recall.session.knn` over the
+  sessions that share an item with the query only (no dense (B, S) matrix);
 * ``transition``: first-order transition counts T[a, b] of a -> b in the training
   sessions, the row of the last item;
 * ``hybrid``: session-kNN and the last item's transitions, each divided by its row
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from encore.recall.session.knn import KnnParams, NeighbourIndex, coo_dense, expand_rows
 from encore.recall.sparse import Csr
 
 
@@ -40,6 +43,8 @@ class SessionBaselines:
     transitions: Csr  # (N + 1, N + 1) counts
     counts: np.ndarray  # (N + 1,) item occurrences
     neighbours: int = 100
+    index: NeighbourIndex | None = None
+    cooc: Csr | None = None  # item co-occurrence, built on first use by item_knn
 
     @classmethod
     def fit(cls, sessions: Sequence[Sequence[int]], num_items: int, neighbours: int = 100) -> "SessionBaselines":
@@ -55,7 +60,8 @@ class SessionBaselines:
         transitions = Csr.from_coo(flat[src], flat[src + 1], np.ones(len(src)), n, n)
         counts = np.bincount(flat, minlength=n).astype(np.float64)
         counts[0] = 0
-        return cls(num_items, binary, binary.transpose(), transitions, counts, neighbours)
+        return cls(num_items, binary, binary.transpose(), transitions, counts, neighbours,
+                   NeighbourIndex.fit(sessions, num_items))
 
     # -- scores -------------------------------------------------------------------------
     def popularity(self, seqs: Sequence[Sequence[int]]) -> np.ndarray:
@@ -76,44 +82,34 @@ class SessionBaselines:
                                minlength=n_rows * n_cols)
         return out.reshape(n_rows, n_cols)
 
+    def cooccurrence(self) -> Csr:
+        """(N + 1, N + 1) how many training sessions hold both items (computed once)."""
+        if self.cooc is None:
+            sizes = np.diff(self.sessions.indptr)
+            owner, entries = expand_rows(self.sessions.indptr, np.repeat(np.arange(len(sizes)), sizes))
+            n = self.num_items + 1
+            # every ordered pair of a session's distinct items: entry e pairs with each entry of its session
+            self.cooc = Csr.from_coo(self.sessions.indices[owner], self.sessions.indices[entries],
+                                     np.ones(len(entries)), n, n)
+        return self.cooc
+
     def item_knn(self, seqs: Sequence[Sequence[int]]) -> np.ndarray:
         last = np.array([s[-1] for s in seqs], np.int64)
-        n = self.num_items + 1
-        sess_rows = self._rows(self.item_sessions, last, np.ones(len(last)), self.sessions.n_rows,
-                               np.arange(len(last)), len(last))
-        b, s = np.nonzero(sess_rows)
-        co = self._rows(self.sessions, s, np.ones(len(s)), n, b, len(last))
+        co = self.cooccurrence()
+        owner, entries = expand_rows(co.indptr, last)
+        dense = coo_dense(owner, co.indices[entries], co.data[entries].astype(np.float64), len(last),
+                          self.num_items + 1)
         norm = np.sqrt(np.maximum(self.counts_sessions, 1.0))
-        return co / norm[None, :] / norm[last][:, None]
+        return dense / norm[None, :] / norm[last][:, None]
 
     @property
     def counts_sessions(self) -> np.ndarray:
         return np.diff(self.item_sessions.indptr).astype(np.float64)
 
     def session_knn(self, seqs: Sequence[Sequence[int]]) -> np.ndarray:
-        n = self.num_items + 1
-        rows: list[int] = []
-        items: list[int] = []
-        weights: list[float] = []
-        for b, s in enumerate(seqs):
-            latest: dict[int, float] = {}
-            for p, item in enumerate(s):
-                latest[int(item)] = (p + 1) / len(s)
-            rows.extend([b] * len(latest))
-            items.extend(latest)
-            weights.extend(latest.values())
-        rows_a, items_a, w = np.array(rows, np.int64), np.array(items, np.int64), np.array(weights)
-        sizes = np.bincount(rows_a, minlength=len(seqs)).astype(np.float64)
-        n_sess = self.sessions.n_rows
-        sim = self._rows(self.item_sessions, items_a, w, n_sess, rows_a, len(seqs))
-        sim /= np.sqrt(np.maximum(np.diff(self.sessions.indptr), 1))[None, :]
-        sim /= np.sqrt(np.maximum(sizes, 1.0))[:, None]
-        m = min(self.neighbours, n_sess)
-        top = np.argpartition(-sim, m - 1, axis=1)[:, :m]
-        top_sim = np.take_along_axis(sim, top, axis=1)
-        b_idx = np.repeat(np.arange(len(seqs)), m)
-        keep = top_sim.ravel() > 0
-        return self._rows(self.sessions, top.ravel()[keep], top_sim.ravel()[keep], n, b_idx[keep], len(seqs))
+        if self.index is None:
+            raise ValueError("SessionBaselines built without its NeighbourIndex: use SessionBaselines.fit")
+        return self.index.scores(seqs, KnnParams(k=self.neighbours)).astype(np.float64)
 
     def transition(self, seqs: Sequence[Sequence[int]]) -> np.ndarray:
         last = np.array([s[-1] for s in seqs], np.int64)

@@ -6,14 +6,18 @@ written to ``docs/benchmarks/session.json``.
   the training part dropped). Methods: popularity, item-KNN, session-kNN, first-order
   transitions, the kNN + last-item transition hybrid, SR-GNN-style (no emotion, no
   heterogeneous graph), the full model (heterogeneous co-occurrence graph; no emotion:
-  the ids join no track metadata) and the ensembles (hybrid + the model's softmax, each
-  divided by its row maximum, equal weights, fixed in advance: nothing is tuned on the
-  validation pairs).
+  the ids join no track metadata), and the stronger simple methods STAN, V-SKNN and
+  sequential rules (:mod:`encore.recall.session.knn`) and the tuned ensembles (STAN + SR
+  [+ a model's softmax]): the sampled validation pairs are split by session into a
+  tuning half, on which every hyper-parameter and weight is chosen, and a reported half,
+  on which every method is scored (:mod:`encore.recall.session.tuned`). The models are
+  loaded (``--np-model`` / ``--np-srgnn-model``: their training is read from the
+  registry's manifest) or trained here.
 * The world (``--world``): the same split rule over its sessions; the same methods plus
   the paper's ablations (no emotion, no heterogeneous graph, global only, local only),
   emotion read from ``--emotion-source`` (the catalog's true valence/arousal by default).
 
-Every method is scored on the same pairs in one pass (P@20, MRR@20, P@10, MRR@10, full
+Every method of a data set is scored on the same pairs in one pass (P@20, MRR@20, P@10, MRR@10, full
 ranking over all items); epochs, training pairs and wall times are recorded.
 """
 
@@ -32,6 +36,7 @@ import typer
 from encore.recall.session.baselines import SessionBaselines, _normalise_rows
 from encore.recall.session.metrics import RankAccumulator, target_ranks
 from encore.recall.session.model import ModelSpec, SessionGNN
+from encore.recall.session.tuned import run_nowplaying
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +164,43 @@ def paired_difference(a: np.ndarray, b: np.ndarray, k: int = 20) -> dict[str, fl
     return out
 
 
+def load_nowplaying_model(ref: str, registry_root: Path, data, valid_fraction: float
+                          ) -> tuple[SessionGNN, dict[str, Any]]:
+    """A stored Nowplaying model (registry name[@version] or artifact folder) and what
+    its manifest says of it: where it came from, how it was trained, the exact command.
+    Refused when its items are not Nowplaying's or when it held out a different tail of
+    the sessions (it would then have trained on validation pairs)."""
+    from encore.platform.registry import Registry
+    from encore.recall.channel import ChannelArtifactError
+    from encore.recall.session import train as t
+
+    try:
+        channel, where = t.load_model_channel(ref, registry_root)
+    except ChannelArtifactError as err:
+        raise ValueError(f"{ref}: {err}") from err
+    model = channel.model
+    assert model is not None
+    if model.spec.num_items != data.split.num_items:
+        raise ValueError(f"{ref}: a model of {model.spec.num_items} items, Nowplaying has {data.split.num_items}")
+    info: dict[str, Any] = {"source": where, "training": dict(channel.training or {}), "spec": model.spec.to_json()}
+    if "@" in where and not (Path(ref) / "channel.json").is_file():
+        name, _, version = where.partition("@")
+        manifest = Registry(registry_root).manifest(name, version)
+        info.update({"command": manifest.extra.get("command"), "data_window": manifest.data_window,
+                     "created": manifest.created, "metrics_at_publish": manifest.metrics})
+        info["training"] = dict(manifest.extra.get("training") or info["training"])
+        held = manifest.data_window.get("valid_fraction")
+        if held is not None and float(held) != valid_fraction:
+            raise ValueError(f"{ref} held out valid_fraction={held}, this run holds out {valid_fraction}: "
+                             "it would be scored on pairs it trained on")
+        sessions = manifest.data_window.get("train_sessions")
+        if sessions is not None and int(sessions) != len(data.split.train_sessions):
+            raise ValueError(f"{ref} trained on {sessions} sessions, this run's training part has "
+                             f"{len(data.split.train_sessions)}")
+    info["spec"].pop("relations", None)
+    return model, info
+
+
 def sample_pairs(pairs, max_pairs: int | None):
     """A seeded sample of ``max_pairs`` pairs (in their order), or all."""
     if max_pairs is None or len(pairs) <= max_pairs:
@@ -172,12 +214,20 @@ def claims(out: dict[str, Any]) -> dict[str, Any]:
     if now:
         best_p = 23.50  # S2-DHCN, published on the official test split
         best_mrr = 9.02  # the kNN + transition hybrid, measured on the official test split
-        for m in ("full", "ensemble_full", "srgnn_style", "ensemble_srgnn_style"):
+        for m in ("full", "ensemble_full", "srgnn_style", "ensemble_srgnn_style", "stan", "vsknn", "sr",
+                  "ensemble_simple", "hybrid_plus_full"):
             if m in now:
                 c[f"nowplaying_{m}_P@20_above_23.50_and_MRR@20_above_9.02"] = (
                     now[m]["P@20"] > best_p and now[m]["MRR@20"] > best_mrr)
                 c[f"nowplaying_{m}_beats_the_hybrid_on_this_split_on_both"] = (
                     now[m]["P@20"] > now["hybrid"]["P@20"] and now[m]["MRR@20"] > now["hybrid"]["MRR@20"])
+        paired = out["nowplaying"].get("paired_differences", {})
+        for a, b in (("ensemble_full", "hybrid"), ("ensemble_simple", "hybrid"), ("ensemble_full", "full"),
+                     ("ensemble_full", "ensemble_simple")):
+            d = paired.get(f"{a}_minus_{b}")
+            if d:
+                c[f"nowplaying_{a}_beats_{b}_on_both_beyond_two_standard_errors"] = (
+                    d["P@20_diff"] > 2 * d["P@20_diff_se"] and d["MRR@20_diff"] > 2 * d["MRR@20_diff_se"])
         if {"full", "srgnn_style"} <= set(now):
             c["nowplaying_hetero_graph_helps_P@20"] = now["full"]["P@20"] > now["srgnn_style"]["P@20"]
     world = out.get("world", {}).get("results", {})
@@ -205,6 +255,9 @@ def bench_session_command(
     world: Optional[Path] = typer.Option(None, "--world", exists=True, file_okay=False,
                                          help="World folder (skipped when not given)."),
     skip_nowplaying: bool = typer.Option(False, "--skip-nowplaying", help="Only the world part."),
+    world_from: Optional[Path] = typer.Option(None, "--world-from", exists=True, dir_okay=False,
+                                              help="Without --world: copy the world part of an earlier "
+                                              "session.json (marked as carried over, with its command and date)."),
     valid_fraction: float = typer.Option(0.1, help="Tail share of the sessions held out."),
     np_epochs: int = typer.Option(1, help="Nowplaying training epochs."),
     np_max_train_pairs: Optional[int] = typer.Option(None, help="Nowplaying: train on the most recent pairs only."),
@@ -218,9 +271,18 @@ def bench_session_command(
     world_hidden: int = typer.Option(64, help="World hidden size."),
     emotion_source: str = typer.Option("catalog", help="catalog | audio | predicted:<file>."),
     batch_size: int = typer.Option(100, help="World pairs per training step."),
-    publish: bool = typer.Option(False, "--publish", help="Publish the Nowplaying full model as session.nowplaying."),
+    publish: bool = typer.Option(False, "--publish", help="Publish the Nowplaying full model as session.nowplaying "
+                                 "(only when trained in this run)."),
     registry: Optional[Path] = typer.Option(None, "--registry", help="Registry root (default: the config's)."),
     valid_out: Optional[Path] = typer.Option(None, "--valid-out", help="Write the Nowplaying held-out pairs."),
+    np_model: Optional[str] = typer.Option(None, "--np-model", help="Nowplaying full model: registry "
+                                           "name[@version] (under --registry) or artifact folder; trained when absent."),
+    np_srgnn_model: Optional[str] = typer.Option(None, "--np-srgnn-model", help="Nowplaying SR-GNN-style model "
+                                                 "(as --np-model); trained when absent."),
+    np_no_srgnn: bool = typer.Option(False, "--np-no-srgnn", help="Nowplaying: leave the SR-GNN-style model out."),
+    np_grid_pairs: int = typer.Option(4000, min=1, help="Nowplaying tuning pairs for the simple methods' grids."),
+    np_weight_pairs: Optional[int] = typer.Option(None, min=1, help="Nowplaying tuning pairs for the ensemble "
+                                                  "weights (default: the whole tuning half)."),
     out: Path = typer.Option(Path("docs/benchmarks/session.json"), "--out", help="Result JSON."),
 ) -> None:
     """Session GNN vs popularity / item-KNN / session-kNN / hybrid on Nowplaying and a world."""
@@ -255,24 +317,59 @@ def bench_session_command(
         result["world"]["emotion_source"] = emotion_source
         checkpoint()
         say(f"world done: {json.dumps(result['world']['paired_differences'])}")
+    elif world_from is not None:
+        earlier = json.loads(world_from.read_text())
+        if "world" not in earlier:
+            raise typer.BadParameter(f"{world_from} has no world part", param_hint="--world-from")
+        result["world"] = {**earlier["world"], "carried_from": {
+            "file": str(world_from), "command": earlier.get("command"),
+            "timestamp_utc": earlier.get("machine", {}).get("timestamp_utc"),
+            "note": "not measured in this run: copied from the earlier run named here"}}
+        say(f"world part carried over from {world_from}")
     if not skip_nowplaying:
         say("nowplaying: loading")
         data = t.load_data("nowplaying", data_dir=data_dir, valid_fraction=valid_fraction)
-        if valid_out is not None:  # exactly the pairs scored here
+        if valid_out is not None:  # the sampled pairs (tuning and reported halves together)
             write_pairs(sample_pairs(data.split.valid, np_max_valid_pairs), valid_out)
         base = {"hidden": np_hidden, "epochs": np_epochs, "batch_size": np_batch_size,
                 "learning_rate": np_learning_rate}
-        kept: dict[str, SessionGNN] = {}
         t0 = time.perf_counter()
-        result["nowplaying"] = run_dataset(data, NOWPLAYING_VARIANTS, base, max_train_pairs=np_max_train_pairs,
-                                           max_valid_pairs=np_max_valid_pairs, ensembles=("srgnn_style", "full"),
-                                           say=say, keep=kept)
+        refs = {"full": np_model, "srgnn_style": np_srgnn_model}
+        models: dict[str, SessionGNN] = {}
+        training: dict[str, Any] = {}
+        sources: dict[str, Any] = {}
+        graph = None
+        for name, overrides in NOWPLAYING_VARIANTS.items():
+            if name == "srgnn_style" and np_no_srgnn:
+                continue
+            ref = refs.get(name)
+            if ref:
+                try:
+                    models[name], sources[name] = load_nowplaying_model(ref, _registry_root(registry), data,
+                                                                        valid_fraction)
+                except ValueError as err:
+                    hint = "--np-model" if name == "full" else "--np-srgnn-model"
+                    raise typer.BadParameter(str(err), param_hint=hint) from err
+                training[name] = sources[name].get("training", {})
+                say(f"  {name}: loaded {sources[name]['source']} (trained {training[name].get('epochs')} epoch(s) "
+                    f"on {training[name].get('pairs')} pairs in {training[name].get('train_seconds')} s)")
+            else:
+                if graph is None:
+                    from encore.recall.session.hetero import HeteroGraph
+
+                    graph = HeteroGraph.build(data.split.train_sessions, data.split.num_items)
+                models[name], training[name] = _train(data, name, overrides, base, np_max_train_pairs, graph, say)
+                sources[name] = {"source": "trained in this run", "command": command_line(ctx)}
+        result["nowplaying"] = run_nowplaying(data, models, max_valid_pairs=np_max_valid_pairs,
+                                              grid_pairs=np_grid_pairs, weight_pairs=np_weight_pairs, say=say)
+        result["nowplaying"]["training"] = training
+        result["nowplaying"]["models"] = sources
         result["nowplaying"]["seconds"] = round(time.perf_counter() - t0, 1)
         result["nowplaying"]["published_figures_official_test"] = {
             "S2-DHCN": [23.50, None], "GCE-GNN": [22.37, 8.40], "emotion HGNN (the paper)": [19.28, 7.89],
             "SR-GNN": [18.87, 7.39], "session-kNN (README)": [21.94, 6.79], "hybrid (README)": [20.92, 9.02]}
-        if publish:
-            channel = t.as_channel(kept["full"], data.track_ids, result["nowplaying"]["training"]["full"])
+        if publish and not np_model:
+            channel = t.as_channel(models["full"], data.track_ids, training["full"])
             version = t.publish(channel, _registry_root(registry), "session.nowplaying", command=command_line(ctx),
                                 data_window={"data": "nowplaying", "valid_fraction": valid_fraction},
                                 metrics=result["nowplaying"]["results"]["full"])
