@@ -63,6 +63,30 @@ def command_line(ctx: Any = None) -> str:
     return shlex.join(words)
 
 
+def _parent(ref: str, registry: Optional[Path], spec: Any, data: str, valid_fraction: float):
+    """(weights, {model, command, training}) of the ``--init-from`` model, refused with the
+    reason when it cannot be continued (another architecture, data or held-out tail)."""
+    from encore.platform.registry import Registry, RegistryError
+    from encore.recall.session import train as t
+
+    try:
+        parent, label = t.load_model_channel(ref, _registry_root(registry))
+        weights = t.warm_start(parent, spec)
+    except (RegistryError, ValueError, OSError) as err:
+        raise typer.BadParameter(str(err), param_hint="--init-from") from err
+    info: dict[str, Any] = {"model": label, "training": parent.training}
+    name, _, version = label.partition("@")
+    if version:
+        manifest = Registry(_registry_root(registry)).manifest(name, version)
+        window = manifest.data_window
+        if window.get("data") != data or window.get("valid_fraction") != valid_fraction:
+            raise typer.BadParameter(f"{label} was trained on {window.get('data')} holding out "
+                                     f"{window.get('valid_fraction')}, not {data} / {valid_fraction}",
+                                     param_hint="--init-from")
+        info["command"] = manifest.extra.get("command")
+    return weights, info
+
+
 def train_session_command(
     ctx: typer.Context,
     data: str = typer.Option(..., "--data", help="nowplaying (../shared/data) or world (--world FOLDER)."),
@@ -88,6 +112,9 @@ def train_session_command(
     valid_out: Optional[Path] = typer.Option(None, "--valid-out", help="Write the held-out pairs (SR-GNN pickle)."),
     max_valid_pairs: Optional[int] = typer.Option(None, help="Evaluate on the first this many held-out pairs."),
     epoch_check_pairs: int = typer.Option(0, help="Score the first this many held-out pairs after every epoch."),
+    init_from: Optional[str] = typer.Option(
+        None, "--init-from", help="Warm start: a stored model (registry name[@version] or artifact folder) of the "
+        "same architecture and held-out tail; --epochs more epochs from its weights."),
 ) -> None:
     """Train the emotion-aware heterogeneous session GNN and publish it to the registry."""
     from encore.platform.data.common import DataFileError
@@ -120,7 +147,13 @@ def train_session_command(
         write_pairs(valid, valid_out)
         typer.echo(f"held-out pairs: {valid_out} ({len(valid)})", err=True)
     check = valid.subset(np.arange(min(epoch_check_pairs, len(valid)))) if epoch_check_pairs > 0 else None
-    model, training = t.train_model(loaded, spec, max_train_pairs=max_train_pairs, epoch_check=check)
+    init_weights, parent_info = None, None
+    if init_from is not None:
+        init_weights, parent_info = _parent(init_from, registry, spec, data, valid_fraction)
+    model, training = t.train_model(loaded, spec, max_train_pairs=max_train_pairs, epoch_check=check,
+                                    init_weights=init_weights)
+    if parent_info is not None:
+        training["init_from"] = parent_info
     metrics = t.evaluate(t.model_scorer(model), valid, what="held-out")
     channel = t.as_channel(model, loaded.track_ids, training)
     reg_name = name or f"session.{data}"

@@ -70,10 +70,12 @@ def recent_pairs(pairs: SessionPairs, max_pairs: int | None) -> SessionPairs:
 
 
 def train_model(data: SessionData, spec: ModelSpec, *, max_train_pairs: int | None = None,
-                graph: HeteroGraph | None = None, epoch_check: SessionPairs | None = None
-                ) -> tuple[SessionGNN, dict[str, Any]]:
+                graph: HeteroGraph | None = None, epoch_check: SessionPairs | None = None,
+                init_weights: dict[str, np.ndarray] | None = None) -> tuple[SessionGNN, dict[str, Any]]:
     """Build (or reuse ``graph``) and train; returns the model and its training summary.
-    ``epoch_check``: held-out pairs scored (P@20, MRR@20) after every epoch."""
+    ``epoch_check``: held-out pairs scored (P@20, MRR@20) after every epoch.
+    ``init_weights``: a warm start (:meth:`SessionGNN.weights` of a model of the same
+    architecture); Adam's moments start afresh."""
     split = data.split
     emotion = data.emotion if spec.emotion else None
     if spec.emotion and emotion is None:
@@ -84,6 +86,8 @@ def train_model(data: SessionData, spec: ModelSpec, *, max_train_pairs: int | No
         spec = replace(spec, emotion_dim=emotion.shape[1])
     spec = replace(spec, relations=graph.sizes if spec.hetero and graph is not None else {})
     model = SessionGNN(spec, emotion, graph if spec.hetero else None)
+    if init_weights is not None:
+        model.set_weights(init_weights)
     pairs = recent_pairs(split.train, max_train_pairs)
     check = None
     if epoch_check is not None and len(epoch_check):
@@ -145,6 +149,22 @@ def publish(channel: Any, registry_root: Path | str, name: str, *, command: str,
     if promote:
         registry.promote(name, version)
     return version
+
+
+ARCHITECTURE_FIELDS = ("num_items", "hidden", "steps", "readout", "emotion", "hetero", "max_length")
+
+
+def warm_start(parent: Any, spec: ModelSpec) -> dict[str, np.ndarray]:
+    """The weights of ``parent`` (a loaded ``session_gnn`` channel) for a model of ``spec``;
+    a clear error when the architectures differ."""
+    if parent.model is None:
+        raise ValueError("the model to start from holds no trained weights")
+    theirs = parent.model.spec
+    differ = [f"{f}: {getattr(theirs, f)} (theirs) vs {getattr(spec, f)}" for f in ARCHITECTURE_FIELDS
+              if getattr(theirs, f) != getattr(spec, f)]
+    if differ:
+        raise ValueError("cannot start from a model of another architecture: " + "; ".join(differ))
+    return parent.model.weights()
 
 
 def load_model_channel(model: str, registry_root: Path | str):

@@ -88,3 +88,29 @@ def test_restricted_unpickler_refuses_globals(tmp_path):
     ok = write_pairs(SessionPairs([[1, 2], [3]], np.array([3, 4])), tmp_path / "ok.pkl")
     back = load_pairs(ok)
     assert back.sequences == [[1, 2], [3]] and back.labels.tolist() == [3, 4]
+
+
+@pytest.mark.slow
+def test_warm_start_continues_the_stored_weights_and_refuses_another_architecture(tmp_path):
+    world = tiny_world(tmp_path / "world")
+    reg = tmp_path / "models"
+    common = ["train", "session", "--data", "world", "--world", str(world), "--batch-size", "16",
+              "--valid-fraction", "0.25", "--registry", str(reg), "--name", "session.w"]
+    first = CliRunner().invoke(app, [*common, "--epochs", "1", "--hidden", "8"])
+    assert first.exit_code == 0, first.output
+    parent = json.loads(first.output[first.output.index("{"):])
+    # a 1e-20 learning rate moves no weight by more than ~1e-20 (Adam's step is about
+    # the learning rate): the continued model ranks exactly as its parent
+    again = CliRunner().invoke(app, [*common, "--epochs", "1", "--hidden", "8", "--learning-rate", "1e-20",
+                                     "--init-from", f"session.w@{parent['version']}"])
+    assert again.exit_code == 0, again.output
+    child = json.loads(again.output[again.output.index("{"):])
+    assert child["version"] != parent["version"]
+    assert child["held_out"]["MRR@20"] == parent["held_out"]["MRR@20"]
+    assert child["held_out"]["P@20"] == parent["held_out"]["P@20"]
+    info = Registry(reg).manifest("session.w", child["version"]).extra["training"]["init_from"]
+    assert info["model"] == f"session.w@{parent['version']}"
+    assert info["command"].startswith("encore train session --data world") and "--init-from" not in info["command"]
+    wider = CliRunner().invoke(app, [*common, "--epochs", "1", "--hidden", "4", "--init-from", "session.w"])
+    assert wider.exit_code == 2
+    assert "--init-from" in wider.output and "hidden" in wider.output
