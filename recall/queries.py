@@ -55,6 +55,7 @@ DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 TOP_GENRES = 3
 TOP_ARTISTS = 5
+SMALL_TAKE = 50_000  # rows below which prepare_log takes the frame whole (see _take_rows)
 
 
 @dataclass(frozen=True)
@@ -292,6 +293,10 @@ def _take_rows(frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
     categorical takes its int codes (no per-row Python object), every other column its
     numpy array (pandas' block take re-copies whole blocks)."""
     index = pd.RangeIndex(len(rows))
+    if len(rows) < SMALL_TAKE:  # one listener's events (a request): pandas' take has less overhead
+        out = frame.take(rows)
+        out.index = index
+        return out
     columns: dict[str, pd.Series] = {}
     for name in frame.columns:
         col = frame[name]
@@ -311,7 +316,7 @@ def _equality_codes(column: pd.Series) -> np.ndarray:
     a categorical's int codes (one code per distinct value), unless it has nulls (NaN !=
     NaN between objects, equal codes), then the objects."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        codes = column.cat.codes.to_numpy()
+        codes = column.array.codes  # the Categorical's ndarray (no Series built)
         if not (codes < 0).any():
             return codes
     return column.to_numpy(dtype=object)
@@ -320,11 +325,18 @@ def _equality_codes(column: pd.Series) -> np.ndarray:
 def _is_value(column: pd.Series, value: str) -> np.ndarray:
     """``column == value`` as a bool array (a categorical compares its codes)."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        categories = list(column.cat.categories)
-        if value not in categories:
+        found = np.flatnonzero(column.dtype.categories == value)
+        if not len(found):
             return np.zeros(len(column), dtype=bool)
-        return column.cat.codes.to_numpy() == categories.index(value)
+        return column.array.codes == found[0]
     return column.to_numpy(dtype=object) == value
+
+
+def _values_at(column: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """``column`` at ``rows`` as an object array (a categorical takes its codes first)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return np.asarray(column.array.take(rows), dtype=object)
+    return column.to_numpy(dtype=object)[rows]
 
 
 def session_ids(ev: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
@@ -454,7 +466,7 @@ def _log_queries(ev: pd.DataFrame, q_codes: np.ndarray, q_ms: np.ndarray, user_i
     sid = np.empty(len(q_ms), dtype=object)
     sid[has_events] = session_ids(ev, last[has_events])
     last_scenario = np.empty(len(q_ms), dtype=object)
-    last_scenario[has_events] = ev["scenario"].iloc[last[has_events]].to_numpy(dtype=object)
+    last_scenario[has_events] = _values_at(ev["scenario"], last[has_events])
     # per action, its rows' values in row order: a listener's window is a contiguous slice
     play_track, play_ts = track[plays], ts[plays]
     skip_track, skip_ts, skip_at = track[skips], ts[skips], played[skips]
