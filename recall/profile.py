@@ -53,6 +53,7 @@ from encore.recall.sparse import TrackIndex
 
 CHUNK = 256
 PAD = 32  # list entries read past the k-th, so equal bounds at the k-th rarely fall back to dense
+SMALL_BATCH = 8  # up to this many queries (a request) a dense score with a k-th value threshold is cheaper
 
 
 class ProfileChannel(Channel):
@@ -190,6 +191,8 @@ class ProfileChannel(Channel):
         if k <= 0:
             return [Candidates(np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.int16),
                                self.reason_names) for _ in queries]
+        if b <= SMALL_BATCH:
+            return self._dense_chunk(queries, k)
         pop = a["pop"]
         genre_code, language_code = a["genre_code"], a["language_code"]
         n_genres, n_languages = g.shape[1], lang.shape[1]
@@ -285,6 +288,28 @@ class ProfileChannel(Channel):
         profiles = [q.profile for q in queries]
         g, lang, _, from_prior = self.taste(queries, with_artists=False)
         return g, lang, from_prior, self._artist_pairs(profiles)
+
+    def _dense_chunk(self, queries: list[Query], k: int) -> list[Candidates]:
+        """The same rule for a few queries: every track scored (B, n), cut at each row's
+        k-th largest score (``np.partition``; every track tied with it kept), only the
+        survivors sorted by (score desc, column asc)."""
+        p, a = self.settings, self.arrays
+        g, lang, artist, from_prior = self.taste(queries)
+        genre_part = p.genre_weight * g[:, a["genre_code"]]
+        language_part = p.language_weight * lang[:, a["language_code"]]
+        artist_part = p.artist_weight * artist
+        scores = genre_part + language_part + artist_part + p.popularity_weight * a["pop"][None, :]
+        kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1]
+        out = []
+        for i in range(len(queries)):
+            cols = np.flatnonzero(scores[i] >= kth[i])
+            cols = cols[np.lexsort((cols, -scores[i, cols]))][:k]
+            cols = cols[scores[i, cols] > 0]
+            reasons = np.select([artist_part[i, cols] > 0, genre_part[i, cols] > 0, language_part[i, cols] > 0],
+                                [0, 2 if from_prior[i] else 1, 3], default=4).astype(np.int16)
+            out.append(Candidates(self._index.track_ids[cols], scores[i, cols].astype(np.float32), reasons,
+                                  self.reason_names))
+        return out
 
     def dense_recall(self, queries: Sequence[Query], k: int) -> list[Candidates]:
         """The reference rule, densely: every track scored (B, n), the first k by

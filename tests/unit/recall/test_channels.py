@@ -218,7 +218,10 @@ def test_profile_list_top_k_equals_the_dense_rule(distinct_counts, popularity_we
             age_bucket="18-24" if i % 2 else "")))
     for k in (1, 7, 40, 150, 1000):
         got, want = prof.recall(queries, k=k), prof.dense_recall(queries, k=k)
-        for a, b in zip(got, want):
+        one_by_one = [prof.recall([q], k=k)[0] for q in queries]  # a request: the small-batch dense cut
+        for a, b, c in zip(got, want, one_by_one):
+            assert a.track_ids.tolist() == c.track_ids.tolist() and a.scores.tobytes() == c.scores.tobytes()
+            assert a.reasons.tolist() == c.reasons.tolist()
             assert a.track_ids.tolist() == b.track_ids.tolist()
             assert a.scores.tobytes() == b.scores.tobytes()
             assert a.reasons.tolist() == b.reasons.tolist()
