@@ -361,6 +361,11 @@ class BatchRecallOptions(_Section):
     history_days: int = Field(30, ge=1, description="Days of events read before each date for the Queries.")
     partitions: int = Field(4, ge=1, description="Spark partitions of the listeners (one Query batch each).")
     push: bool = Field(False, description="Also push the written recall to the online recall table.")
+    spill_window: bool = Field(
+        False, description="The driver reads the event window once and spills it as an Arrow IPC file "
+        "under OUT/_window/ that executors memory-map, instead of each executor process reading the "
+        "parquet window (worth it with many executors; on 2 local workers the serial spill costs more "
+        "wall time than the parallel reads).")
     online_path: Path | None = Field(
         None, description="SQLite file of the online recall table (default: recall.db beside "
         "feature_store.sqlite_path).")

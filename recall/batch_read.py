@@ -3,9 +3,12 @@ builder needs (column projection), only the window's date partitions, only known
 listeners' rows, ``action`` / ``scenario`` dictionary-encoded (pandas categoricals: no
 per-row Python strings), ``ts`` as epoch ms.
 
-Spark's batch recall (:mod:`encore.recall.batch`) partitions the *listeners*; each task
-takes its listeners' events from the window read by this module once per executor
-process (:func:`cached_window`, keyed by the job's token so a new job reads anew), so
+Spark's batch recall (:mod:`encore.recall.batch`) partitions the *listeners*; the
+driver reads the window once per job and spills it, event ids already ranked, as an
+uncompressed Arrow IPC file (:func:`spill_window`); each task takes its listeners'
+events from that file memory-mapped once per executor process (:func:`cached_window`,
+keyed by the job's token so a new job reads anew: no parquet decode and no string
+sort per worker), so
 the log is never shuffled through the JVM and converted row by row to pandas (that
 was ~20 s of 3.4 M events on the 2-core VM, more than all the recall work). The
 single-loop and in-process benchmark paths read the same way (:func:`read_window`).
@@ -53,6 +56,42 @@ def read_window(files: Sequence[str]):
     return table.drop_columns(["ts"]).append_column("ts_ms", ms)
 
 
+def ranked_ids(table):
+    """``table`` with ``event_id`` replaced by the int64 dense rank of the id strings
+    (in Arrow's C++ sort): equal ids stay equal and their order is kept, which is all
+    the Query builder asks of them, without a Python string per row."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_integer(table.schema.field("event_id").type):
+        return table  # already ranked (a spilled window)
+    ids = table["event_id"].combine_chunks() if table.num_rows else pa.array([], pa.string())
+    rank = pc.rank(ids, sort_keys="ascending", tiebreaker="dense").cast(pa.int64()) if len(ids) else \
+        pa.array([], pa.int64())
+    return table.set_column(table.schema.get_field_index("event_id"), "event_id", rank)
+
+
+def spill_window(files: Sequence[str], path: Path) -> Path:
+    """The driver's one read of the window for a whole job: :func:`read_window` with its
+    ``event_id`` ranked over the whole window (:func:`ranked_ids`), written to ``path``
+    as an uncompressed Arrow IPC file, which every task memory-maps
+    (:func:`open_spilled`) instead of decoding the parquet window again."""
+    import pyarrow as pa
+
+    table = ranked_ids(read_window(files)).unify_dictionaries()  # an IPC file holds one dictionary per field
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table, max_chunksize=1 << 20)
+    return path
+
+
+def open_spilled(path: str):
+    """A :func:`spill_window` file, memory-mapped (no copy, no decode)."""
+    import pyarrow as pa
+
+    return pa.ipc.open_file(pa.memory_map(str(path), "r")).read_all()
+
+
 def events_of(table, user_ids: np.ndarray | None) -> pd.DataFrame:
     """The rows of ``user_ids`` (all rows when None) of a :func:`read_window` table as
     the pandas frame the Query builder takes (``session_id`` null; ``event_id`` the
@@ -63,13 +102,7 @@ def events_of(table, user_ids: np.ndarray | None) -> pd.DataFrame:
 
     if user_ids is not None:
         table = table.filter(pc.is_in(table["user_id"], value_set=pa.array(np.asarray(user_ids, np.int64))))
-    # event ids as their dense rank (int64, in Arrow's C++ sort): equal ids stay equal and
-    # order is kept, which is all the builder asks of them, without a Python string per row
-    ids = table["event_id"].combine_chunks() if table.num_rows else pa.array([], pa.string())
-    rank = pc.rank(ids, sort_keys="ascending", tiebreaker="dense").cast(pa.int64()) if len(ids) else \
-        pa.array([], pa.int64())
-    table = table.set_column(table.schema.get_field_index("event_id"), "event_id", rank)
-    frame = table.to_pandas()
+    frame = ranked_ids(table).to_pandas()
     frame["session_id"] = pd.Series([None] * len(frame), dtype=object)
     return frame
 
@@ -78,11 +111,12 @@ _WINDOW: dict[tuple, object] = {}
 _WINDOW_LOCK = threading.Lock()
 
 
-def cached_window(token: str, files: Sequence[str]):
-    """:func:`read_window` once per process and job ``token`` (the last one kept)."""
-    key = (token, tuple(files))
+def cached_window(token: str, files: Sequence[str], spilled: str | None = None):
+    """The window once per process and job ``token`` (the last one kept): the driver's
+    ``spilled`` IPC file memory-mapped when given, else :func:`read_window` of ``files``."""
+    key = (token, tuple(files), spilled)
     with _WINDOW_LOCK:
         if key not in _WINDOW:
             _WINDOW.clear()
-            _WINDOW[key] = read_window(files)
+            _WINDOW[key] = open_spilled(spilled) if spilled else read_window(files)
         return _WINDOW[key]

@@ -22,7 +22,20 @@ Reason per candidate: ``artist``, ``genre``, ``age_prior``, ``language`` or
 
 Fitted arrays: per track column its genre code, language code, artist id and pop
 (n,); the genre and language vocabularies; the age buckets and their prior (A, G).
-Serving scores a dense (B, n) block per chunk of queries (``CHUNK``).
+
+Top-k, exactly (:meth:`ProfileChannel.recall`): the first k tracks ordered by (score
+desc, track column asc), those of score 0 dropped. Without its artist part a track's
+score is fixed by its (genre, language) level plus its popularity, so the tracks are
+kept in pop-sorted lists: all tracks, per genre, per language and per (genre,
+language) cell (built once at load). A query reads only the first k (+ ``PAD``) of the
+lists its taste touches (the global one; its nonzero genres, languages and their
+cells) plus its artists' tracks, and scores only those: a track outside them is beaten
+by k tracks of its own list (the lists are sorted by a lower bound of every member's
+score, and the bound is the track's exact score in its own list). When equal bounds
+run past a list's read prefix, that row is scored densely over all n columns (the
+same rule: rare). Candidates below the best k-th bound of any list are dropped before
+the sort. Every candidate's score is computed with the very float32 operations of a
+dense (B, n) score, so the result is that of the dense rule (tested).
 """
 
 from __future__ import annotations
@@ -39,6 +52,8 @@ from encore.recall.query import Query
 from encore.recall.sparse import TrackIndex
 
 CHUNK = 256
+PAD = 32  # list entries read past the k-th, so equal bounds at the k-th rarely fall back to dense
+SMALL_BATCH = 8  # up to this many queries (a request) a dense score with a k-th value threshold is cheaper
 
 
 class ProfileChannel(Channel):
@@ -87,6 +102,7 @@ class ProfileChannel(Channel):
 
     def _after_load(self) -> None:
         self._index = TrackIndex(self.arrays["track_ids"])
+        self._build_lists()
         # artist -> its track columns (CSR over the sorted distinct artists)
         artist_id = np.asarray(self.arrays["artist_id"], dtype=np.int64)
         order = np.argsort(artist_id, kind="stable")
@@ -94,7 +110,26 @@ class ProfileChannel(Channel):
         self._artist_ptr = np.r_[0, np.cumsum(counts)].astype(np.int64)
         self._artist_cols = order.astype(np.int64)
 
-    def taste(self, queries: Sequence[Query]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def _build_lists(self) -> None:
+        """Track columns by (pop desc, column asc) as one CSR of lists: 0 = all tracks,
+        1 + g = genre g, 1 + G + l = language l, 1 + G + L + g * L + l = cell (g, l)."""
+        a = self.arrays
+        pop = np.asarray(a["pop"], dtype=np.float32)
+        n = len(pop)
+        n_genres, n_languages = len(a["genres"]), len(a["languages"])
+        genre = np.asarray(a["genre_code"], dtype=np.int64)
+        language = np.asarray(a["language_code"], dtype=np.int64)
+        ranked = np.lexsort((np.arange(n), -pop))  # pop desc, column asc
+        groups = [np.zeros(n, np.int64), 1 + genre, 1 + n_genres + language,
+                  1 + n_genres + n_languages + genre * n_languages + language]
+        n_lists = 1 + n_genres + n_languages + n_genres * n_languages
+        ids = np.concatenate([g[ranked] for g in groups])
+        order = np.argsort(ids, kind="stable")  # stable: the pop order is kept inside each list
+        self._list_cols = np.concatenate([ranked] * len(groups))[order]
+        self._list_ptr = np.r_[0, np.cumsum(np.bincount(ids, minlength=n_lists))].astype(np.int64)
+
+    def taste(self, queries: Sequence[Query],
+              with_artists: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Dense taste of a batch: genre (B, G), language (B, L), artist (B, n) weights
         per track column, and whether the genre row is the age prior (B,). Vectorised
         over the batch: every profile's entries flattened once, looked up with one
@@ -107,7 +142,7 @@ class ProfileChannel(Channel):
         profiles = [q.profile for q in queries]
         g = np.zeros((b, len(genres)), np.float32)
         lang = np.zeros((b, len(languages)), np.float32)
-        artist = np.zeros((b, len(self._index)), np.float32)
+        artist = np.zeros((b, len(self._index) if with_artists else 0), np.float32)
         rows, names, weights = _flat(profiles, "genres", "genre_weights")
         _assign(g, rows, genres, names, weights)
         has_genres = np.bincount(rows, minlength=b) > 0
@@ -119,6 +154,13 @@ class ProfileChannel(Channel):
             g[from_prior] = a["age_prior"][pos[from_prior]]
         rows, names, weights = _flat(profiles, "languages", "language_weights")
         _assign(lang, rows, languages, names, weights)
+        if with_artists:
+            a_rows, a_cols, a_weights = self._artist_pairs(profiles)
+            artist[a_rows, a_cols] = a_weights
+        return g, lang, artist, from_prior
+
+    def _artist_pairs(self, profiles: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row, track column, weight float32) of every profile artist's tracks."""
         rows, ids, weights = _flat(profiles, "artist_ids", "artist_weights", dtype=np.int64)
         if len(rows):
             # the last weight of a (row, artist) pair wins (dict semantics)
@@ -131,8 +173,8 @@ class ProfileChannel(Channel):
             counts = self._artist_ptr[pos + 1] - self._artist_ptr[pos]
             offsets = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
             cols = self._artist_cols[np.repeat(self._artist_ptr[pos], counts) + offsets]
-            artist[np.repeat(rows, counts), cols] = np.repeat(weights.astype(np.float32), counts)
-        return g, lang, artist, from_prior
+            return np.repeat(rows, counts), cols, np.repeat(weights.astype(np.float32), counts)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
 
     def recall(self, queries: Sequence[Query], k: int) -> list[Candidates]:
         self._require_fitted()
@@ -143,28 +185,150 @@ class ProfileChannel(Channel):
 
     def _recall_chunk(self, queries: list[Query], k: int) -> list[Candidates]:
         p, a = self.settings, self.arrays
+        g, lang, from_prior, (a_rows, a_cols, a_weights) = self._taste_sparse(queries)
+        b, n = len(queries), len(self._index)
+        k = min(k, n)
+        if k <= 0:
+            return [Candidates(np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.int16),
+                               self.reason_names) for _ in queries]
+        if b <= SMALL_BATCH:
+            return self._dense_chunk(queries, k)
+        pop = a["pop"]
+        genre_code, language_code = a["genre_code"], a["language_code"]
+        n_genres, n_languages = g.shape[1], lang.shape[1]
+        # the query's level parts, float32 as the dense score computes them
+        genre_level = p.genre_weight * g  # (B, G)
+        language_level = p.language_weight * lang  # (B, L)
+        # the lists each row reads: all tracks, its nonzero genres, languages and their cells
+        rows_g, gs = np.nonzero(genre_level > 0)
+        rows_l, ls = np.nonzero(language_level > 0)
+        cell = (genre_level > 0)[:, :, None] & (language_level > 0)[:, None, :]
+        rows_c, cg, cl = np.nonzero(cell)
+        list_row = np.concatenate([np.arange(b), rows_g, rows_l, rows_c])
+        list_id = np.concatenate([np.zeros(b, np.int64), 1 + gs, 1 + n_genres + ls,
+                                  1 + n_genres + n_languages + cg * n_languages + cl])
+        list_genre = np.concatenate([np.full(b, -1), gs, np.full(len(ls), -1), cg])
+        list_language = np.concatenate([np.full(b, -1), np.full(len(gs), -1), ls, cl])
+        # a list's bound for its member t: (genre level + language level) + pop part (the
+        # exact score of a track whose own list this is; a lower bound for the others)
+        level = (np.where(list_genre >= 0, genre_level[list_row, np.maximum(list_genre, 0)], np.float32(0))
+                 + np.where(list_language >= 0, language_level[list_row, np.maximum(list_language, 0)],
+                            np.float32(0))).astype(np.float32)
+        start, size = self._list_ptr[list_id], self._list_ptr[list_id + 1] - self._list_ptr[list_id]
+        take = np.minimum(size, k + PAD)
+        pop_part = (p.popularity_weight * pop).astype(np.float32)  # (n,)
+
+        def bound(pos: np.ndarray, which: np.ndarray) -> np.ndarray:
+            return level[which] + pop_part[self._list_cols[start[which] + pos]]
+
+        # equal bounds running past the read prefix: that row is scored densely
+        longer = np.flatnonzero(size > take)
+        dense_rows = np.unique(list_row[longer[bound(np.full(len(longer), k - 1), longer)
+                                               == bound(take[longer], longer)]]) \
+            if len(longer) else np.zeros(0, np.int64)
+        # the best k-th bound of any full-enough list: k tracks score at least that much
+        full = np.flatnonzero(size >= k)
+        floor = np.full(b, -np.inf, np.float32)
+        if len(full):
+            np.maximum.at(floor, list_row[full], bound(np.full(len(full), k - 1), full))
+        # a list's entries with a bound below the floor cannot be in the top k: each list is
+        # read down to the floor only (counted on the float64 pop parts with a margin for
+        # the float32 sum: reading a few more is harmless)
+        low = floor[list_row].astype(np.float64) - level
+        need = low - 1e-6 * (1.0 + np.abs(floor[list_row]).astype(np.float64) + np.abs(level))
+        span = float(p.popularity_weight) + 2.0
+        ends = np.searchsorted(self._list_key(pop_part), list_id * span - need, side="right")
+        take = np.clip(ends - start, 0, take)
+        # the candidate (row, column) pairs, each once
+        chosen = np.zeros((b, n), dtype=bool)
+        offsets = np.arange(int(take.sum())) - np.repeat(np.cumsum(take) - take, take)
+        chosen[np.repeat(list_row, take), self._list_cols[np.repeat(start, take) + offsets]] = True
+        chosen[a_rows, a_cols] = True
+        chosen[dense_rows] = True
+        rows, cols = np.nonzero(chosen)  # by row, then column
+        artist = np.zeros((b, n), np.float32) if len(a_rows) else None
+        if artist is not None:
+            artist[a_rows, a_cols] = a_weights
+        genre_part = genre_level[rows, genre_code[cols]]
+        language_part = language_level[rows, language_code[cols]]
+        artist_part = p.artist_weight * artist[rows, cols] if artist is not None else np.zeros(len(rows), np.float32)
+        scores = genre_part + language_part + artist_part + pop_part[cols]
+        keep = scores >= floor[rows]
+        rows, cols, scores = rows[keep], cols[keep], scores[keep]
+        genre_part, language_part, artist_part = genre_part[keep], language_part[keep], artist_part[keep]
+        order = np.lexsort((cols, -scores, rows))  # per row: score desc, column asc
+        rows, cols, scores = rows[order], cols[order], scores[order]
+        genre_part, language_part, artist_part = genre_part[order], language_part[order], artist_part[order]
+        first = np.searchsorted(rows, np.arange(b + 1))
+        rank = np.arange(len(rows)) - first[rows]
+        top = (rank < k) & (scores > 0)
+        reasons = np.select(
+            [artist_part > 0, genre_part > 0, language_part > 0],
+            [0, np.where(from_prior[rows], 2, 1), 3], default=4).astype(np.int16)
+        rows, cols, scores, reasons = rows[top], cols[top], scores[top].astype(np.float32), reasons[top]
+        bounds = np.searchsorted(rows, np.arange(b + 1))
+        ids = self._index.track_ids[cols]
+        return [Candidates(ids[bounds[i]:bounds[i + 1]], scores[bounds[i]:bounds[i + 1]],
+                           reasons[bounds[i]:bounds[i + 1]], self.reason_names) for i in range(b)]
+
+    def _list_key(self, pop_part: np.ndarray) -> np.ndarray:
+        """Every list entry's ``list * (w + 2) - pop part`` (float64, ascending: lists in
+        order, each by pop desc), so one ``searchsorted`` finds where a list's pop part
+        falls below a threshold (w: the popularity weight; cached per weight)."""
+        w = float(self.settings.popularity_weight)
+        if getattr(self, "_key_of", (None,))[0] != w:
+            sizes = np.diff(self._list_ptr)
+            list_of = np.repeat(np.arange(len(sizes)), sizes)
+            self._key_of = (w, list_of * (w + 2.0) - pop_part.astype(np.float64)[self._list_cols])
+        return self._key_of[1]
+
+    def _taste_sparse(self, queries: list[Query]):
+        """:meth:`taste` with the artist weights as (row, column, weight) triples
+        instead of a dense (B, n) block."""
+        profiles = [q.profile for q in queries]
+        g, lang, _, from_prior = self.taste(queries, with_artists=False)
+        return g, lang, from_prior, self._artist_pairs(profiles)
+
+    def _dense_chunk(self, queries: list[Query], k: int) -> list[Candidates]:
+        """The same rule for a few queries: every track scored (B, n), cut at each row's
+        k-th largest score (``np.partition``; every track tied with it kept), only the
+        survivors sorted by (score desc, column asc)."""
+        p, a = self.settings, self.arrays
         g, lang, artist, from_prior = self.taste(queries)
         genre_part = p.genre_weight * g[:, a["genre_code"]]
         language_part = p.language_weight * lang[:, a["language_code"]]
         artist_part = p.artist_weight * artist
         scores = genre_part + language_part + artist_part + p.popularity_weight * a["pop"][None, :]
-        k = min(k, scores.shape[1])
-        top = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < scores.shape[1] else \
-            np.broadcast_to(np.arange(scores.shape[1]), scores.shape)
-        rows = np.arange(len(queries))[:, None]
-        top_scores = scores[rows, top]
-        order = np.lexsort((top, -top_scores), axis=1)
-        top, top_scores = np.take_along_axis(top, order, 1), np.take_along_axis(top_scores, order, 1)
-        genre_reason = np.where(from_prior[:, None], 2, 1)
-        reasons = np.select(
-            [artist_part[rows, top] > 0, genre_part[rows, top] > 0, language_part[rows, top] > 0],
-            [0, genre_reason, 3], default=4).astype(np.int16)
-        ids = self._index.track_ids
-        return [
-            Candidates(ids[top[i]][top_scores[i] > 0], top_scores[i][top_scores[i] > 0].astype(np.float32),
-                       reasons[i][top_scores[i] > 0], self.reason_names)
-            for i in range(len(queries))
-        ]
+        kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1]
+        out = []
+        for i in range(len(queries)):
+            cols = np.flatnonzero(scores[i] >= kth[i])
+            cols = cols[np.lexsort((cols, -scores[i, cols]))][:k]
+            cols = cols[scores[i, cols] > 0]
+            reasons = np.select([artist_part[i, cols] > 0, genre_part[i, cols] > 0, language_part[i, cols] > 0],
+                                [0, 2 if from_prior[i] else 1, 3], default=4).astype(np.int16)
+            out.append(Candidates(self._index.track_ids[cols], scores[i, cols].astype(np.float32), reasons,
+                                  self.reason_names))
+        return out
+
+    def dense_recall(self, queries: Sequence[Query], k: int) -> list[Candidates]:
+        """The reference rule, densely: every track scored (B, n), the first k by
+        (score desc, column asc), score 0 dropped (what :meth:`recall` returns)."""
+        p, a = self.settings, self.arrays
+        g, lang, artist, from_prior = self.taste(queries)
+        genre_part = p.genre_weight * g[:, a["genre_code"]]
+        language_part = p.language_weight * lang[:, a["language_code"]]
+        artist_part = p.artist_weight * artist
+        scores = genre_part + language_part + artist_part + p.popularity_weight * a["pop"][None, :]
+        out = []
+        for i in range(len(queries)):
+            order = np.lexsort((np.arange(scores.shape[1]), -scores[i]))[:k]
+            order = order[scores[i][order] > 0]
+            reasons = np.select([artist_part[i, order] > 0, genre_part[i, order] > 0, language_part[i, order] > 0],
+                                [0, 2 if from_prior[i] else 1, 3], default=4).astype(np.int16)
+            out.append(Candidates(self._index.track_ids[order], scores[i][order].astype(np.float32), reasons,
+                                  self.reason_names))
+        return out
 
 
 def _flat(profiles: list, values: str, weights: str, dtype: Any = str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -55,6 +55,7 @@ DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 TOP_GENRES = 3
 TOP_ARTISTS = 5
+SMALL_TAKE = 50_000  # rows below which prepare_log takes the frame whole (see _take_rows)
 
 
 @dataclass(frozen=True)
@@ -242,7 +243,11 @@ def prepare_log(events: pd.DataFrame, params: QueryParams, tracks: pd.DataFrame 
     the same ms): no string keys, no per-session strings. An integer ``event_id``
     column is taken as the ids' order (e.g. the dense rank of the id strings, as
     :func:`encore.recall.batch_read.events_of` gives it: no string sort)."""
-    ev = events[~events["event_id"].duplicated()] if len(events) else events
+    if len(events):
+        dup = events["event_id"].duplicated().to_numpy()
+        ev = events[~dup] if dup.any() else events  # the batch read has none: no 3 M-row frame copy
+    else:
+        ev = events
     ts = epoch_ms(ev["ts"]) if "ts_ms" not in ev else ev["ts_ms"].to_numpy(dtype=np.int64)
     uid = _user_floats(ev["user_id"])
     known = ~np.isnan(uid)
@@ -265,11 +270,9 @@ def prepare_log(events: pd.DataFrame, params: QueryParams, tracks: pd.DataFrame 
         else:
             _, id_rank = np.unique(ids.astype(object).astype(str), return_inverse=True)
         order[rows] = order[rows][np.lexsort((id_rank, t[rows], c[rows]))]
-    ev = ev.take(order)
-    ev.index = pd.RangeIndex(len(ev))
+    ev = _take_rows(ev, order)
     ts, code = ts[order], code[order]
-    scenario = ev["scenario"].to_numpy(dtype=object)
-    starts = session_starts(code, ts, scenario, max_session_ms=params.max_session_ms,
+    starts = session_starts(code, ts, _equality_codes(ev["scenario"]), max_session_ms=params.max_session_ms,
                             inactivity_gap_ms=params.inactivity_gap_ms)
     anon = code < 0  # an anonymous session is one session: breaks only where the code changes
     if anon.any():
@@ -283,6 +286,57 @@ def prepare_log(events: pd.DataFrame, params: QueryParams, tracks: pd.DataFrame 
     ev["complete"] = _complete_plays(ev, tracks)
     ev.attrs["prepared"] = True
     return ev
+
+
+def _take_rows(frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+    """``frame.take(rows)`` with a fresh RangeIndex, built column by column: a
+    categorical takes its int codes (no per-row Python object), every other column its
+    numpy array (pandas' block take re-copies whole blocks)."""
+    index = pd.RangeIndex(len(rows))
+    if len(rows) < SMALL_TAKE:  # one listener's events (a request): pandas' take has less overhead
+        out = frame.take(rows)
+        out.index = index
+        return out
+    columns: dict[str, pd.Series] = {}
+    for name in frame.columns:
+        col = frame[name]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            values: Any = pd.Categorical.from_codes(col.cat.codes.to_numpy()[rows], dtype=col.dtype)
+        elif isinstance(col.dtype, np.dtype):
+            values = col.to_numpy()[rows]
+        else:  # extension dtypes (nullable Int64, string, ...): their own take
+            values = col.array.take(rows)
+        # the dtype given: no inference over object values; copy=False: no block consolidation
+        columns[name] = pd.Series(values, index=index, dtype=col.dtype, copy=False)
+    return pd.DataFrame(columns, index=index, copy=False)
+
+
+def _equality_codes(column: pd.Series) -> np.ndarray:
+    """A column as an array whose ``!=`` between neighbours is that of its object values:
+    a categorical's int codes (one code per distinct value), unless it has nulls (NaN !=
+    NaN between objects, equal codes), then the objects."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.array.codes  # the Categorical's ndarray (no Series built)
+        if not (codes < 0).any():
+            return codes
+    return column.to_numpy(dtype=object)
+
+
+def _is_value(column: pd.Series, value: str) -> np.ndarray:
+    """``column == value`` as a bool array (a categorical compares its codes)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        found = np.flatnonzero(column.dtype.categories == value)
+        if not len(found):
+            return np.zeros(len(column), dtype=bool)
+        return column.array.codes == found[0]
+    return column.to_numpy(dtype=object) == value
+
+
+def _values_at(column: pd.Series, rows: np.ndarray) -> np.ndarray:
+    """``column`` at ``rows`` as an object array (a categorical takes its codes first)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return np.asarray(column.array.take(rows), dtype=object)
+    return column.to_numpy(dtype=object)[rows]
 
 
 def session_ids(ev: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
@@ -356,37 +410,32 @@ def queries_from_log(
     anon = at["anonymous_id"] if "anonymous_id" in at else pd.Series([None] * len(at))
     q_codes = _query_codes(ev, at["user_id"], anon)
     q_ms = at["request_ms"].to_numpy(dtype=np.int64)
-    realtime = _realtime_rows(ev, q_codes, q_ms, params)
     profiles = _profile_rows(ev, at, q_ms, tracks, users, params)
     scenarios = at["scenario"].tolist() if "scenario" in at else [None] * len(at)
-    user_ids = at["user_id"].astype("Int64").tolist()
-    anon_ids = anon.tolist()
-    return [
-        assemble_query(
-            user_id=None if pd.isna(uid) else int(uid),
-            anonymous_id=str(aid) if pd.isna(uid) else None,
-            realtime=rt, profile=pr, request_ms=int(ms),
-            scenario=None if sc is None or (isinstance(sc, float) and np.isnan(sc)) else sc,
-            params=params)
-        for uid, aid, rt, pr, ms, sc in zip(user_ids, anon_ids, realtime, profiles, q_ms, scenarios)
-    ]
+    return _log_queries(ev, q_codes, q_ms, at["user_id"].astype("Int64").tolist(), anon.tolist(), scenarios,
+                        profiles, params)
 
 
-def _realtime_rows(ev: pd.DataFrame, q_codes: np.ndarray, q_ms: np.ndarray,
-                   params: QueryParams) -> list[dict[str, Any] | None]:
-    n = params.stream_window
+def _log_queries(ev: pd.DataFrame, q_codes: np.ndarray, q_ms: np.ndarray, user_ids: list, anon_ids: list,
+                 scenarios: list, profiles: list[dict[str, Any] | None], params: QueryParams) -> list[Query]:
+    """The Queries of the requests (codes, ms (R,)) straight from the prepared log's
+    arrays: each sequence a slice of one per-action array (its last
+    ``min(stream_window, history_length)`` rows before the request: the stream's window
+    cut to the history as :func:`assemble_query` cuts it), the session and the rest as
+    :func:`assemble_query` builds them from a realtime row (no per-listener row dict)."""
+    n, hl = params.stream_window, params.history_length
+    m = min(n, hl)
     ev_codes = ev["code"].to_numpy(dtype=np.int64)
     ts = ev["ts_ms"].to_numpy(dtype=np.int64)
     t0 = int(min(ts.min(initial=0), q_ms.min(initial=0)))
     span = int(max(ts.max(initial=0), q_ms.max(initial=0)) - t0 + 2)
-    action = ev["action"].to_numpy(dtype=object)
     track = ev["track_id"].fillna(-1).to_numpy(dtype=np.int64)
     played = ev["played_ms"].fillna(0).to_numpy(dtype=np.int64)
     sid_start = ev["sid_start_ms"].to_numpy(dtype=np.int64)
-    scenario = ev["scenario"].to_numpy(dtype=object)
+    action = ev["action"]
 
     def subset(name: str) -> tuple[np.ndarray, _Searcher]:
-        rows = np.flatnonzero(action == name)
+        rows = np.flatnonzero(_is_value(action, name))
         return rows, _Searcher(ev_codes[rows], ts[rows], t0, span)
 
     all_rows = np.arange(len(ev))
@@ -416,35 +465,67 @@ def _realtime_rows(ev: pd.DataFrame, q_codes: np.ndarray, q_ms: np.ndarray,
     has_events = hi > lo
     sid = np.empty(len(q_ms), dtype=object)
     sid[has_events] = session_ids(ev, last[has_events])
-    rows: list[dict[str, Any] | None] = []
-    for i in range(len(q_codes)):
-        if hi[i] <= lo[i]:
-            rows.append(None)
+    last_scenario = np.empty(len(q_ms), dtype=object)
+    last_scenario[has_events] = _values_at(ev["scenario"], last[has_events])
+    # per action, its rows' values in row order: a listener's window is a contiguous slice
+    play_track, play_ts = track[plays], ts[plays]
+    skip_track, skip_ts, skip_at = track[skips], ts[skips], played[skips]
+    heart_track, heart_ts = track[hearts], ts[hearts]
+    dislike_track = track[dislikes]
+    complete_track, complete_ts = track[completes], ts[completes]
+    p_from = np.maximum(p_lo, p_hi - m)
+    s_from = np.maximum(s_lo, s_hi - m)
+    d_from = np.maximum(d_lo, d_hi - m)
+    c_from = np.maximum(c_lo, c_hi - m)
+    sp_from = np.maximum(np.maximum(ps_lo, p_hi - n), p_hi - hl)
+    h_from = np.maximum(h_lo, h_hi - n)
+    lists = [x.tolist() for x in (lo, hi, p_from, p_hi, s_from, s_hi, d_from, d_hi, c_from, c_hi, sp_from, h_from,
+                                  h_hi, h_lo, unheart_before, q_ms, sess_start, ts[last] if len(ev) else sess_start)]
+    hours = ((q_ms // HOUR_MS + params.utc_offset_hours) % 24).tolist()
+    queries = []
+    for i, (e_lo, e_hi, pf, ph, sf, sh, df, dh, cf, ch, spf, hf, hh, hlo, unh, ms, s_start, s_last) in \
+            enumerate(zip(*lists)):
+        uid = user_ids[i]
+        anonymous = pd.isna(uid)
+        sc = scenarios[i]
+        sc = None if sc is None or (isinstance(sc, float) and np.isnan(sc)) else sc
+        if e_hi <= e_lo:  # no events before the request: the empty realtime row
+            session_scenario = ""
+            request_scenario = (sc or "").lower()
+            queries.append(Query(
+                context=Context(request_ms=ms, local_hour=hours[i], scenario=request_scenario),
+                user_id=None if anonymous else int(uid), anonymous_id=str(anon_ids[i]) if anonymous else None,
+                profile=Profile() if anonymous else _profile(profiles[i])))
             continue
-        e = last[i]
-        p = plays[max(p_lo[i], p_hi[i] - n):p_hi[i]]
-        s = skips[max(s_lo[i], s_hi[i] - n):s_hi[i]]
-        sp = plays[max(ps_lo[i], p_hi[i] - n):p_hi[i]]
-        d = dislikes[max(d_lo[i], d_hi[i] - n):d_hi[i]]
-        c = completes[max(c_lo[i], c_hi[i] - n):c_hi[i]]
-        if h_hi[i] - h_lo[i] > n and unheart_before[i]:
-            h_ids, h_ts = _replay_hearts(ev, all_rows[lo[i]:hi[i]], n)
+        if hh - hlo > n and unh:
+            h_ids, h_ts = _replay_hearts(ev, all_rows[e_lo:e_hi], n)
+            h_ids, h_ts = h_ids[max(0, len(h_ids) - hl):], h_ts[max(0, len(h_ts) - hl):]
         else:
-            h = hearts[max(h_lo[i], h_hi[i] - n):h_hi[i]]
-            h = h[heart_alive[i]] if len(h) else h
-            h_ids, h_ts = track[h].tolist(), ts[h].tolist()
-        rows.append({
-            "session_id": sid[i], "session_start_ms": int(sid_start[e]),
-            "session_last_ms": int(ts[e]), "session_scenario": scenario[e],
-            "session_track_ids": track[sp].tolist(),
-            "recent_play_track_ids": track[p].tolist(), "recent_play_ts_ms": ts[p].tolist(),
-            "recent_heart_track_ids": h_ids, "recent_heart_ts_ms": h_ts,
-            "recent_skip_track_ids": track[s].tolist(), "recent_skip_ts_ms": ts[s].tolist(),
-            "recent_skip_at_ms": played[s].tolist(),
-            "recent_dislike_track_ids": track[d].tolist(),
-            "recent_complete_track_ids": track[c].tolist(), "recent_complete_ts_ms": ts[c].tolist(),
-        })
-    return rows
+            alive = heart_alive[i]
+            h_ids = heart_track[hf:hh][alive] if len(alive) else heart_track[hf:hh]
+            h_ts = heart_ts[hf:hh][alive] if len(alive) else heart_ts[hf:hh]
+            h_ids, h_ts = h_ids[max(0, len(h_ids) - hl):].tolist(), h_ts[max(0, len(h_ts) - hl):].tolist()
+        session_scenario = str(last_scenario[i] or "").lower()
+        request_scenario = (sc or session_scenario).lower()
+        session_id = sid[i] or ""
+        session = Session()
+        if session_id and not opens_session(
+                s_start, s_last, session_scenario, ms, request_scenario,
+                max_session_ms=params.max_session_ms, inactivity_gap_ms=params.inactivity_gap_ms):
+            session = Session(session_id=str(session_id), scenario=session_scenario, start_ms=s_start,
+                              track_ids=tuple(play_track[spf:ph].tolist()))
+        queries.append(Query(
+            context=Context(request_ms=ms, local_hour=hours[i], scenario=request_scenario),
+            user_id=None if anonymous else int(uid), anonymous_id=str(anon_ids[i]) if anonymous else None,
+            play_track_ids=tuple(play_track[pf:ph].tolist()), play_ts_ms=tuple(play_ts[pf:ph].tolist()),
+            heart_track_ids=tuple(h_ids), heart_ts_ms=tuple(h_ts),
+            skip_track_ids=tuple(skip_track[sf:sh].tolist()), skip_ts_ms=tuple(skip_ts[sf:sh].tolist()),
+            skip_at_ms=tuple(skip_at[sf:sh].tolist()),
+            dislike_track_ids=tuple(dislike_track[df:dh].tolist()),
+            complete_track_ids=tuple(complete_track[cf:ch].tolist()),
+            complete_ts_ms=tuple(complete_ts[cf:ch].tolist()),
+            session=session, profile=Profile() if anonymous else _profile(profiles[i])))
+    return queries
 
 
 def _count_before(codes: np.ndarray, ts: np.ndarray, q_codes: np.ndarray, q_ms: np.ndarray) -> np.ndarray:
@@ -527,9 +608,9 @@ def _profile_rows(ev: pd.DataFrame, at: pd.DataFrame, q_ms: np.ndarray, tracks: 
     first_known = int(np.searchsorted(ev["code"].to_numpy(dtype=np.int64), 0, side="left"))
     code = ev["code"].to_numpy(dtype=np.int64)[first_known:]
     ts = ev["ts_ms"].to_numpy(dtype=np.int64)[first_known:]
-    action = ev["action"].to_numpy(dtype=object)[first_known:]
+    action = ev["action"].iloc[first_known:]
     ev_day = (ts // DAY_MS).astype(np.int64)
-    is_play_all, is_skip_all = action == "play_start", action == "skip"
+    is_play_all, is_skip_all = _is_value(action, "play_start"), _is_value(action, "skip")
     # catalog lookups of every event's track: genre code (genres sorted by name) and artist
     track_row = pd.Index(tracks["track_id"].to_numpy(dtype=np.int64)).get_indexer(
         ev["track_id"].fillna(-1).to_numpy(dtype=np.int64)[first_known:])

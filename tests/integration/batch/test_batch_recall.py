@@ -107,6 +107,26 @@ def test_batch_recall_equals_the_online_channels_then_skips_the_written_date(spa
     assert {p: p.stat().st_mtime_ns for p in (out / "recall").rglob("*.parquet")} == stamp
 
 
+@pytest.mark.slow
+def test_spilled_window_gives_the_same_lists_and_is_removed(spark, world, registry, tmp_path):
+    from encore.platform.batch.job import with_options
+    from encore.recall.batch import SPILL_DIR, read_written, run_batch_recall
+
+    out = tmp_path / "out"
+    config = with_options(default_config(), "recall", channels=CHANNELS, k=K, partitions=2, spill_window=True)
+    day = _day(world)
+    run_batch_recall(spark, config, events_dir=world / "events", out_dir=out, users_dir=world / "users",
+                     catalog_dir=world / "catalog", dates=[day], registry_root=registry)
+    assert not (out / SPILL_DIR).exists()
+    users = pd.read_parquet(world / "users" / "users.parquet")
+    listeners = np.sort(users.loc[pd.to_datetime(users["signup_date"]).dt.date < day, "user_id"].to_numpy(np.int64))
+    expected = _expected(world, registry, listeners)
+    for name in CHANNELS:
+        got = read_written(out, day, name).sort_values("user_id").reset_index(drop=True)
+        assert got["user_id"].tolist() == listeners.tolist()
+        assert [t.tolist() for t in got["track_ids"]] == [c.track_ids.tolist() for c in expected[name]]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--channels", "item_cf,nope"], "--channels: no recall channel 'nope'"),
     (["--date", "2026-13-01"], "--date: not a YYYY-MM-DD date: '2026-13-01'"),

@@ -100,3 +100,16 @@ def test_arrow_batches_carry_the_frame_rows_per_channel() -> None:
         {"user_id": 2, "channel": "a", "model_version": "v1", "track_ids": [], "scores": []},
         {"user_id": 1, "channel": "b", "model_version": "v2", "track_ids": [7], "scores": [1.0]},
     ]
+
+
+def test_arrow_batches_write_track_ids_as_int32_and_refuse_larger_ids() -> None:
+    from encore.recall.batch import BatchRecallError, arrow_batches
+
+    frame = pd.DataFrame({"user_id": [1], "channel": ["a"], "model_version": ["v1"],
+                          "track_ids": [np.array([2**31 - 1], np.int64)], "scores": [np.array([0.5], np.float32)]})
+    [batch] = arrow_batches(frame)
+    assert str(batch.schema.field("track_ids").type) == "list<item: int32>"
+    assert batch.column(3).to_pylist() == [[2**31 - 1]]
+    frame["track_ids"] = [np.array([2**31], np.int64)]
+    with pytest.raises(BatchRecallError, match="channel a: track ids outside"):
+        list(arrow_batches(frame))

@@ -9,6 +9,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from encore.recall import batch_read
 from encore.recall.batch_read import cached_window, events_of, read_window, window_files
@@ -73,3 +74,23 @@ def test_the_window_is_read_once_per_process_and_job(tmp_path, monkeypatch) -> N
     assert cached_window("job1", files) is first and len(reads) == 1
     cached_window("job2", files)
     assert len(reads) == 2
+
+
+def test_spilled_window_gives_the_same_events_as_the_parquet_read(tmp_path):
+    from encore.recall.batch_read import open_spilled, spill_window
+
+    files = window_files(_log(tmp_path), [date(2026, 1, 1), date(2026, 1, 2)])
+    path = spill_window(files, tmp_path / "spill" / "w.arrow")
+    spilled = open_spilled(str(path))
+    assert spilled.schema.field("event_id").type == "int64"  # ranked once, by the driver
+    for users in (None, np.array([1]), np.array([2, 1])):
+        pd.testing.assert_frame_equal(events_of(spilled, users), events_of(read_window(files), users))
+
+
+def test_cached_window_maps_the_spilled_file_when_given(tmp_path, monkeypatch):
+    files = window_files(_log(tmp_path), [date(2026, 1, 1)])
+    opened = []
+    monkeypatch.setattr(batch_read, "read_window", lambda f: pytest.fail("the parquet window was read"))
+    monkeypatch.setattr(batch_read, "open_spilled", lambda p: opened.append(p) or object())
+    first = cached_window("job3", files, "/spill/w.arrow")
+    assert cached_window("job3", files, "/spill/w.arrow") is first and opened == ["/spill/w.arrow"]

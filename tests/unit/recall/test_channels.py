@@ -180,6 +180,53 @@ def test_profile_batch_taste_is_each_listeners_own_taste():
     assert len(batch[3]) == 0  # an unknown genre is still a genre: no age prior
 
 
+def test_profile_ties_at_the_kth_go_to_the_smaller_column():
+    # four rock tracks of equal score 1.0: k=2 keeps the first two columns (track ids 2, 3)
+    tracks = catalog([1, 2, 3, 4, 5], genres=["pop", "rock", "rock", "rock", "rock"])
+    prof = channel("profile", popularity_weight=0.0).fit(tables(tracks))
+    [got] = prof.recall([query(profile=Profile(genres=("rock",), genre_weights=(1.0,)))], k=2)
+    assert as_lists(got) == ([2, 3], [1.0, 1.0])
+
+
+@pytest.mark.parametrize("distinct_counts, popularity_weight", [(3, 0.5), (200, 0.5), (200, 1e-9)])
+def test_profile_list_top_k_equals_the_dense_rule(distinct_counts, popularity_weight):
+    """The pop-sorted lists give exactly the dense rule (every track scored, first k by
+    score desc and column asc), ties included: few distinct play counts make runs of
+    equal pop (kept in column order by the lists); a tiny popularity weight makes
+    different pops round to equal scores within a genre (a tie run past the read
+    prefix: that row is scored densely)."""
+    rng = np.random.default_rng(distinct_counts)
+    n = 400
+    genres = [f"g{i}" for i in rng.integers(0, 6, n)]
+    languages = [f"l{i}" for i in rng.integers(0, 3, n)]
+    tracks = catalog(list(range(100, 100 + n)), genres=genres, languages=languages,
+                     artists=rng.integers(0, 40, n).tolist())
+    counts = rng.integers(0, distinct_counts, n)
+    events = plays([(1, 100 + t, AS_OF - HOUR) for t in range(n) for _ in range(int(counts[t]) % 7)])
+    users = pd.DataFrame({"user_id": [1], "age_bucket": ["18-24"]})
+    prof = channel("profile", prior_genres=2, popularity_weight=popularity_weight).fit(
+        tables(tracks, events, users=users))
+    queries = [query()]
+    for i in range(60):
+        gs = tuple(f"g{j}" for j in rng.choice(6, size=int(rng.integers(0, 4)), replace=False))
+        arts = tuple(int(a) for a in rng.integers(0, 45, int(rng.integers(0, 4))))
+        lang = ("l1",) if i % 3 else ()
+        queries.append(query(user_id=i + 2, profile=Profile(
+            genres=gs, genre_weights=tuple(1.0 / (r + 1) for r in range(len(gs))),
+            languages=lang, language_weights=(1.0,) * len(lang),
+            artist_ids=arts, artist_weights=tuple(1.0 / (r + 1) for r in range(len(arts))),
+            age_bucket="18-24" if i % 2 else "")))
+    for k in (1, 7, 40, 150, 1000):
+        got, want = prof.recall(queries, k=k), prof.dense_recall(queries, k=k)
+        one_by_one = [prof.recall([q], k=k)[0] for q in queries]  # a request: the small-batch dense cut
+        for a, b, c in zip(got, want, one_by_one):
+            assert a.track_ids.tolist() == c.track_ids.tolist() and a.scores.tobytes() == c.scores.tobytes()
+            assert a.reasons.tolist() == c.reasons.tolist()
+            assert a.track_ids.tolist() == b.track_ids.tolist()
+            assert a.scores.tobytes() == b.scores.tobytes()
+            assert a.reasons.tolist() == b.reasons.tolist()
+
+
 # -- artifacts -----------------------------------------------------------------------------------
 def fitted_channels():
     events = plays([(1, 1, AS_OF - DAY), (1, 2, AS_OF - DAY + 1), (2, 2, AS_OF - 2 * DAY), (2, 3, AS_OF - HOUR)])

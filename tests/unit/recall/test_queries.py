@@ -207,3 +207,50 @@ def test_online_user_with_a_profile_but_no_stream_state():
                                 active_days_30d=2)
     [unknown] = queries_from_online({6: {name: None for name in row}}, request_ms=T, params=PARAMS)
     assert unknown.profile == Profile() and unknown.context.scenario == ""
+
+
+@pytest.mark.parametrize("history, window", [(2, 3), (5, 3)])
+def test_log_builder_cuts_the_stream_window_to_the_history_as_the_core_does(history, window):
+    """The log builder slices the last min(window, history) rows straight from its
+    arrays; the online path cuts the stream's window in ``assemble_query``: equal."""
+    params = QueryParams(history_length=history, stream_window=window, max_session_ms=90 * MIN,
+                         inactivity_gap_ms=30 * MIN)
+    at = pd.DataFrame(REQUESTS, columns=["user_id", "request_ms", "scenario"])
+    from_log = queries_from_log(EVENTS, at, tracks=TRACKS, users=None, params=params)
+    assert from_log == online_queries(EVENTS, REQUESTS, params, durations=DURATIONS)
+    assert max(len(q.dislike_track_ids) for q in from_log) == min(history, window)
+
+
+def test_categorical_action_and_scenario_give_the_same_queries():
+    """The batch read hands ``action`` / ``scenario`` as categoricals (codes compared,
+    not strings): the Queries equal those of the object columns."""
+    at = pd.DataFrame(REQUESTS, columns=["user_id", "request_ms", "scenario"])
+    cat = EVENTS.astype({"action": "category", "scenario": "category"})
+    assert queries_from_log(cat, at, tracks=TRACKS, users=None, params=PARAMS) == \
+        queries_from_log(EVENTS, at, tracks=TRACKS, users=None, params=PARAMS)
+
+
+def test_take_rows_keeps_every_dtype_and_the_order():
+    from encore.recall.queries import _take_rows
+
+    frame = pd.DataFrame({
+        "a": pd.Categorical(["x", "y", None]), "b": np.array([1.5, 2.5, 3.5]), "c": [None, "s", None],
+        "d": pd.array([1, None, 3], dtype="Int64"), "e": pd.to_datetime([1, 2, 3], unit="ms", utc=True)})
+    out = _take_rows(frame, np.array([2, 0, 1]))
+    expected = frame.take([2, 0, 1]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(out, expected)
+    assert out["c"].tolist() == [None, None, "s"]  # object Nones stay None (no inference)
+
+
+def test_equality_codes_and_is_value():
+    from encore.recall.queries import _equality_codes, _is_value
+
+    cat = pd.Series(pd.Categorical(["a", "b", "b", "a"]))
+    codes = _equality_codes(cat)
+    assert (codes[1:] != codes[:-1]).tolist() == [True, False, True]
+    with_null = pd.Series(pd.Categorical(["a", None, None]))
+    neighbours = _equality_codes(with_null)
+    assert (neighbours[1:] != neighbours[:-1]).tolist() == [True, True]  # NaN != NaN, as between objects
+    assert _is_value(cat, "b").tolist() == [False, True, True, False]
+    assert _is_value(cat, "z").tolist() == [False] * 4
+    assert _is_value(pd.Series(["a", "b"], dtype=object), "a").tolist() == [True, False]
