@@ -289,16 +289,22 @@ class ProfileChannel(Channel):
         g, lang, _, from_prior = self.taste(queries, with_artists=False)
         return g, lang, from_prior, self._artist_pairs(profiles)
 
-    def _dense_chunk(self, queries: list[Query], k: int) -> list[Candidates]:
-        """The same rule for a few queries: every track scored (B, n), cut at each row's
-        k-th largest score (``np.partition``; every track tied with it kept), only the
-        survivors sorted by (score desc, column asc)."""
+    def _dense_scores(self, queries: Sequence[Query]):
+        """(scores, genre part, language part, artist part) each (B, n), and from_prior (B,):
+        every track scored by the rule."""
         p, a = self.settings, self.arrays
         g, lang, artist, from_prior = self.taste(queries)
         genre_part = p.genre_weight * g[:, a["genre_code"]]
         language_part = p.language_weight * lang[:, a["language_code"]]
         artist_part = p.artist_weight * artist
         scores = genre_part + language_part + artist_part + p.popularity_weight * a["pop"][None, :]
+        return scores, genre_part, language_part, artist_part, from_prior
+
+    def _dense_chunk(self, queries: list[Query], k: int) -> list[Candidates]:
+        """The same rule for a few queries: every track scored (B, n), cut at each row's
+        k-th largest score (``np.partition``; every track tied with it kept), only the
+        survivors sorted by (score desc, column asc)."""
+        scores, genre_part, language_part, artist_part, from_prior = self._dense_scores(queries)
         kth = -np.partition(-scores, k - 1, axis=1)[:, k - 1]
         out = []
         for i in range(len(queries)):
@@ -314,12 +320,7 @@ class ProfileChannel(Channel):
     def dense_recall(self, queries: Sequence[Query], k: int) -> list[Candidates]:
         """The reference rule, densely: every track scored (B, n), the first k by
         (score desc, column asc), score 0 dropped (what :meth:`recall` returns)."""
-        p, a = self.settings, self.arrays
-        g, lang, artist, from_prior = self.taste(queries)
-        genre_part = p.genre_weight * g[:, a["genre_code"]]
-        language_part = p.language_weight * lang[:, a["language_code"]]
-        artist_part = p.artist_weight * artist
-        scores = genre_part + language_part + artist_part + p.popularity_weight * a["pop"][None, :]
+        scores, genre_part, language_part, artist_part, from_prior = self._dense_scores(queries)
         out = []
         for i in range(len(queries)):
             order = np.lexsort((np.arange(scores.shape[1]), -scores[i]))[:k]

@@ -34,6 +34,7 @@ import numpy as np
 import typer
 
 from encore.recall.session.baselines import SessionBaselines, _normalise_rows
+from encore.recall.session.data import pair_batches
 from encore.recall.session.metrics import RankAccumulator, target_ranks
 from encore.recall.session.model import ModelSpec, SessionGNN
 from encore.recall.session.tuned import run_nowplaying
@@ -68,9 +69,7 @@ def score_all(baselines: SessionBaselines, models: dict[str, SessionGNN], pairs,
     (``ranks_out`` collects each method's per-pair ranks, for paired comparisons)."""
     accs = {m: RankAccumulator() for m in (*BASELINES, *models, *(f"ensemble_{m}" for m in ensembles))}
     seconds = dict.fromkeys(accs, 0.0)
-    start = last = time.perf_counter()
-    for i in range(0, len(pairs), batch_size):
-        seqs, labels = pairs.sequences[i:i + batch_size], pairs.labels[i:i + batch_size]
+    for seqs, labels in pair_batches(pairs, batch_size, say, "scored"):
         got: dict[str, np.ndarray] = {}
         for m in ("popularity", "item_knn", "session_knn", "transition"):
             t0 = time.perf_counter()
@@ -98,12 +97,6 @@ def score_all(baselines: SessionBaselines, models: dict[str, SessionGNN], pairs,
             accs[m].add(ranks)
             if ranks_out is not None:
                 ranks_out.setdefault(m, []).append(ranks)
-        now = time.perf_counter()
-        if now - last >= 60:
-            done = min(i + batch_size, len(pairs))
-            rate = done / (now - start)
-            say(f"  scored {done}/{len(pairs)} pairs, {rate:.0f} pairs/s, ETA {(len(pairs) - done) / rate:.0f} s")
-            last = now
     return {m: {**acc.result(), "score_seconds": round(seconds[m], 1)} for m, acc in accs.items()}
 
 

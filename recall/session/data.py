@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import io
 import pickle
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,6 +63,21 @@ class SessionPairs:
                 seqs.append(s[:t])
                 labels.append(s[t])
         return cls(seqs, np.asarray(labels, dtype=np.int64))
+
+
+def pair_batches(pairs: SessionPairs, batch_size: int, say: Callable[[str], None], what: str,
+                 every_s: float = 60.0) -> Iterator[tuple[list[list[int]], np.ndarray]]:
+    """(sequences, labels) batches of ``pairs`` in order, saying the progress (pairs/s,
+    ETA) through ``say`` at most every ``every_s`` seconds."""
+    start = last = time.perf_counter()
+    for i in range(0, len(pairs), batch_size):
+        yield pairs.sequences[i:i + batch_size], pairs.labels[i:i + batch_size]
+        now = time.perf_counter()
+        if now - last >= every_s:
+            done = min(i + batch_size, len(pairs))
+            rate = done / (now - start)
+            say(f"  {what}: {done}/{len(pairs)} pairs, {rate:.0f} pairs/s, ETA {(len(pairs) - done) / rate:.0f} s")
+            last = now
 
 
 def load_pairs(path: Path | str) -> SessionPairs:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from encore.recall.session.data import SessionPairs, SessionSplit
+from encore.recall.session.data import SessionPairs, SessionSplit, pair_batches
 from encore.recall.session.hetero import HeteroGraph
 from encore.recall.session.metrics import RankAccumulator, target_ranks
 from encore.recall.session.model import ModelSpec, SessionGNN
@@ -104,16 +104,9 @@ def evaluate(scores: Callable[[Sequence[Sequence[int]]], np.ndarray], pairs: Ses
              batch_size: int = 256, log_every_s: float = 60.0, what: str = "") -> dict[str, float]:
     """P@20, MRR@20, P@10, MRR@10 (percent) of ``scores`` (dense (B, N + 1) rows)."""
     acc = RankAccumulator()
-    start = last = time.perf_counter()
-    for i in range(0, len(pairs), batch_size):
-        acc.add(target_ranks(scores(pairs.sequences[i:i + batch_size]), pairs.labels[i:i + batch_size]))
-        now = time.perf_counter()
-        if now - last >= log_every_s:
-            done = min(i + batch_size, len(pairs))
-            rate = done / (now - start)
-            log.info("eval %s: %d/%d pairs, %.0f pairs/s, ETA %.0f s", what, done, len(pairs), rate,
-                     (len(pairs) - done) / rate)
-            last = now
+    start = time.perf_counter()
+    for seqs, labels in pair_batches(pairs, batch_size, log.info, f"eval {what}", every_s=log_every_s):
+        acc.add(target_ranks(scores(seqs), labels))
     return {**acc.result(), "eval_seconds": round(time.perf_counter() - start, 1)}
 
 

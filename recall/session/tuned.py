@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from encore.recall.session.baselines import SessionBaselines
+from encore.recall.session.data import pair_batches
 from encore.recall.session.ensemble import (
     GridAccumulator,
     combine,
@@ -69,18 +70,6 @@ PAIRS = (("stan", "session_knn"), ("vsknn", "session_knn"), ("sr", "transition")
 
 Say = Callable[[str], None]
 Scorer = Callable[[Sequence[Sequence[int]]], np.ndarray]
-
-
-def _batches(pairs, batch_size: int, say: Say, what: str):
-    start = last = time.perf_counter()
-    for i in range(0, len(pairs), batch_size):
-        yield pairs.sequences[i:i + batch_size], pairs.labels[i:i + batch_size]
-        now = time.perf_counter()
-        if now - last >= 60:
-            done = min(i + batch_size, len(pairs))
-            rate = done / (now - start)
-            say(f"  {what}: {done}/{len(pairs)} pairs, {rate:.0f} pairs/s, ETA {(len(pairs) - done) / rate:.0f} s")
-            last = now
 
 
 def _masked(scores: np.ndarray) -> np.ndarray:
@@ -194,7 +183,7 @@ def choose_weights(baselines: SessionBaselines, knn: dict[str, KnnParams], rules
     accs = {e: GridAccumulator() for e in grids}
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    for seqs, labels in _batches(pairs, batch_size, say, "tuning the ensemble weights"):
+    for seqs, labels in pair_batches(pairs, batch_size, say, "tuning the ensemble weights"):
         raw = _components(baselines, knn, rules, models, seqs, seconds)
         comps = {m: model_component(raw[m]) if m in models else normalise_rows(raw[m]) for m in raw}
         del raw
@@ -233,7 +222,7 @@ def report(baselines: SessionBaselines, knn: dict[str, KnnParams], rules, models
         accs[name].add(r)
         ranks[name].append(r)
 
-    for seqs, labels in _batches(pairs, batch_size, say, "scoring the reported half"):
+    for seqs, labels in pair_batches(pairs, batch_size, say, "scoring the reported half"):
         # each method is ranked as soon as it is scored, so few (B, N + 1) arrays live at once
         for m in ("popularity", "item_knn"):
             record(m, timed(m, baselines.scores, m, seqs), labels)
