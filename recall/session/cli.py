@@ -136,6 +136,7 @@ def train_session_command(
                          hetero=hetero, batch_size=batch_size, epochs=epochs, learning_rate=learning_rate,
                          lr_decay=lr_decay, lr_decay_epochs=lr_decay_epochs, negatives=negatives,
                          negative_alpha=negative_alpha)
+        t.channel_config(spec)  # the published channel's settings, checked before any training
     except (DataFileError, ValueError) as err:
         raise typer.BadParameter(str(err)) from err
     import numpy as np

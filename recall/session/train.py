@@ -116,16 +116,23 @@ def model_scorer(model: SessionGNN) -> Callable[[Sequence[Sequence[int]]], np.nd
     return scores
 
 
-def as_channel(model: SessionGNN, track_ids: np.ndarray, training: dict[str, Any], name: str = "session_gnn"):
+def channel_config(spec: ModelSpec, name: str = "session_gnn"):
+    """The ``session_gnn`` channel config of a model of ``spec``; its settings are validated
+    here, so a trainer can refuse bad options before training (pydantic's ValidationError)."""
     from encore.platform.config import ChannelConfig
-    from encore.recall.session.channel import SessionGNNChannel
 
-    s = model.spec
+    s = spec
     params = {"hidden": s.hidden, "steps": s.steps, "readout": s.readout, "emotion": s.emotion,
               "hetero": s.hetero, "max_length": s.max_length, "batch_size": s.batch_size, "epochs": s.epochs,
               "learning_rate": s.learning_rate, "l2": s.l2, "seed": s.seed,
               "negatives": s.negatives, "negative_alpha": s.negative_alpha}
-    channel = SessionGNNChannel(ChannelConfig(name=name, kind="session_gnn", k=500, quota=150, params=params))
+    return ChannelConfig(name=name, kind="session_gnn", k=500, quota=150, params=params)
+
+
+def as_channel(model: SessionGNN, track_ids: np.ndarray, training: dict[str, Any], name: str = "session_gnn"):
+    from encore.recall.session.channel import SessionGNNChannel
+
+    channel = SessionGNNChannel(channel_config(model.spec, name))
     return channel.attach(model, track_ids, training)
 
 

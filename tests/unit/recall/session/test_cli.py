@@ -114,3 +114,12 @@ def test_warm_start_continues_the_stored_weights_and_refuses_another_architectur
     wider = CliRunner().invoke(app, [*common, "--epochs", "1", "--hidden", "4", "--init-from", "session.w"])
     assert wider.exit_code == 2
     assert "--init-from" in wider.output and "hidden" in wider.output
+
+
+def test_train_refuses_a_bad_setting_before_training(tmp_path):
+    world = tiny_world(tmp_path / "world")
+    result = CliRunner().invoke(app, ["train", "session", "--data", "world", "--world", str(world), "--epochs", "1",
+                                      "--hidden", "8", "--learning-rate", "0", "--registry", str(tmp_path / "m")])
+    assert result.exit_code == 2
+    assert "learning_rate" in result.output
+    assert not (tmp_path / "m").exists()  # nothing trained or published
