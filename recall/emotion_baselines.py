@@ -112,12 +112,13 @@ class _Tree:
 
 @dataclass
 class GradientBoostedTrees:
-    trees: int = 400
-    depth: int = 4
-    learning_rate: float = 0.05
-    min_leaf: int = 20
-    subsample: float = 0.8
-    bins: int = 64
+    # settings without defaults: they come from ``EmotionConfig.gbt_*`` (``emotion_bench._gbt``)
+    trees: int
+    depth: int
+    learning_rate: float
+    min_leaf: int
+    subsample: float
+    bins: int
     l2: float = 1.0
     seed: int = 0
     edges_: list[np.ndarray] = field(default_factory=list)

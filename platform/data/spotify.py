@@ -15,7 +15,7 @@ are >= 0; loudness is a number; release_date is empty, ``YYYY``, ``YYYY-MM`` or
 ``YYYY-MM-DD``. Errors name the 1-based data row (header excluded).
 
 Derived column ``release_year`` (float64): the date's year, NaN where the date is empty
-or its year is ``0000`` (Spotify's placeholder for an unknown date; one track of the
+or its year is ``0000`` (Spotify's marker for an unknown date; one track of the
 file). Users fill it (``encore.recall.emotion_bench`` uses the training fold's median);
 ``SpotifyTracks.release_year_missing`` counts the NaNs.
 """

@@ -49,6 +49,7 @@ def test_boosted_trees_learn_a_step_ridge_cannot() -> None:
     x = rng.uniform(-1, 1, size=(600, 3))
     y = np.where(np.abs(x[:, 0]) > 0.5, 1.0, -1.0) + 0.1 * rng.normal(size=600)
     train, test = np.arange(400), np.arange(400, 600)
-    trees = GradientBoostedTrees(trees=60, depth=3, learning_rate=0.2, min_leaf=10).fit(x[train], y[train])
+    trees = GradientBoostedTrees(trees=60, depth=3, learning_rate=0.2, min_leaf=10, subsample=0.8,
+                                 bins=64).fit(x[train], y[train])
     line = Ridge().fit(x[train], y[train])
     assert r2(y[test, None], trees.predict(x[test]))[0] > 0.9 > 0.1 > r2(y[test, None], line.predict(x[test]))[0]
